@@ -1,0 +1,1 @@
+"""Local launchers for Kafka, Redis and Triton; Prometheus and Grafana configuration."""

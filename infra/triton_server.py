@@ -1,0 +1,150 @@
+"""NVIDIA Triton Inference Server from the ``tritonserver`` binary in the nvidia-pytriton wheel.
+
+The wheel ships the server, the Python backend library and one backend stub per Python
+version. The stub is a separate process that embeds libpython, so (checked on these machines):
+
+- the stub for *this* interpreter's version goes beside ``libtriton_python.so``;
+- ``LD_LIBRARY_PATH`` starts with this interpreter's ``LIBDIR`` so the stub loads the same
+  libpython, then the wheel's ``nvidia_pytriton.libs`` (the stub needs its libcudart);
+- this venv's ``bin`` leads ``PATH`` so the embedded interpreter finds this environment's
+  site-packages (torch, numpy < 2).
+
+Triton runs with explicit model control: every model in the repository is loaded at start,
+and versions are loaded and unloaded through the API afterwards without a restart.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+from infra.errors import MissingToolError
+from infra.process import ManagedProcess, port_is_open, require_free_ports
+from infra.service import Health
+from infra.settings import ServicesConfig
+
+
+class TritonServer:
+    name = "triton"
+
+    def __init__(self, config: ServicesConfig) -> None:
+        self.config = config
+        self.home = config.state_dir / "triton"
+        self.process = ManagedProcess("triton", self.home)
+        self.backends = self.home / "backends"
+
+    def ensure_installed(self) -> None:
+        dist = pytriton_server_dir()
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        stub = dist / "python_backend_stubs" / version / "triton_python_backend_stub"
+        if not stub.exists():
+            raise MissingToolError(
+                f"triton: nvidia-pytriton has no Python-backend stub for Python {version}; "
+                "use Python 3.8-3.13"
+            )
+        target = self.backends / "python"
+        target.mkdir(parents=True, exist_ok=True)
+        for src in (
+            dist / "backends" / "python" / "libtriton_python.so",
+            dist / "backends" / "python" / "triton_python_backend_utils.py",
+            stub,
+        ):
+            dst = target / src.name
+            if not dst.exists() or dst.stat().st_size != src.stat().st_size:
+                shutil.copy2(src, dst)
+
+    def start(self) -> bool:
+        if self.process.running():
+            return False
+        self.ensure_installed()
+        cfg = self.config
+        require_free_ports(self.name, cfg.host, self.ports())
+        from inference.repository import ensure_default_model
+
+        ensure_default_model(cfg.model_repository)
+        argv = [
+            str(pytriton_server_dir() / "bin" / "tritonserver"),
+            f"--model-repository={cfg.model_repository}",
+            f"--backend-directory={self.backends}",
+            "--model-control-mode=explicit", "--load-model=*",
+            f"--http-address={cfg.host}", f"--http-port={cfg.triton_http_port}",
+            f"--grpc-address={cfg.host}", f"--grpc-port={cfg.triton_grpc_port}",
+            f"--metrics-address={cfg.host}", f"--metrics-port={cfg.triton_metrics_port}",
+            "--allow-metrics=true", "--allow-gpu-metrics=false",
+            "--strict-readiness=true", "--exit-on-error=true", "--log-verbose=0",
+            # Two servers on one host (tests beside `streamscore up`) must not share shm names.
+            f"--backend-config=python,shm-region-prefix-name=streamscore{cfg.triton_grpc_port}_",
+        ]  # fmt: skip
+        self.process.start(argv, env=stub_environment(), cwd=self.home)
+        (self.home / "meta.json").write_text(json.dumps({"grpc": cfg.triton_grpc_url}))
+        self.process.wait_healthy(lambda: self.health().healthy, cfg.start_timeout_s)
+        return True
+
+    def ports(self) -> dict[str, int]:
+        cfg = self.config
+        return {
+            "triton_http_port": cfg.triton_http_port,
+            "triton_grpc_port": cfg.triton_grpc_port,
+            "triton_metrics_port": cfg.triton_metrics_port,
+        }
+
+    def running(self) -> bool:
+        return self.process.running()
+
+    def stop(self) -> bool:
+        return self.process.stop(timeout_s=30)
+
+    def health(self) -> Health:
+        import tritonclient.grpc as grpcclient
+
+        cfg = self.config
+        address = cfg.triton_grpc_url
+        if not port_is_open(cfg.host, cfg.triton_grpc_port):
+            return Health(self.name, address, False, detail="nothing listens on the port")
+        try:
+            client = grpcclient.InferenceServerClient(address)
+            try:
+                if not client.is_server_ready(client_timeout=2):
+                    return Health(self.name, address, False, detail="server not ready")
+                version = client.get_server_metadata(client_timeout=2).version
+                index = client.get_model_repository_index(client_timeout=2).models
+            finally:
+                client.close()
+        except Exception as exc:  # tritonclient raises several kinds; all mean "not healthy"
+            return Health(self.name, address, False, detail=str(exc).splitlines()[0])
+        ready = sorted(f"{m.name}:{m.version}" for m in index if m.state == "READY")
+        if not ready:
+            return Health(self.name, address, False, version, detail="no model is ready")
+        return Health(self.name, address, True, version, detail="ready: " + ", ".join(ready))
+
+
+def pytriton_server_dir() -> Path:
+    spec = importlib.util.find_spec("pytriton")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingToolError(
+            "triton: the nvidia-pytriton wheel is not installed; run `make install`"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "tritonserver"
+
+
+def stub_environment() -> dict[str, str]:
+    """Environment for tritonserver whose Python stub must match this interpreter."""
+    env = dict(os.environ)
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    # The stub links the wheel's bundled libraries (libcudart, …) by their hashed names.
+    bundled = pytriton_server_dir().parent.parent / "nvidia_pytriton.libs"
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        p for p in (libdir, str(bundled), env.get("LD_LIBRARY_PATH", "")) if p
+    )
+    # The embedded interpreter finds its prefix (and so this venv's site-packages) from the
+    # first `python3` on PATH, as pytriton arranges it; PYTHONPATH alone is not honoured.
+    env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
+    site = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(site))
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
