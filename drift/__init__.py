@@ -1,0 +1,1 @@
+"""Drift detectors, drift policy and retraining triggers."""

@@ -1,0 +1,1 @@
+"""Triton client, torch models, training and export, the Triton model-repository template."""

@@ -1,0 +1,115 @@
+"""The Triton model repository that StreamScore writes and Triton serves.
+
+Layout (Python backend; one folder per version so versions load side by side)::
+
+    <root>/<model>/config.pbtxt
+    <root>/<model>/<version>/model.py      copied from inference/triton/model.py
+    <root>/<model>/<version>/model.pt      TorchScript
+    <root>/<model>/<version>/metadata.json how it was trained
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from inference.torchscript import load_torchscript, save_torchscript
+from schemas.features import INPUT_TENSOR, N_FEATURES, OUTPUT_TENSOR
+
+DEFAULT_MODEL = "scorer"
+
+
+@dataclass(frozen=True, slots=True)
+class ServingConfig:
+    """How Triton serves a model: batching limits and where it runs."""
+
+    max_batch_size: int = 4096
+    max_queue_delay_us: int = 500
+    instance_count: int = 1
+    torch_threads: int = 1
+    gpu: bool | None = None  # None: KIND_GPU when CUDA is present, else KIND_CPU
+
+    def kind(self) -> str:
+        gpu = torch.cuda.is_available() if self.gpu is None else self.gpu
+        return "KIND_GPU" if gpu else "KIND_CPU"
+
+
+def config_pbtxt(name: str, serving: ServingConfig) -> str:
+    return f"""name: "{name}"
+backend: "python"
+max_batch_size: {serving.max_batch_size}
+input [ {{ name: "{INPUT_TENSOR}" data_type: TYPE_FP32 dims: [ {N_FEATURES} ] }} ]
+output [ {{ name: "{OUTPUT_TENSOR}" data_type: TYPE_FP32 dims: [ 1 ] }} ]
+dynamic_batching {{ max_queue_delay_microseconds: {serving.max_queue_delay_us} }}
+instance_group [ {{ count: {serving.instance_count} kind: {serving.kind()} }} ]
+version_policy: {{ all {{ }} }}
+parameters: {{ key: "torch_threads" value: {{ string_value: "{serving.torch_threads}" }} }}
+"""
+
+
+class ModelRepository:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def versions(self, name: str) -> list[int]:
+        folder = self.root / name
+        if not folder.is_dir():
+            return []
+        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+
+    def models(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / "config.pbtxt").exists())
+
+    def export(
+        self,
+        model: torch.nn.Module,
+        name: str,
+        version: int | None = None,
+        serving: ServingConfig = ServingConfig(),
+        metadata: dict[str, object] | None = None,
+    ) -> int:
+        """Write ``model`` as TorchScript under a new (or given) version; returns the version."""
+        if version is None:
+            version = max(self.versions(name), default=0) + 1
+        folder = self.root / name / str(version)
+        tmp = folder.with_name(f".{version}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_torchscript(model, tmp / "model.pt")
+        template = resources.files("inference") / "triton" / "model.py"
+        (tmp / "model.py").write_text(template.read_text())
+        (tmp / "metadata.json").write_text(json.dumps(metadata or {}, indent=2, sort_keys=True))
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)  # a half-written version is never visible to Triton
+        (self.root / name / "config.pbtxt").write_text(config_pbtxt(name, serving))
+        return version
+
+    def load(self, name: str, version: int) -> torch.nn.Module:
+        """The exact file Triton serves, loaded here (to compare scores with Triton's)."""
+        return load_torchscript(self.root / name / str(version) / "model.pt")
+
+
+def ensure_default_model(root: Path, name: str = DEFAULT_MODEL, seed: int = 0) -> int:
+    """Train and export the starter model once; later calls return its newest version."""
+    repo = ModelRepository(root)
+    existing = repo.versions(name)
+    if existing:
+        return existing[-1]
+    from inference.synthetic import labelled_dataset
+    from inference.training import TrainConfig, train_mlp
+
+    x, y = labelled_dataset(seed, 20_000)
+    result = train_mlp(x, y, TrainConfig(seed=seed))
+    return repo.export(
+        result.model,
+        name,
+        metadata={"trained_on": "synthetic", "seed": seed, "rows": len(x),
+                  "final_loss": round(result.final_loss, 5)},
+    )  # fmt: skip

@@ -1,0 +1,50 @@
+"""Train a :class:`~inference.models.ScoringMLP` on feature rows and 0/1 labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from inference.models import ScoringMLP
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    epochs: int = 8
+    batch_size: int = 512
+    learning_rate: float = 3e-3
+    hidden: int = 32
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    model: ScoringMLP
+    final_loss: float
+
+
+def train_mlp(x: np.ndarray, y: np.ndarray, config: TrainConfig = TrainConfig()) -> TrainResult:
+    if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
+        raise ValueError(f"need x of shape (n, f) and y of shape (n,), got {x.shape}, {y.shape}")
+    torch.manual_seed(config.seed)
+    features = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    labels = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).unsqueeze(1)
+    model = ScoringMLP(features.shape[1], config.hidden)
+    model.set_scaling(features.mean(0), features.std(0))
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    loss_fn = nn.BCEWithLogitsLoss()
+    generator = torch.Generator().manual_seed(config.seed)
+    loss = torch.tensor(0.0)
+    for _ in range(config.epochs):
+        order = torch.randperm(len(features), generator=generator)
+        for start in range(0, len(features), config.batch_size):
+            idx = order[start : start + config.batch_size]
+            optimiser.zero_grad()
+            loss = loss_fn(model.logits(features[idx]), labels[idx])
+            loss.backward()
+            optimiser.step()
+    model.eval()
+    return TrainResult(model=model, final_loss=float(loss.detach()))

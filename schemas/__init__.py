@@ -1,0 +1,1 @@
+"""Avro schemas, the wire codec and pydantic mirrors of the records."""
