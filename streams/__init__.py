@@ -1,0 +1,1 @@
+"""Faust app and agents, producer/consumer SDK, the `streamscore` CLI, settings, metrics."""
