@@ -1,0 +1,286 @@
+"""Static checks of docker-compose.yml and the Prometheus and Grafana files it mounts.
+
+No Docker engine runs where the tests run (DESIGN.md), so the files are parsed, not started:
+ports against ``ServicesSettings`` defaults, health gates, the GPU reservation, KRaft settings,
+bind-mount sources, scrape targets and the metric names on the dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.settings import ServicesSettings
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "docker-compose.yml"
+DASHBOARD = REPO / "infra" / "grafana" / "dashboards" / "streamscore.json"
+SERVICES = {"kafka", "redis", "triton", "worker", "prometheus", "grafana"}
+
+# Metric name -> its labels, as the worker (and Triton) export them.
+COUNTERS_AND_GAUGES: dict[str, set[str]] = {
+    "streamscore_events_in_total": set(),
+    "streamscore_events_out_total": {"topic"},
+    "streamscore_dlq_total": {"reason"},
+    "streamscore_breaker_state": {"model"},
+    "streamscore_consumer_lag": {"topic", "partition"},
+    "nv_inference_request_success": {"model", "version"},
+}
+HISTOGRAMS: dict[str, set[str]] = {
+    "streamscore_batch_size": set(),
+    "streamscore_stage_seconds": {"stage"},
+    "streamscore_infer_seconds": {"model"},
+    "streamscore_end_to_end_seconds": set(),
+}
+LABELS = COUNTERS_AND_GAUGES | HISTOGRAMS
+HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
+PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"}
+PROMQL_WORDS |= {"and", "or", "unless", "inf", "nan"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
+
+
+@pytest.fixture
+def defaults(monkeypatch: pytest.MonkeyPatch) -> ServicesSettings:
+    for name in list(os.environ):
+        if name.upper().startswith("STREAMSCORE_"):
+            monkeypatch.delenv(name)
+    return ServicesSettings()
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def published_ports(service: dict[str, Any]) -> dict[int, int]:
+    """Host port -> container port, from the short ("[ip:]host:container") or long syntax."""
+    ports: dict[int, int] = {}
+    for entry in service.get("ports", []):
+        if isinstance(entry, dict):
+            ports[int(entry["published"])] = int(entry["target"])
+            continue
+        parts = str(entry).split("/")[0].split(":")
+        assert len(parts) >= 2, f"{entry!r} publishes no fixed host port"
+        ports[int(parts[-2])] = int(parts[-1])
+    return ports
+
+
+def listeners(value: str) -> dict[str, tuple[str, int]]:
+    """``NAME://host:port,...`` -> {NAME: (host, port)}."""
+    out = {}
+    for item in value.split(","):
+        name, address = item.split("://")
+        host, port = address.rsplit(":", 1)
+        out[name] = (host, int(port))
+    return out
+
+
+def bind_mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> host path of a service's bind mounts (named volumes left out)."""
+    mounts = {}
+    for entry in service.get("volumes", []):
+        if isinstance(entry, dict):
+            if entry.get("type") == "bind":
+                mounts[entry["target"]] = entry["source"]
+            continue
+        source, target = entry.split(":")[:2]
+        if source.startswith((".", "/", "~")):
+            mounts[target] = source
+    return mounts
+
+
+def test_all_six_services_are_defined(services: dict[str, dict[str, Any]]) -> None:
+    assert set(services) >= SERVICES
+
+
+@pytest.mark.parametrize(
+    ("name", "probe"),
+    [
+        ("kafka", "/opt/kafka/bin/kafka-broker-api-versions.sh"),
+        ("redis", "redis-cli ping"),
+        ("triton", "http://localhost:8000/v2/health/ready"),
+        ("worker", "http://localhost:9100/metrics"),
+    ],
+)
+def test_service_has_a_healthcheck(
+    services: dict[str, dict[str, Any]], name: str, probe: str
+) -> None:
+    check = services[name]["healthcheck"]
+    assert not check.get("disable", False)
+    test = check["test"]
+    if isinstance(test, list):
+        assert test[0] in {"CMD", "CMD-SHELL"}, test
+        test = " ".join(test[1:])
+    assert probe in test
+
+
+def test_host_ports_match_local_defaults(
+    services: dict[str, dict[str, Any]], defaults: ServicesSettings
+) -> None:
+    assert published_ports(services["redis"]) == {defaults.redis_port: 6379}
+    triton = (defaults.triton_http_port, defaults.triton_grpc_port, defaults.triton_metrics_port)
+    # Triton keeps its own default ports inside the container: host and container agree.
+    assert published_ports(services["triton"]) == {port: port for port in triton}
+
+    kafka = published_ports(services["kafka"])
+    assert set(kafka) == {defaults.kafka_port}
+    env = environment(services["kafka"])
+    bound = listeners(env["KAFKA_LISTENERS"])
+    advertised = listeners(env["KAFKA_ADVERTISED_LISTENERS"])
+    # The published container port is the listener that tells clients "localhost:<host port>".
+    (host_listener,) = [
+        name for name, (_, port) in bound.items() if port == kafka[defaults.kafka_port]
+    ]
+    assert advertised[host_listener] == ("localhost", defaults.kafka_port)
+    assert bound["CONTROLLER"][1] == defaults.kafka_controller_port
+
+
+def test_kafka_is_a_single_kraft_node(services: dict[str, dict[str, Any]]) -> None:
+    env = environment(services["kafka"])
+    assert services["kafka"]["image"] == "apache/kafka:4.1.1"
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
+    assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
+    assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "1"
+    controller_port = listeners(env["KAFKA_LISTENERS"])["CONTROLLER"][1]
+    assert (
+        env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:{controller_port}"
+    )
+    assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] == "CONTROLLER"
+
+
+def test_triton_reserves_an_nvidia_gpu(services: dict[str, dict[str, Any]]) -> None:
+    triton = services["triton"]
+    (device,) = triton["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia"
+    assert "gpu" in device["capabilities"]
+    assert device.get("count", 0) == "all" or int(device.get("count", 0)) >= 1
+    image = triton["build"]["dockerfile_inline"] if "build" in triton else triton["image"]
+    assert re.search(r"nvcr\.io/nvidia/tritonserver:\d\d\.\d\d-py3", image)
+    command = " ".join(triton["command"])
+    assert "--model-repository=/models" in command
+    assert "--model-control-mode=explicit" in command
+    assert any(volume.split(":")[1] == "/models" for volume in triton["volumes"])
+
+
+def test_worker_waits_for_healthy_services(services: dict[str, dict[str, Any]]) -> None:
+    worker = services["worker"]
+    assert worker["depends_on"] == {
+        name: {"condition": "service_healthy"} for name in ("kafka", "redis", "triton")
+    }
+    env = environment(worker)
+    kafka = listeners(environment(services["kafka"])["KAFKA_ADVERTISED_LISTENERS"])
+    assert env["STREAMSCORE_KAFKA_BOOTSTRAP"] == "{}:{}".format(*kafka["PLAINTEXT"])
+    assert env["STREAMSCORE_REDIS_URL"] == "redis://redis:6379/0"
+    assert env["STREAMSCORE_TRITON_GRPC_URL"] == "triton:8001"
+    dockerfile = REPO / worker["build"]["context"] / worker["build"]["dockerfile"]
+    text = dockerfile.read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
+    assert re.search(r'^ENTRYPOINT \["streamscore"\]$', text, re.M)
+
+
+def test_relative_bind_mount_sources_exist(compose: dict[str, Any]) -> None:
+    declared = set(compose.get("volumes") or {})
+    for name, service in compose["services"].items():
+        for source in bind_mounts(service).values():
+            assert not source.startswith(("/", "~")), f"{name}: {source} is outside the repo"
+            assert (REPO / source).exists(), f"{name}: {source} does not exist"
+        for entry in service.get("volumes", []):
+            source = entry["source"] if isinstance(entry, dict) else entry.split(":")[0]
+            if not source.startswith((".", "/", "~")):
+                assert source in declared, f"{name}: named volume {source} is not declared"
+
+
+def test_prometheus_scrapes_worker_and_triton(services: dict[str, dict[str, Any]]) -> None:
+    mounts = bind_mounts(services["prometheus"])
+    config = yaml.safe_load((REPO / mounts["/etc/prometheus/prometheus.yml"]).read_text())
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    assert {"worker:9100", "triton:8002"} <= targets
+    assert 9100 in published_ports(services["worker"]).values()
+
+
+def test_grafana_provisioning_points_at_the_dashboard(services: dict[str, dict[str, Any]]) -> None:
+    mounts = bind_mounts(services["grafana"])
+    provisioning = REPO / mounts["/etc/grafana/provisioning"]
+    (provider,) = yaml.safe_load((provisioning / "dashboards" / "streamscore.yml").read_text())[
+        "providers"
+    ]
+    dashboards = [target for target in mounts if target.startswith(provider["options"]["path"])]
+    assert [REPO / mounts[target] for target in dashboards] == [DASHBOARD]
+    (source,) = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["url"] == "http://prometheus:9090"
+    for panel in dashboard_panels():
+        assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+
+
+def dashboard_panels() -> list[dict[str, Any]]:
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return [p for panel in panels for p in [panel, *panel.get("panels", [])] if "targets" in p]
+
+
+def metrics_and_groupings(expr: str) -> tuple[set[str], set[str]]:
+    """The metric names an expression reads and the labels it groups by."""
+    grouped = {
+        label.strip()
+        for labels in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr)
+        for label in labels.split(",")
+    }
+    bare = re.sub(r'"[^"]*"|\{[^}]*\}|\[[^\]]*\]|\b(?:by|without)\s*\([^)]*\)', " ", expr)
+    names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", bare)) - PROMQL_WORDS
+    return names, grouped
+
+
+def exported_name(series: str) -> str:
+    for suffix in HISTOGRAM_SERIES:
+        if series.endswith(suffix) and series.removesuffix(suffix) in HISTOGRAMS:
+            return series.removesuffix(suffix)
+    assert series in COUNTERS_AND_GAUGES, f"{series} is not an exported series"
+    return series
+
+
+def test_dashboard_reads_only_exported_metrics() -> None:
+    used = set()
+    for panel in dashboard_panels():
+        for target in panel["targets"]:
+            series, grouped = metrics_and_groupings(target["expr"])
+            assert series, f"{panel['title']}: {target['expr']} reads no metric"
+            names = {exported_name(name) for name in series}
+            labels = {"le"}.union(*(LABELS[name] for name in names))
+            assert grouped <= labels, f"{panel['title']}: groups by {grouped - labels}"
+            used |= names
+    assert used == set(LABELS)
+
+
+def test_expression_parsing_catches_a_wrong_metric() -> None:
+    series, grouped = metrics_and_groupings(
+        "histogram_quantile(0.99, sum by (le, stage) "
+        '(rate(streamscore_stage_seconds_bucket{stage="infer"}[5m])))'
+    )
+    assert series == {"streamscore_stage_seconds_bucket"}
+    assert grouped == {"le", "stage"}
+    with pytest.raises(AssertionError):
+        exported_name("streamscore_stage_seconds")  # a histogram has no bare series
