@@ -1,0 +1,327 @@
+"""Avro values on the wire: framing, writer-schema lookup, resolution to the reader's schema.
+
+A value is a header naming the writer's schema, then the Avro binary body. Naming the writer
+lets a consumer read what an older or newer producer wrote, as long as it knows that schema::
+
+    single-object (default)   C3 01 | CRC-64-AVRO fingerprint, 8 bytes little-endian | body
+    Confluent (registry URL)  00    | schema id, 4 bytes big-endian                  | body
+
+Without a registry, writer schemas are known by fingerprint from :class:`WriterSchemas` (the
+.avsc files of this package plus any older versions registered by hand). With one, the
+registry is asked once per schema id, at the boundary (:class:`RegistrySchemaIds`).
+
+The decode path is the hot path of every worker: parsed schemas are built once per codec, a
+value is read in place (``BytesIO`` over bytes does not copy), and a value written with the
+reader's own schema skips resolution.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from io import BytesIO
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer, validation
+from fastavro.read import SchemaResolutionError
+from fastavro.schema import fingerprint as _fastavro_fingerprint
+from fastavro.schema import to_parsing_canonical_form
+
+from schemas.errors import DecodeError, DecodeReason, EncodeError, RegistryError
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+SINGLE_OBJECT_MARKER = b"\xc3\x01"
+CONFLUENT_MAGIC = b"\x00"
+
+Record = dict[str, Any]
+ParsedSchema = Any  # what fastavro.parse_schema returns; opaque to us
+
+
+def schema_names() -> list[str]:
+    """Names of the bundled schemas: the stems of schemas/*.avsc."""
+    return sorted(path.stem for path in SCHEMA_DIR.glob("*.avsc"))
+
+
+@functools.cache
+def _schema_text(name: str) -> str:
+    return (SCHEMA_DIR / f"{name}.avsc").read_text(encoding="utf-8")
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """One bundled schema as JSON; a fresh dict per call, so callers cannot alter each other's."""
+    return json.loads(_schema_text(name))
+
+
+def full_name(schema: Mapping[str, Any]) -> str:
+    name = str(schema["name"])
+    namespace = schema.get("namespace")
+    return name if "." in name or not namespace else f"{namespace}.{name}"
+
+
+def fingerprint(schema: Mapping[str, Any]) -> bytes:
+    """The 8 header bytes of single-object encoding for ``schema``.
+
+    fastavro follows Java: the canonical form writes logical types as their primitive, and
+    the hex it returns is already the little-endian byte order the spec puts on the wire.
+    """
+    canonical = to_parsing_canonical_form(dict(schema))
+    return bytes.fromhex(_fastavro_fingerprint(canonical, "CRC-64-AVRO"))
+
+
+def frame_single_object(schema_fingerprint: bytes, body: bytes) -> bytes:
+    return SINGLE_OBJECT_MARKER + schema_fingerprint + body
+
+
+def split_single_object(value: bytes) -> tuple[bytes, int]:
+    """The writer's fingerprint and where the body starts; bad headers are bad messages."""
+    if not value:
+        raise DecodeError(DecodeReason.EMPTY, "no bytes (a tombstone?)")
+    if len(value) < 10:
+        raise DecodeError(DecodeReason.SHORT_HEADER, f"{len(value)} bytes, header needs 10")
+    if value[:2] != SINGLE_OBJECT_MARKER:
+        raise DecodeError(DecodeReason.BAD_MAGIC, f"starts {value[:2].hex()}, expected c301")
+    return value[2:10], 10
+
+
+def frame_confluent(schema_id: int, body: bytes) -> bytes:
+    return CONFLUENT_MAGIC + schema_id.to_bytes(4, "big") + body
+
+
+def split_confluent(value: bytes) -> tuple[int, int]:
+    """The writer's registry id and where the body starts."""
+    if not value:
+        raise DecodeError(DecodeReason.EMPTY, "no bytes (a tombstone?)")
+    if len(value) < 5:
+        raise DecodeError(DecodeReason.SHORT_HEADER, f"{len(value)} bytes, header needs 5")
+    if value[:1] != CONFLUENT_MAGIC:
+        raise DecodeError(DecodeReason.BAD_MAGIC, f"starts {value[:1].hex()}, expected 00")
+    return int.from_bytes(value[1:5], "big"), 5
+
+
+class WriterSchemas:
+    """The writer schemas a reader may meet, by fingerprint: current and past versions."""
+
+    def __init__(self, schemas: Iterable[Mapping[str, Any]] = ()) -> None:
+        self._parsed: dict[bytes, ParsedSchema] = {}
+        for schema in schemas:
+            self.add(schema)
+
+    @classmethod
+    def bundled(cls) -> WriterSchemas:
+        return cls(load_schema(name) for name in schema_names())
+
+    def add(self, schema: Mapping[str, Any]) -> bytes:
+        """Know one more writer schema (e.g. an older version); returns its fingerprint."""
+        key = fingerprint(schema)
+        if key not in self._parsed:
+            self._parsed[key] = parse_schema(dict(schema))
+        return key
+
+    def get(self, schema_fingerprint: bytes) -> ParsedSchema | None:
+        return self._parsed.get(schema_fingerprint)
+
+    def __contains__(self, schema_fingerprint: object) -> bool:
+        return schema_fingerprint in self._parsed
+
+
+class SchemaIds(Protocol):
+    """Schema ids of the Confluent wire format: the only thing a registry is asked for."""
+
+    def id_for(self, schema: Mapping[str, Any]) -> int: ...
+
+    def schema_for(self, schema_id: int) -> Mapping[str, Any] | None: ...
+
+
+class StaticSchemaIds:
+    """Ids fixed in code: for tests, and for deployments that pin ids instead of asking."""
+
+    def __init__(self, schemas_by_id: Mapping[int, Mapping[str, Any]]) -> None:
+        self._by_id = dict(schemas_by_id)
+        self._by_fingerprint = {fingerprint(s): i for i, s in self._by_id.items()}
+
+    def id_for(self, schema: Mapping[str, Any]) -> int:
+        try:
+            return self._by_fingerprint[fingerprint(schema)]
+        except KeyError:
+            raise RegistryError(f"{full_name(schema)} has no id in this mapping") from None
+
+    def schema_for(self, schema_id: int) -> Mapping[str, Any] | None:
+        return self._by_id.get(schema_id)
+
+
+class RegistrySchemaIds:
+    """Ids from a Confluent Schema Registry, asked lazily; the client caches both directions.
+
+    The subject defaults to the record's full name (RecordNameStrategy), because a codec
+    serves a schema, not a topic; pass ``subject="events-value"`` for TopicNameStrategy.
+    """
+
+    def __init__(self, client: Any, *, subject: str | None = None, auto_register: bool = True):
+        self._client = client
+        self._subject = subject
+        self._auto_register = auto_register
+
+    @classmethod
+    def from_url(
+        cls, url: str, conf: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> RegistrySchemaIds:
+        try:
+            from confluent_kafka.schema_registry import SchemaRegistryClient
+        except ImportError as exc:
+            raise RegistryError(
+                "a schema registry needs: pip install 'confluent-kafka[schemaregistry]'"
+            ) from exc
+        return cls(SchemaRegistryClient({"url": url, **(conf or {})}), **kwargs)
+
+    def id_for(self, schema: Mapping[str, Any]) -> int:
+        from confluent_kafka.schema_registry import Schema
+
+        subject = self._subject or full_name(schema)
+        registry_schema = Schema(json.dumps(schema), "AVRO")
+        try:
+            if self._auto_register:
+                return int(self._client.register_schema(subject, registry_schema))
+            return int(self._client.lookup_schema(subject, registry_schema).schema_id)
+        except Exception as exc:  # the client raises its own errors and httpx's
+            raise RegistryError(f"no schema id for subject {subject}: {exc}") from exc
+
+    def schema_for(self, schema_id: int) -> Mapping[str, Any] | None:
+        try:
+            registered = self._client.get_schema(schema_id)
+        except Exception as exc:
+            if getattr(exc, "http_status_code", None) == 404:
+                return None  # the id does not exist: the message is bad, not the registry
+            raise RegistryError(f"cannot fetch schema id {schema_id}: {exc}") from exc
+        if (registered.schema_type or "AVRO") != "AVRO":
+            return None  # a JSON Schema or Protobuf id: nothing an Avro codec can read
+        return json.loads(registered.schema_str)
+
+
+_SAME = object()  # the writer is the reader: read without resolution
+
+
+class AvroCodec:
+    """Encodes records of one schema; decodes values written with any known version of it.
+
+    ``validate=True`` checks records against the schema before writing: fastavro alone
+    writes 1.5 into an int field as 1 and 2**40 as a long. It roughly doubles the cost, so
+    the hot path leaves it off and validates at the edges with :mod:`schemas.records`.
+    """
+
+    def __init__(
+        self,
+        schema: Mapping[str, Any],
+        *,
+        writers: WriterSchemas | None = None,
+        ids: SchemaIds | None = None,
+        validate: bool = False,
+    ) -> None:
+        self.schema = dict(schema)
+        self.name = full_name(schema)
+        self.fingerprint = fingerprint(schema)
+        self._parsed = parse_schema(self.schema)
+        self._writers = WriterSchemas.bundled() if writers is None else writers
+        self._ids = ids
+        self._validate = validate
+        # Confluent headers wait for the first encode: asking the registry is I/O.
+        self._header = None if ids else frame_single_object(self.fingerprint, b"")
+        self._writer_by_id: dict[int, Any] = {}
+
+    def encode(self, record: Mapping[str, Any]) -> bytes:
+        if self._validate:
+            try:
+                validation.validate(record, self._parsed, raise_errors=True)
+            except validation.ValidationError as exc:
+                raise EncodeError(f"{self.name}: {str(exc.errors[0])[:300]}") from exc
+        out = BytesIO()
+        out.write(self._header or self._confluent_header())
+        try:
+            schemaless_writer(out, self._parsed, record)
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+            raise EncodeError(f"{self.name}: {exc}") from exc
+        return out.getvalue()
+
+    def decode(self, value: bytes) -> Record:
+        writer, start = self._writer_of(value)
+        body = BytesIO(value)
+        body.seek(start)
+        try:
+            if writer is _SAME:
+                record = cast(Record, schemaless_reader(body, self._parsed, None))
+            else:
+                record = cast(Record, schemaless_reader(body, writer, self._parsed))
+        except SchemaResolutionError as exc:
+            detail = f"writer {writer.get('name')} cannot be read as {self.name}"
+            raise DecodeError(DecodeReason.SCHEMA_MISMATCH, detail) from exc
+        except Exception as exc:  # untrusted bytes: fastavro fails with many built-in types
+            ran_out = isinstance(exc, EOFError | StopIteration) or body.tell() >= len(value)
+            reason = DecodeReason.TRUNCATED if ran_out else DecodeReason.MALFORMED
+            detail = f"{self.name} body at byte {body.tell()}: {type(exc).__name__} {exc}"
+            raise DecodeError(reason, detail[:300]) from exc
+        if body.tell() != len(value):
+            left = len(value) - body.tell()
+            raise DecodeError(DecodeReason.TRAILING_BYTES, f"{left} bytes after the record")
+        return record
+
+    def decode_many(
+        self, values: Sequence[bytes]
+    ) -> tuple[list[Record], list[tuple[int, DecodeError]]]:
+        """Good records in input order, and (index, error) for each value that is bad.
+
+        Never raises for a bad message; a :class:`RegistryError` still propagates, because
+        an unreachable registry says nothing about the message and must not dead-letter it.
+        """
+        good: list[Record] = []
+        bad: list[tuple[int, DecodeError]] = []
+        decode = self.decode
+        for index, value in enumerate(values):
+            try:
+                good.append(decode(value))
+            except DecodeError as exc:
+                bad.append((index, exc))
+        return good, bad
+
+    def _writer_of(self, value: bytes) -> tuple[Any, int]:
+        header = self._header
+        if self._ids is None:
+            if header is not None and value[:10] == header:
+                return _SAME, 10
+            key, start = split_single_object(value)
+            writer = self._writers.get(key)
+            if writer is None:
+                raise DecodeError(DecodeReason.UNKNOWN_SCHEMA, f"fingerprint {key.hex()}")
+            return writer, start
+        schema_id, start = split_confluent(value)
+        writer = self._writer_by_id.get(schema_id)
+        if writer is None:
+            schema = self._ids.schema_for(schema_id)
+            if schema is None:
+                raise DecodeError(DecodeReason.UNKNOWN_SCHEMA, f"schema id {schema_id}")
+            try:
+                same = fingerprint(schema) == self.fingerprint
+                writer = _SAME if same else parse_schema(dict(schema))
+            except Exception as exc:  # registered, but nothing fastavro can read
+                detail = f"schema id {schema_id} is not a usable Avro schema: {exc}"
+                raise DecodeError(DecodeReason.SCHEMA_MISMATCH, detail[:300]) from exc
+            self._writer_by_id[schema_id] = writer
+        return writer, start
+
+    def _confluent_header(self) -> bytes:
+        assert self._ids is not None  # only codecs with ids come here
+        self._header = frame_confluent(self._ids.id_for(self.schema), b"")
+        return self._header
+
+
+def codec_for(
+    name: str,
+    *,
+    registry_url: str | None = None,
+    registry_conf: Mapping[str, str] | None = None,
+    writers: WriterSchemas | None = None,
+    validate: bool = False,
+) -> AvroCodec:
+    """The codec for a bundled schema, framed the way the deployment is configured."""
+    ids = RegistrySchemaIds.from_url(registry_url, registry_conf) if registry_url else None
+    return AvroCodec(load_schema(name), writers=writers, ids=ids, validate=validate)

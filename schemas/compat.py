@@ -1,0 +1,230 @@
+"""BACKWARD compatibility: can a reader holding the new schema read data written with the old?
+
+StreamScore evolves schemas BACKWARD (DESIGN.md): consumers upgrade first, then producers, so
+every value already on a topic must resolve into the new schema. The rules are Avro's schema
+resolution: a reader field the writer lacks needs a default; removing a field is fine; a
+type may change only by promotion (int to long/float/double, long to float/double, float to
+double, string and bytes either way); an enum may not lose symbols unless it has a default;
+every branch of a writer union must find a place in the reader. Avro ignores logical types
+when resolving, but timestamp-millis turned into timestamp-micros would scale every time by
+a thousand without an error, so a logical type change counts as a problem here.
+
+Run ``python -m schemas.compat`` to check each schemas/*.avsc against its committed version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fastavro import parse_schema
+
+PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+NAMED = frozenset({"record", "error", "enum", "fixed"})
+# (writer type, reader type) pairs that Avro resolution converts.
+PROMOTIONS = frozenset(
+    {
+        ("int", "long"),
+        ("int", "float"),
+        ("int", "double"),
+        ("long", "float"),
+        ("long", "double"),
+        ("float", "double"),
+        ("string", "bytes"),
+        ("bytes", "string"),
+    }
+)
+
+Node = Any  # a normalized schema: a primitive name, a full-name reference, a list or a dict
+
+
+def _qualify(name: str, namespace: str | None) -> str:
+    return name if "." in name or not namespace else f"{namespace}.{name}"
+
+
+def _normalize(schema: Any, namespace: str | None, names: dict[str, Node]) -> Node:
+    """Full names everywhere and every named type in ``names``, so references can be followed."""
+    if isinstance(schema, str):
+        return schema if schema in PRIMITIVES else _qualify(schema, namespace)
+    if isinstance(schema, list):
+        return [_normalize(branch, namespace, names) for branch in schema]
+    kind = schema["type"]
+    if not isinstance(kind, str) or kind not in PRIMITIVES | NAMED | {"array", "map"}:
+        return _normalize(kind, namespace, names)  # {"type": {...}} or {"type": "Name"}
+    if kind in PRIMITIVES:
+        logical = schema.get("logicalType")
+        return {"type": kind, "logicalType": logical} if logical else kind
+    if kind == "array":
+        return {"type": kind, "items": _normalize(schema["items"], namespace, names)}
+    if kind == "map":
+        return {"type": kind, "values": _normalize(schema["values"], namespace, names)}
+    full = _qualify(schema["name"], schema.get("namespace", namespace))
+    inner = full.rpartition(".")[0] or None
+    node = {**schema, "name": full}
+    node["aliases"] = [_qualify(a, inner) for a in schema.get("aliases", [])]
+    names[full] = node
+    if kind in ("record", "error"):
+        node["fields"] = [
+            {**field, "type": _normalize(field["type"], inner, names)} for field in schema["fields"]
+        ]
+    return node
+
+
+def _kind(node: Node) -> str:
+    return node if isinstance(node, str) else node["type"]
+
+
+def _logical(node: Node) -> str | None:
+    return node.get("logicalType") if isinstance(node, dict) else None
+
+
+class _Checker:
+    def __init__(self, reader: Any, writer: Any) -> None:
+        self.reader_names: dict[str, Node] = {}
+        self.writer_names: dict[str, Node] = {}
+        self.problems: list[str] = []
+        self._seen: set[tuple[str, str]] = set()  # record pairs already checked: recursion
+        r = _normalize(reader, None, self.reader_names)
+        w = _normalize(writer, None, self.writer_names)
+        root = r.get("name", "<root>") if isinstance(r, dict) else "<root>"
+        self.check(r, w, root.rpartition(".")[2])
+
+    def _deref(self, node: Node, names: dict[str, Node], path: str) -> Node:
+        if isinstance(node, str) and node not in PRIMITIVES:
+            if node not in names:
+                self.problems.append(f"{path}: unknown type {node}")
+                return "null"
+            return names[node]
+        return node
+
+    def _same_name(self, r: Node, w: Node) -> bool:
+        return bool(r["name"] == w["name"] or w["name"] in r["aliases"])
+
+    def matches(self, r: Node, w: Node) -> bool:
+        """Avro's union-branch match: same kind and name, or a promotion."""
+        if isinstance(r, str):
+            r = self.reader_names.get(r, r)
+        if isinstance(w, str):
+            w = self.writer_names.get(w, w)
+        rk, wk = _kind(r), _kind(w)
+        if rk in NAMED and wk in NAMED:
+            return rk == wk and self._same_name(r, w)
+        return rk == wk or (wk, rk) in PROMOTIONS
+
+    def check(self, r: Node, w: Node, path: str) -> None:
+        r, w = self._deref(r, self.reader_names, path), self._deref(w, self.writer_names, path)
+        if isinstance(w, list):
+            for branch in w:
+                self.check(r, branch, path)
+            return
+        if isinstance(r, list):
+            ranked = [b for b in r if self.matches(b, w) and _kind(b) == _kind(w)]
+            ranked += [b for b in r if self.matches(b, w)]
+            if not ranked:
+                self.problems.append(f"{path}: writer type {_describe(w)} not in reader union")
+            else:
+                self.check(ranked[0], w, path)
+            return
+        rk, wk = _kind(r), _kind(w)
+        if rk != wk:
+            if (wk, rk) not in PROMOTIONS:
+                self.problems.append(f"{path}: type {wk} became {rk}, not an Avro promotion")
+            elif _logical(r) or _logical(w):
+                self.problems.append(f"{path}: {_describe(w)} became {_describe(r)}")
+            return
+        if _logical(r) != _logical(w):
+            self.problems.append(f"{path}: logical type {_logical(w)} became {_logical(r)}")
+        if rk in NAMED and not self._same_name(r, w):
+            self.problems.append(f"{path}: {rk} {w['name']} became {r['name']} without an alias")
+        elif rk in ("record", "error"):
+            self._check_record(r, w, path)
+        elif rk == "enum":
+            lost = [s for s in w["symbols"] if s not in r["symbols"]]
+            if lost and "default" not in r:
+                self.problems.append(f"{path}: enum symbols removed without a default: {lost}")
+        elif rk == "fixed" and r["size"] != w["size"]:
+            self.problems.append(f"{path}: fixed size {w['size']} became {r['size']}")
+        elif rk == "array":
+            self.check(r["items"], w["items"], f"{path}[]")
+        elif rk == "map":
+            self.check(r["values"], w["values"], f"{path}{{}}")
+
+    def _check_record(self, r: Node, w: Node, path: str) -> None:
+        if (r["name"], w["name"]) in self._seen:
+            return
+        self._seen.add((r["name"], w["name"]))
+        written = {field["name"]: field for field in w["fields"]}
+        for field in r["fields"]:
+            candidates = [field["name"], *field.get("aliases", [])]
+            source = next((written[n] for n in candidates if n in written), None)
+            if source is not None:
+                self.check(field["type"], source["type"], f"{path}.{field['name']}")
+            elif "default" not in field:
+                self.problems.append(f"{path}.{field['name']}: field added without a default")
+
+
+def _describe(node: Node) -> str:
+    if isinstance(node, dict):
+        return node.get("name") or node.get("logicalType") or node["type"]
+    return str(node)
+
+
+def check_backward(reader_schema: Any, writer_schema: Any) -> list[str]:
+    """Problems that stop a reader with ``reader_schema`` reading ``writer_schema`` data."""
+    return list(dict.fromkeys(_Checker(reader_schema, writer_schema).problems))  # once each
+
+
+def committed_schema(path: Path, rev: str = "HEAD") -> Any | None:
+    """The schema file as committed at ``rev``, or None if git does not have it there."""
+    try:
+        shown = subprocess.run(
+            ["git", "show", f"{rev}:./{path.name}"],
+            cwd=path.parent,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:  # no git on this machine: nothing committed to compare with
+        return None
+    return json.loads(shown.stdout) if shown.returncode == 0 else None
+
+
+def check_file(path: Path, rev: str = "HEAD") -> tuple[str, list[str]]:
+    """(what it was checked against, problems) for one .avsc file in a git work tree."""
+    try:
+        current = json.loads(path.read_text(encoding="utf-8"))
+        parse_schema(current)
+    except Exception as exc:  # invalid JSON, or fastavro refusing the schema
+        return "nothing", [f"does not parse: {exc}"]
+    try:
+        previous = committed_schema(path, rev)
+    except json.JSONDecodeError as exc:
+        return rev, [f"committed version does not parse: {exc}"]
+    if previous is None:
+        return "itself (not committed yet)", check_backward(current, current)
+    return rev, check_backward(current, previous)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m schemas.compat", description=__doc__)
+    parser.add_argument("files", nargs="*", type=Path, help="default: every schemas/*.avsc")
+    parser.add_argument("--against", default="HEAD", help="git revision of the old schemas")
+    args = parser.parse_args(argv)
+    files = args.files or sorted(Path(__file__).resolve().parent.glob("*.avsc"))
+    failed = False
+    for path in files:
+        baseline, problems = check_file(path, args.against)
+        for problem in problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        failed = failed or bool(problems)
+        print(f"{path}: {'INCOMPATIBLE' if problems else 'ok'}, checked against {baseline}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
