@@ -62,3 +62,13 @@ def triton(services_config: ServicesConfig) -> Iterator[TritonServer]:
 def stack(kafka: KafkaServer, redis_server: RedisServer, triton: TritonServer) -> ServicesConfig:
     """All three services up."""
     return kafka.config
+
+
+_SERVICE_FIXTURES = {"kafka", "redis_server", "triton", "stack"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses a real service is an integration test (`-m "not integration"`)."""
+    for item in items:
+        if _SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
