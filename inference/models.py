@@ -5,7 +5,6 @@ probability per row. Standardisation is a pair of buffers inside the module, so 
 TorchScript file is the whole scoring function and Triton needs no preprocessing step.
 """
 
-
 import torch
 from torch import nn
 

@@ -70,4 +70,4 @@ def test_triton_scores_like_the_exported_model(stack: ServicesConfig) -> None:
     expected = repo.load(DEFAULT_MODEL, version)(torch.from_numpy(rows)).detach().numpy()
     assert scores.shape == (64, 1)
     np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
-    assert 0.0 <= scores.min() and scores.max() <= 1.0
+    assert scores.min() >= 0.0 and scores.max() <= 1.0
