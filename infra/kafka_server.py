@@ -172,10 +172,11 @@ class KafkaServer:
         return path
 
     def _format(self, props: Path) -> None:
+        # URL-safe base64 may start with "-": passed as --cluster-id=… so it is not an option.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         result = subprocess.run(
             [java(), "-cp", f"{self.libs}/*", "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(props)],
+             f"--cluster-id={cluster_id}", "-c", str(props)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if result.returncode != 0:
