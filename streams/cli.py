@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from streams import cli_services
+from streams import cli_io, cli_models, cli_services, cli_worker
 
 app = typer.Typer(
     name="streamscore",
@@ -13,6 +13,9 @@ app = typer.Typer(
     add_completion=False,
 )
 cli_services.register(app)
+cli_worker.register(app)
+cli_models.register(app)
+cli_io.register(app)
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,176 @@
+"""The Faust app: its topics and thin agents. The work is in streams/worker.py and below.
+
+One scoring agent takes micro-batches from the events topic with ``noack_take`` (size N or
+T seconds, whichever first) and acks them itself, after the outputs are acknowledged: Faust's
+``take`` would ack a batch even when the code handling it failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import tempfile
+from dataclasses import dataclass
+from typing import Any, cast
+
+import faust
+import redis.asyncio as aioredis
+import tritonclient.grpc.aio as grpcaio
+
+from schemas.codec import codec_for
+from streams.feature_store import FeatureStore
+from streams.metrics import Metrics
+from streams.model_pool import ModelPool
+from streams.pipeline import InMessage, ScoringPipeline
+from streams.settings import ClientConfig
+from streams.worker import Headers, ScoringWorker
+from streams.worker_settings import WorkerConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Runtime:
+    worker: ScoringWorker
+    pool: ModelPool
+
+
+class FaustSink:
+    """Outputs through the app's own producer; the awaitable resolves on broker ack."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes, headers: Headers | None
+    ) -> Any:
+        return await self.app.producer.send(topic, key, value, None, None, headers)
+
+
+def create_app(config: WorkerConfig, metrics: Metrics | None = None) -> faust.App:
+    client = config.client
+    metrics = metrics or Metrics()
+    app = faust.App(
+        config.app_id,
+        broker=[f"kafka://{host}" for host in client.kafka_bootstrap.split(",")],
+        broker_credentials=_credentials(client),
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        store="memory://",
+        datadir=tempfile.mkdtemp(prefix="streamscore-faust-"),
+        broker_commit_interval=config.commit_interval_s,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=max(4 * config.batch_size, 4096),
+        producer_acks=-1,
+        producer_linger_ms=2,
+        topic_allow_declare=False,  # `streamscore up` (or the operator) creates topics
+    )
+    events = app.topic(client.topics.events, key_type=bytes, value_type=bytes)
+    lock = asyncio.Lock()
+    holder: dict[str, Runtime] = {}
+
+    async def runtime() -> Runtime:
+        """Built on first use, inside the running loop; waits (back-pressure) until the
+        model server answers, since nothing can be scored before that."""
+        async with lock:
+            if "rt" not in holder:
+                holder["rt"] = await _build_runtime(app, config, metrics)
+            return holder["rt"]
+
+    @app.agent(events, name="score")
+    async def score(stream: faust.StreamT[bytes]) -> None:
+        # noack_take yields events (not values) and leaves acking to us.
+        batches = cast(Any, stream).noack_take(config.batch_size, within=config.batch_timeout_s)
+        async for batch in batches:
+            rt = await runtime()
+            messages = [_in_message(event) for event in batch]
+            if await rt.worker.handle(messages):
+                for event in batch:
+                    await stream.ack(event)
+
+    @app.timer(config.routing_refresh_s)
+    async def refresh_routing() -> None:
+        if "rt" in holder:
+            await holder["rt"].pool.refresh()
+
+    @app.timer(5.0)
+    async def report_lag() -> None:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            position = await consumer.position(tp)
+            if position is not None:
+                lag = max(consumer.highwater(tp) - position, 0)
+                metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+
+    @app.task
+    async def serve_metrics() -> None:
+        if config.metrics_port:
+            metrics.serve(config.metrics_port)
+            log.info("metrics on :%d/metrics", config.metrics_port)
+
+    return app
+
+
+async def _build_runtime(app: faust.App, config: WorkerConfig, metrics: Metrics) -> Runtime:
+    redis_client = aioredis.from_url(
+        config.redis_url,
+        password=config.redis_password.get_secret_value() if config.redis_password else None,
+        socket_timeout=1.0,
+    )
+    triton = grpcaio.InferenceServerClient(
+        config.triton.url, ssl=config.triton.ssl, root_certificates=config.triton.root_certificates
+    )
+    pool = ModelPool(triton, redis_client, config.triton, config.default_model)
+    delay = 0.2
+    while True:
+        try:
+            router = await pool.start()
+            break
+        except Exception as exc:  # Triton or Redis not there yet: wait, do not ack anything
+            log.warning("cannot start scoring yet (%s); retry in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    pipeline = ScoringPipeline(
+        codec_for("event", registry_url=config.client.schema_registry_url),
+        codec_for("prediction", registry_url=config.client.schema_registry_url),
+        FeatureStore(redis_client),
+        router,
+        config.pipeline,
+        metrics,
+    )
+    worker = ScoringWorker(
+        pipeline,
+        FaustSink(app),
+        config.client.topics,
+        metrics,
+        config.retry,
+        should_stop=lambda: bool(app.should_stop),
+    )
+    log.info("scoring with primary %s, shadows %s", pool.routing and pool.routing.primary,
+             pool.routing and pool.routing.shadows)  # fmt: skip
+    return Runtime(worker, pool)
+
+
+def _in_message(event: Any) -> InMessage:
+    msg = event.message
+    return InMessage(msg.key, msg.value, msg.topic, msg.partition, msg.offset)
+
+
+def _credentials(client: ClientConfig) -> Any:
+    protocol = client.security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        cafile = str(client.ssl_ca_location) if client.ssl_ca_location else None
+        context = ssl.create_default_context(cafile=cafile)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(
+        username=client.sasl_username,
+        password=client.sasl_password.get_secret_value() if client.sasl_password else None,
+        mechanism=client.sasl_mechanism,
+        ssl_context=context,
+    )

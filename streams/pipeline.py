@@ -1,0 +1,272 @@
+"""Score one micro-batch: decode, enrich, infer, encode. Plain code: it knows nothing of Kafka.
+
+The agent (streams/app.py) hands in raw messages and publishes what comes back; tests call
+:meth:`ScoringPipeline.process` directly. Per batch there is ONE feature-store round trip and
+ONE model-server request per model, the primary and every shadow concurrently.
+
+Failure policy (DESIGN.md, "Contracts"):
+
+- a message that does not decode, or decodes to non-finite features, becomes a dead letter;
+- the feature store down (after its bounded retry) ⇒ defaults and ``features_missing=true``,
+  or, with ``on_store_down="backpressure"``, :class:`FeatureStoreError` is raised;
+- the primary model failing ⇒ :class:`~inference.errors.InferenceError` is raised and nothing
+  of the batch is output: the caller holds the batch (back-pressure) and retries it;
+- a shadow failing ⇒ the primary outputs go on, the shadow's outputs are counted missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+
+from inference.errors import InferenceError
+from inference.model import Model
+from schemas.codec import AvroCodec
+from schemas.errors import DecodeError
+from schemas.features import EVENT_FEATURE_NAMES, N_FEATURES
+from streams.feature_store import DEFAULTS, FeatureRows, FeatureStore, FeatureStoreError
+from streams.metrics import Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class InMessage:
+    """One consumed message, whatever client consumed it."""
+
+    key: bytes | None
+    value: bytes
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    message: InMessage
+    error_class: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    key: bytes
+    value: bytes
+    event_time_ms: int
+
+
+@dataclass(slots=True)
+class BatchResult:
+    predictions: list[OutRecord] = field(default_factory=list)
+    shadow: list[OutRecord] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    shadow_missing: dict[str, int] = field(default_factory=dict)
+    features_missing: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """score ≥ decline ⇒ decline; ≥ review ⇒ review; else approve."""
+
+    review: float = 0.3
+    decline: float = 0.7
+
+    def decide(self, scores: np.ndarray) -> list[str]:
+        labels = np.array(["approve", "review", "decline"], dtype=object)
+        index = (scores >= self.review).astype(np.int8) + (scores >= self.decline)
+        return list(labels[index])
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    on_store_down: Literal["defaults", "backpressure"] = "defaults"
+    thresholds: Thresholds = Thresholds()
+
+
+class Router:
+    """Which model is primary and which are shadows; swapped live (streams/routing.py)."""
+
+    def __init__(self, primary: Model, shadows: Sequence[Model] = ()) -> None:
+        self.primary = primary
+        self.shadows = list(shadows)
+
+
+class ScoringPipeline:
+    def __init__(
+        self,
+        event_codec: AvroCodec,
+        prediction_codec: AvroCodec,
+        store: FeatureStore,
+        router: Router,
+        config: PipelineConfig = PipelineConfig(),
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.event_codec = event_codec
+        self.prediction_codec = prediction_codec
+        self.store = store
+        self.router = router
+        self.config = config
+        self.metrics = metrics or Metrics()
+
+    async def process(self, messages: Sequence[InMessage]) -> BatchResult:
+        m = self.metrics
+        result = BatchResult()
+        m.events_in.inc(len(messages))
+        m.batch_size.observe(len(messages))
+
+        t0 = time.perf_counter()
+        records, kept = self._decode(messages, result)
+        t1 = time.perf_counter()
+        m.stage_seconds.labels("decode").observe(t1 - t0)
+        if not records:
+            return result
+
+        rows = await self._features([r["entity_id"] for r in records], result)
+        t2 = time.perf_counter()
+        m.stage_seconds.labels("features").observe(t2 - t1)
+
+        x = np.empty((len(records), N_FEATURES), dtype=np.float32)
+        x[:, : len(EVENT_FEATURE_NAMES)] = [[r[f] for f in EVENT_FEATURE_NAMES] for r in records]
+        x[:, len(EVENT_FEATURE_NAMES) :] = rows.values
+        finite = np.isfinite(x).all(axis=1)
+        if not finite.all():
+            for i in np.flatnonzero(~finite):
+                result.dead_letters.append(
+                    DeadLetter(kept[i], "InvalidEvent", "invalid-value", "non-finite feature")
+                )
+                m.dlq.labels("invalid-value").inc()
+            records = [r for r, ok in zip(records, finite, strict=True) if ok]
+            x, missing = x[finite], rows.missing[finite]
+        else:
+            missing = rows.missing
+
+        primary, shadow_scores = await self._infer(x, result)
+        t3 = time.perf_counter()
+        m.stage_seconds.labels("infer").observe(t3 - t2)
+
+        timings = {
+            "decode_ms": (t1 - t0) * 1e3,
+            "features_ms": (t2 - t1) * 1e3,
+            "infer_ms": (t3 - t2) * 1e3,
+            "publish_ms": 0.0,
+        }
+        now = datetime.now(UTC)
+        model = self.router.primary
+        result.predictions = self._encode(records, primary, missing, model, now, timings)
+        for shadow, scores in shadow_scores:
+            result.shadow.extend(self._encode(records, scores, missing, shadow, now, timings))
+        m.stage_seconds.labels("encode").observe(time.perf_counter() - t3)
+        return result
+
+    def _decode(
+        self, messages: Sequence[InMessage], result: BatchResult
+    ) -> tuple[list[dict[str, Any]], list[InMessage]]:
+        records, bad = self.event_codec.decode_many([msg.value for msg in messages])
+        if not bad:
+            return records, list(messages)
+        bad_index = {i for i, _ in bad}
+        for i, err in bad:
+            result.dead_letters.append(_dead_letter(messages[i], err))
+            self.metrics.dlq.labels(err.reason).inc()
+        return records, [msg for i, msg in enumerate(messages) if i not in bad_index]
+
+    async def _features(self, entity_ids: list[str], result: BatchResult) -> FeatureRows:
+        try:
+            rows = await self.store.get_many(entity_ids)
+        except FeatureStoreError:
+            if self.config.on_store_down == "backpressure":
+                raise
+            self.metrics.features_missing.labels("store-down").inc(len(entity_ids))
+            rows = FeatureRows(
+                np.tile(DEFAULTS, (len(entity_ids), 1)), np.ones(len(entity_ids), dtype=bool)
+            )
+        else:
+            n_missing = int(rows.missing.sum())
+            if n_missing:
+                self.metrics.features_missing.labels("unknown-entity").inc(n_missing)
+        result.features_missing = int(rows.missing.sum())
+        return rows
+
+    async def _infer(
+        self, x: np.ndarray, result: BatchResult
+    ) -> tuple[np.ndarray, list[tuple[Model, np.ndarray]]]:
+        router = self.router  # one snapshot for the whole batch, even if routing changes
+        primary, shadows = router.primary, list(router.shadows)
+        outcomes = await asyncio.gather(
+            self._timed(primary, x),
+            *(self._timed(s, x) for s in shadows),
+            return_exceptions=True,
+        )
+        first = outcomes[0]
+        if isinstance(first, BaseException):
+            self.metrics.primary_failures.inc()
+            raise first
+        shadow_scores = []
+        for shadow, outcome in zip(shadows, outcomes[1:], strict=True):
+            if isinstance(outcome, InferenceError):
+                label = f"{shadow.name}:{shadow.version}"
+                result.shadow_missing[label] = result.shadow_missing.get(label, 0) + len(x)
+                self.metrics.shadow_missing.labels(label).inc(len(x))
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                shadow_scores.append((shadow, outcome))
+        return first, shadow_scores
+
+    async def _timed(self, model: Model, x: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        try:
+            return await model.predict(x)
+        finally:
+            label = f"{model.name}:{model.version}"
+            self.metrics.infer_seconds.labels(label).observe(time.perf_counter() - t0)
+            breaker = getattr(model, "breaker", None)
+            if breaker is not None:
+                self.metrics.breaker_state.labels(label).set(int(breaker.state))
+
+    def _encode(
+        self,
+        records: list[dict[str, Any]],
+        scores: np.ndarray,
+        missing: np.ndarray,
+        model: Model,
+        now: datetime,
+        timings: dict[str, float],
+    ) -> list[OutRecord]:
+        decisions = self.config.thresholds.decide(scores)
+        encode = self.prediction_codec.encode
+        out = []
+        for record, score, decision, miss in zip(
+            records, scores.tolist(), decisions, missing.tolist(), strict=True
+        ):
+            event_time = record["event_time"]
+            out.append(
+                OutRecord(
+                    key=record["entity_id"].encode(),
+                    value=encode(
+                        {
+                            "event_id": record["event_id"],
+                            "entity_id": record["entity_id"],
+                            "model_name": model.name,
+                            "model_version": model.version,
+                            "score": score,
+                            "decision": decision,
+                            "features_missing": miss,
+                            "event_time": event_time,
+                            "scored_at": now,
+                            "timings": timings,
+                        }
+                    ),
+                    event_time_ms=int(event_time.timestamp() * 1000),
+                )
+            )
+        return out
+
+
+def _dead_letter(message: InMessage, err: DecodeError) -> DeadLetter:
+    return DeadLetter(message, type(err).__name__, str(err.reason), err.detail)
