@@ -85,6 +85,22 @@ class Event(AvroRecord):
     segment: str | None = None
 
 
+class EntityFeatures(AvroRecord):
+    """One entity's online features (schemas/entity_features.avsc); absent ones take defaults."""
+
+    AVRO_NAME: ClassVar[str] = "dev.streamscore.EntityFeatures"
+
+    entity_id: Id
+    avg_amount_30d: NonNegative = 50.0
+    txn_count_7d: NonNegative = 5.0
+    txn_count_24h: NonNegative = 1.0
+    chargeback_rate_90d: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    account_age_days: NonNegative = 365.0
+    distinct_merchants_30d: NonNegative = 3.0
+    failed_logins_7d: NonNegative = 0.0
+    avg_distance_km_30d: NonNegative = 10.0
+
+
 class StageTimings(AvroRecord):
     AVRO_NAME: ClassVar[str] = "dev.streamscore.StageTimings"
 
@@ -162,7 +178,15 @@ class RetrainingRequest(AvroRecord):
 
 RECORD_TYPES: dict[str, type[AvroRecord]] = {
     model.AVRO_NAME: model
-    for model in (Event, StageTimings, Prediction, Label, DriftAlert, RetrainingRequest)
+    for model in (
+        Event,
+        EntityFeatures,
+        StageTimings,
+        Prediction,
+        Label,
+        DriftAlert,
+        RetrainingRequest,
+    )
 }
 
 M = TypeVar("M", bound=AvroRecord)

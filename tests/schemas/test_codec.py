@@ -28,7 +28,7 @@ from schemas.codec import (
     split_single_object,
 )
 from schemas.errors import DecodeError, DecodeReason, EncodeError, RegistryError
-from schemas.features import EVENT_FEATURES
+from schemas.features import ENTITY_FEATURES, EVENT_FEATURES
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -60,6 +60,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "timings": {"decode_ms": 0.1, "features_ms": 0.7, "infer_ms": 1.5, "publish_ms": 0.2},
     },
     "label": {"event_id": "e-1", "entity_id": "acct-42", "label": 1, "observed_at": T0},
+    "entity_features": {"entity_id": "acct-42"}
+    | {f.name: f.default + 1.5 for f in ENTITY_FEATURES},
     "drift_alert": {
         "alert_id": "a-1",
         "feature": "amount",
@@ -120,6 +122,13 @@ def test_event_avsc_feature_fields_follow_features_py() -> None:
         "default": None,
         "doc": fields[-1]["doc"],
     }
+
+
+def test_entity_features_avsc_follows_features_py() -> None:
+    fields = load_schema("entity_features")["fields"]
+    assert fields[0]["name"] == "entity_id"
+    features = [(f["name"], f["type"], f["default"], f["doc"]) for f in fields[1:]]
+    assert features == [(f.name, "double", f.default, f.doc) for f in ENTITY_FEATURES]
 
 
 def test_every_bundled_schema_has_a_sample() -> None:

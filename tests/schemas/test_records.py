@@ -12,6 +12,7 @@ from schemas.codec import codec_for, full_name, load_schema, schema_names
 from schemas.records import (
     RECORD_TYPES,
     DriftAlert,
+    EntityFeatures,
     Event,
     Label,
     Prediction,
@@ -51,6 +52,7 @@ MODELS: dict[str, BaseModel] = {
         timings=StageTimings(infer_ms=1.5),
     ),
     "label": Label(event_id="e-1", entity_id="acct-42", label=0, observed_at=T0),
+    "entity_features": EntityFeatures(entity_id="acct-42", chargeback_rate_90d=0.02),
     "drift_alert": DriftAlert(
         alert_id="a-1",
         feature="amount",
@@ -176,3 +178,10 @@ def test_windows_run_forward() -> None:
 def test_records_are_immutable() -> None:
     with pytest.raises(ValidationError):
         MODELS["label"].label = 1  # type: ignore[attr-defined]
+
+
+def test_entity_feature_defaults_follow_features_py() -> None:
+    from schemas.features import ENTITY_FEATURES
+
+    defaults = {f.name: f.default for f in ENTITY_FEATURES}
+    assert {n: EntityFeatures.model_fields[n].default for n in defaults} == defaults
