@@ -20,6 +20,7 @@ import tritonclient.grpc.aio as grpcaio
 
 from schemas.codec import codec_for
 from streams.feature_store import FeatureStore
+from streams.feature_updates import FeatureUpdater
 from streams.metrics import Metrics
 from streams.model_pool import ModelPool
 from streams.pipeline import InMessage, ScoringPipeline
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     worker: ScoringWorker
     pool: ModelPool
+    features: FeatureUpdater
 
 
 class FaustSink:
@@ -90,6 +92,16 @@ def create_app(config: WorkerConfig, metrics: Metrics | None = None) -> faust.Ap
                 for event in batch:
                     await stream.ack(event)
 
+    updates = app.topic(client.topics.features, key_type=bytes, value_type=bytes)
+
+    @app.agent(updates, name="features")
+    async def update_features(stream: faust.StreamT[bytes]) -> None:
+        async for batch in cast(Any, stream).noack_take(1000, within=0.1):
+            rt = await runtime()
+            await rt.features.handle([_in_message(event) for event in batch])
+            for event in batch:
+                await stream.ack(event)
+
     @app.timer(config.routing_refresh_s)
     async def refresh_routing() -> None:
         if "rt" in holder:
@@ -132,10 +144,12 @@ async def _build_runtime(app: faust.App, config: WorkerConfig, metrics: Metrics)
             log.warning("cannot start scoring yet (%s); retry in %.1fs", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+    registry = config.client.schema_registry_url
+    store = FeatureStore(redis_client)
     pipeline = ScoringPipeline(
-        codec_for("event", registry_url=config.client.schema_registry_url),
-        codec_for("prediction", registry_url=config.client.schema_registry_url),
-        FeatureStore(redis_client),
+        codec_for("event", registry_url=registry),
+        codec_for("prediction", registry_url=registry),
+        store,
         router,
         config.pipeline,
         metrics,
@@ -150,7 +164,15 @@ async def _build_runtime(app: faust.App, config: WorkerConfig, metrics: Metrics)
     )
     log.info("scoring with primary %s, shadows %s", pool.routing and pool.routing.primary,
              pool.routing and pool.routing.shadows)  # fmt: skip
-    return Runtime(worker, pool)
+    updater = FeatureUpdater(
+        codec_for("entity_features", registry_url=registry),
+        store,
+        FaustSink(app),
+        config.client.topics.dlq,
+        metrics,
+        config.retry,
+    )
+    return Runtime(worker, pool, updater)
 
 
 def _in_message(event: Any) -> InMessage:

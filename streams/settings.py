@@ -95,7 +95,9 @@ class ClientSettings(BaseSettings):
     topic_drift_alerts: str = Field(_TOPICS.drift_alerts, description="Drift detector alerts.")
     topic_retraining: str = Field(_TOPICS.retraining, description="Retraining requests.")
     topic_labels: str = Field(_TOPICS.labels, description="Observed outcomes of events.")
-    topic_control: str = Field(_TOPICS.control, description="Model routing state (compacted).")
+    topic_features: str = Field(
+        _TOPICS.features, description="Entity feature updates for the online store (compacted)."
+    )
 
     @model_validator(mode="after")
     def _sasl_is_complete(self) -> ClientSettings:
@@ -129,7 +131,7 @@ class ClientSettings(BaseSettings):
                 drift_alerts=self.topic_drift_alerts,
                 retraining=self.topic_retraining,
                 labels=self.topic_labels,
-                control=self.topic_control,
+                features=self.topic_features,
             ),
         )
 

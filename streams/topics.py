@@ -26,7 +26,7 @@ class TopicNames:
     drift_alerts: str = "drift.alerts"
     retraining: str = "retraining.requests"
     labels: str = "labels"
-    control: str = "streamscore.control"
+    features: str = "features"
 
     def specs(self, partitions: int = 4) -> list[TopicSpec]:
         data = [self.events, self.dlq, self.predictions, self.shadow, self.labels]
@@ -34,8 +34,8 @@ class TopicNames:
             *(TopicSpec(name, partitions) for name in data),
             TopicSpec(self.drift_alerts, 1),
             TopicSpec(self.retraining, 1),
-            # Model routing state: the latest record per key is all that matters.
-            TopicSpec(self.control, 1, {"cleanup.policy": "compact"}),
+            # Entity feature updates: the latest record per entity is all that matters.
+            TopicSpec(self.features, partitions, {"cleanup.policy": "compact"}),
         ]
 
 

@@ -153,5 +153,5 @@ def worker_topic_env(prefix: str) -> dict[str, str]:
     names = TopicNames()
     return {
         f"STREAMSCORE_TOPIC_{field.upper()}": f"{prefix}.{getattr(names, field)}"
-        for field in ("events", "dlq", "predictions", "shadow", "labels")
+        for field in ("events", "dlq", "predictions", "shadow", "labels", "features")
     }
