@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from streams import cli_features, cli_io, cli_models, cli_services, cli_worker
+from streams import cli_features, cli_io, cli_models, cli_services, cli_worker, demo
 
 app = typer.Typer(
     name="streamscore",
@@ -17,6 +17,7 @@ cli_worker.register(app)
 cli_models.register(app)
 cli_features.register(app)
 cli_io.register(app)
+demo.register(app)
 
 if __name__ == "__main__":
     app()
