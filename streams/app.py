@@ -21,11 +21,12 @@ import tritonclient.grpc.aio as grpcaio
 from schemas.codec import codec_for
 from streams.feature_store import FeatureStore
 from streams.feature_updates import FeatureUpdater
+from streams.kafka_sink import KafkaSink
 from streams.metrics import Metrics
 from streams.model_pool import ModelPool
 from streams.pipeline import InMessage, ScoringPipeline
 from streams.settings import ClientConfig
-from streams.worker import Headers, ScoringWorker
+from streams.worker import ScoringWorker
 from streams.worker_settings import WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -36,18 +37,6 @@ class Runtime:
     worker: ScoringWorker
     pool: ModelPool
     features: FeatureUpdater
-
-
-class FaustSink:
-    """Outputs through the app's own producer; the awaitable resolves on broker ack."""
-
-    def __init__(self, app: faust.App) -> None:
-        self.app = app
-
-    async def send(
-        self, topic: str, key: bytes | None, value: bytes, headers: Headers | None
-    ) -> Any:
-        return await self.app.producer.send(topic, key, value, None, None, headers)
 
 
 def create_app(config: WorkerConfig, metrics: Metrics | None = None) -> faust.App:
@@ -146,9 +135,10 @@ async def _build_runtime(app: faust.App, config: WorkerConfig, metrics: Metrics)
             delay = min(delay * 2, 5.0)
     registry = config.client.schema_registry_url
     store = FeatureStore(redis_client)
+    sink = KafkaSink(config.client.kafka_conf())
     pipeline = ScoringPipeline(
-        codec_for("event", registry_url=registry),
-        codec_for("prediction", registry_url=registry),
+        codec_for("event", registry_url=registry, logical_types=False),
+        codec_for("prediction", registry_url=registry, logical_types=False),
         store,
         router,
         config.pipeline,
@@ -156,7 +146,7 @@ async def _build_runtime(app: faust.App, config: WorkerConfig, metrics: Metrics)
     )
     worker = ScoringWorker(
         pipeline,
-        FaustSink(app),
+        sink,
         config.client.topics,
         metrics,
         config.retry,
@@ -167,7 +157,7 @@ async def _build_runtime(app: faust.App, config: WorkerConfig, metrics: Metrics)
     updater = FeatureUpdater(
         codec_for("entity_features", registry_url=registry),
         store,
-        FaustSink(app),
+        sink,
         config.client.topics.dlq,
         metrics,
         config.retry,

@@ -53,14 +53,16 @@ class FeatureUpdater:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.retry.max_backoff_s)
         self.metrics.events_out.labels("redis:features").inc(len(latest))
-        if bad:
-            pending = []
-            for index, error in bad:
-                dead = DeadLetter(messages[index], type(error).__name__, error.reason, error.detail)
-                self.metrics.dlq.labels(error.reason).inc()
-                pending.append(
-                    await self.sink.send(
-                        self.dlq_topic, dead.message.key, dead.message.value, dlq_headers(dead)
-                    )
-                )
-            await asyncio.gather(*pending)
+        dead = [DeadLetter(messages[i], type(e).__name__, e.reason, e.detail) for i, e in bad]
+        for letter in dead:
+            self.metrics.dlq.labels(letter.reason).inc()
+        while dead:
+            try:
+                out = [
+                    (self.dlq_topic, d.message.key, d.message.value, dlq_headers(d)) for d in dead
+                ]
+                await self.sink.publish(out)
+                break
+            except Exception as exc:  # the producer's errors vary; all mean "retry"
+                log.warning("dead letters not published (%s); retrying", exc)
+                await asyncio.sleep(self.retry.max_backoff_s)

@@ -16,27 +16,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from inference.errors import InferenceError
 from streams.feature_store import FeatureStoreError
+from streams.kafka_sink import Headers, OutMessage
 from streams.metrics import Metrics
 from streams.pipeline import BatchResult, DeadLetter, InMessage, ScoringPipeline
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
-Headers = list[tuple[str, bytes]]
-
 
 class Sink(Protocol):
-    """Schedules one record; the returned awaitable resolves when the broker acknowledged it."""
+    """Publishes records; returns when the broker acknowledged all of them, else raises."""
 
-    async def send(
-        self, topic: str, key: bytes | None, value: bytes, headers: Headers | None
-    ) -> Awaitable[Any]: ...
+    async def publish(self, messages: Sequence[OutMessage]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,15 +118,16 @@ class ScoringWorker:
 
     async def _publish(self, result: BatchResult) -> None:
         t0 = time.perf_counter()
-        send = self.sink.send
         topics = self.topics
-        pending = [await send(topics.predictions, r.key, r.value, None) for r in result.predictions]
-        pending += [await send(topics.shadow, r.key, r.value, None) for r in result.shadow]
-        pending += [
-            await send(topics.dlq, d.message.key, d.message.value, dlq_headers(d))
+        out: list[OutMessage] = [
+            (topics.predictions, r.key, r.value, None) for r in result.predictions
+        ]
+        out += [(topics.shadow, r.key, r.value, None) for r in result.shadow]
+        out += [
+            (topics.dlq, d.message.key, d.message.value, dlq_headers(d))
             for d in result.dead_letters
         ]
-        await asyncio.gather(*pending)
+        await self.sink.publish(out)
         done = time.time()
         m = self.metrics
         m.stage_seconds.labels("publish").observe(time.perf_counter() - t0)
