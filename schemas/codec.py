@@ -208,6 +208,10 @@ class AvroCodec:
     ``validate=True`` checks records against the schema before writing: fastavro alone
     writes 1.5 into an int field as 1 and 2**40 as a long. It roughly doubles the cost, so
     the hot path leaves it off and validates at the edges with :mod:`schemas.records`.
+
+    ``logical_types=False`` reads and writes logical types as their primitive (a
+    timestamp-millis is an int of epoch milliseconds): the bytes and the fingerprint are the
+    same, and the worker's hot path saves building a datetime per event (about 2 µs here).
     """
 
     def __init__(
@@ -217,17 +221,22 @@ class AvroCodec:
         writers: WriterSchemas | None = None,
         ids: SchemaIds | None = None,
         validate: bool = False,
+        logical_types: bool = True,
     ) -> None:
         self.schema = dict(schema)
         self.name = full_name(schema)
         self.fingerprint = fingerprint(schema)
-        self._parsed = parse_schema(self.schema)
+        self._parsed = parse_schema(self.schema if logical_types else primitive_only(self.schema))
         self._writers = WriterSchemas.bundled() if writers is None else writers
         self._ids = ids
         self._validate = validate
         # Confluent headers wait for the first encode: asking the registry is I/O.
         self._header = None if ids else frame_single_object(self.fingerprint, b"")
         self._writer_by_id: dict[int, Any] = {}
+
+    def frame_header(self) -> bytes:
+        """The bytes every value of this codec starts with (asks the registry once)."""
+        return self._header or self._confluent_header()
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
         if self._validate:
@@ -236,7 +245,7 @@ class AvroCodec:
             except validation.ValidationError as exc:
                 raise EncodeError(f"{self.name}: {str(exc.errors[0])[:300]}") from exc
         out = BytesIO()
-        out.write(self._header or self._confluent_header())
+        out.write(self.frame_header())
         try:
             schemaless_writer(out, self._parsed, record)
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
@@ -314,6 +323,18 @@ class AvroCodec:
         return self._header
 
 
+def primitive_only(schema: Any) -> Any:
+    """``schema`` with every logicalType dropped: same binary layout, plain Python values."""
+    if isinstance(schema, list):
+        return [primitive_only(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: primitive_only(v) for k, v in schema.items() if k != "logicalType"}
+    if "logicalType" in schema and set(out) == {"type"} and isinstance(out["type"], str):
+        return out["type"]
+    return out
+
+
 def codec_for(
     name: str,
     *,
@@ -321,7 +342,10 @@ def codec_for(
     registry_conf: Mapping[str, str] | None = None,
     writers: WriterSchemas | None = None,
     validate: bool = False,
+    logical_types: bool = True,
 ) -> AvroCodec:
     """The codec for a bundled schema, framed the way the deployment is configured."""
     ids = RegistrySchemaIds.from_url(registry_url, registry_conf) if registry_url else None
-    return AvroCodec(load_schema(name), writers=writers, ids=ids, validate=validate)
+    return AvroCodec(
+        load_schema(name), writers=writers, ids=ids, validate=validate, logical_types=logical_types
+    )

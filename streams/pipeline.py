@@ -20,7 +20,6 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -30,6 +29,7 @@ from inference.model import Model
 from schemas.codec import AvroCodec
 from schemas.errors import DecodeError
 from schemas.features import EVENT_FEATURE_NAMES, N_FEATURES
+from schemas.prediction_writer import PredictionWriter
 from streams.feature_store import DEFAULTS, FeatureRows, FeatureStore, FeatureStoreError
 from streams.metrics import Metrics
 
@@ -97,6 +97,9 @@ class Router:
 
 
 class ScoringPipeline:
+    """``event_codec`` reads timestamps as epoch-ms ints (``logical_types=False``): the hot
+    path never builds a datetime, and predictions are written by :class:`PredictionWriter`."""
+
     def __init__(
         self,
         event_codec: AvroCodec,
@@ -107,7 +110,7 @@ class ScoringPipeline:
         metrics: Metrics | None = None,
     ) -> None:
         self.event_codec = event_codec
-        self.prediction_codec = prediction_codec
+        self.writer = PredictionWriter(prediction_codec)
         self.store = store
         self.router = router
         self.config = config
@@ -155,11 +158,25 @@ class ScoringPipeline:
             "infer_ms": (t3 - t2) * 1e3,
             "publish_ms": 0.0,
         }
-        now = datetime.now(UTC)
+        now_ms = int(time.time() * 1000)
+        times = [r["event_time"] for r in records]
+        parts = self.writer.event_parts(
+            [r["event_id"] for r in records], [r["entity_id"] for r in records], times
+        )
+        keys = [r["entity_id"].encode() for r in records]
+        flags = missing.tolist()
         model = self.router.primary
-        result.predictions = self._encode(records, primary, missing, model, now, timings)
+
+        def outputs(model: Model, scores: np.ndarray) -> list[OutRecord]:
+            values = self.writer.encode(
+                parts, scores.tolist(), self.config.thresholds.decide(scores), flags,
+                model.name, model.version, now_ms, timings,
+            )  # fmt: skip
+            return [OutRecord(*kv) for kv in zip(keys, values, times, strict=True)]
+
+        result.predictions = outputs(model, primary)
         for shadow, scores in shadow_scores:
-            result.shadow.extend(self._encode(records, scores, missing, shadow, now, timings))
+            result.shadow.extend(outputs(shadow, scores))
         m.stage_seconds.labels("encode").observe(time.perf_counter() - t3)
         return result
 
@@ -228,44 +245,6 @@ class ScoringPipeline:
             breaker = getattr(model, "breaker", None)
             if breaker is not None:
                 self.metrics.breaker_state.labels(label).set(int(breaker.state))
-
-    def _encode(
-        self,
-        records: list[dict[str, Any]],
-        scores: np.ndarray,
-        missing: np.ndarray,
-        model: Model,
-        now: datetime,
-        timings: dict[str, float],
-    ) -> list[OutRecord]:
-        decisions = self.config.thresholds.decide(scores)
-        encode = self.prediction_codec.encode
-        out = []
-        for record, score, decision, miss in zip(
-            records, scores.tolist(), decisions, missing.tolist(), strict=True
-        ):
-            event_time = record["event_time"]
-            out.append(
-                OutRecord(
-                    key=record["entity_id"].encode(),
-                    value=encode(
-                        {
-                            "event_id": record["event_id"],
-                            "entity_id": record["entity_id"],
-                            "model_name": model.name,
-                            "model_version": model.version,
-                            "score": score,
-                            "decision": decision,
-                            "features_missing": miss,
-                            "event_time": event_time,
-                            "scored_at": now,
-                            "timings": timings,
-                        }
-                    ),
-                    event_time_ms=int(event_time.timestamp() * 1000),
-                )
-            )
-        return out
 
 
 def _dead_letter(message: InMessage, err: DecodeError) -> DeadLetter:
