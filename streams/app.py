@@ -11,32 +11,17 @@ import asyncio
 import logging
 import ssl
 import tempfile
-from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
-import redis.asyncio as aioredis
-import tritonclient.grpc.aio as grpcaio
 
-from schemas.codec import codec_for
-from streams.feature_store import FeatureStore
-from streams.feature_updates import FeatureUpdater
-from streams.kafka_sink import KafkaSink
 from streams.metrics import Metrics
-from streams.model_pool import ModelPool
-from streams.pipeline import InMessage, ScoringPipeline
+from streams.pipeline import InMessage
+from streams.runtime import Runtime, build_runtime
 from streams.settings import ClientConfig
-from streams.worker import ScoringWorker
 from streams.worker_settings import WorkerConfig
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Runtime:
-    worker: ScoringWorker
-    pool: ModelPool
-    features: FeatureUpdater
 
 
 def create_app(config: WorkerConfig, metrics: Metrics | None = None) -> faust.App:
@@ -67,7 +52,7 @@ def create_app(config: WorkerConfig, metrics: Metrics | None = None) -> faust.Ap
         model server answers, since nothing can be scored before that."""
         async with lock:
             if "rt" not in holder:
-                holder["rt"] = await _build_runtime(app, config, metrics)
+                holder["rt"] = await build_runtime(config, metrics, lambda: bool(app.should_stop))
             return holder["rt"]
 
     @app.agent(events, name="score")
@@ -76,10 +61,12 @@ def create_app(config: WorkerConfig, metrics: Metrics | None = None) -> faust.Ap
         batches = cast(Any, stream).noack_take(config.batch_size, within=config.batch_timeout_s)
         async for batch in batches:
             rt = await runtime()
-            messages = [_in_message(event) for event in batch]
-            if await rt.worker.handle(messages):
-                for event in batch:
+
+            async def acknowledge(events: list[Any] = batch) -> None:
+                for event in events:
                     await stream.ack(event)
+
+            await rt.worker.submit([_in_message(event) for event in batch], acknowledge)
 
     updates = app.topic(client.topics.features, key_type=bytes, value_type=bytes)
 
@@ -112,57 +99,6 @@ def create_app(config: WorkerConfig, metrics: Metrics | None = None) -> faust.Ap
             log.info("metrics on :%d/metrics", config.metrics_port)
 
     return app
-
-
-async def _build_runtime(app: faust.App, config: WorkerConfig, metrics: Metrics) -> Runtime:
-    redis_client = aioredis.from_url(
-        config.redis_url,
-        password=config.redis_password.get_secret_value() if config.redis_password else None,
-        socket_timeout=1.0,
-    )
-    triton = grpcaio.InferenceServerClient(
-        config.triton.url, ssl=config.triton.ssl, root_certificates=config.triton.root_certificates
-    )
-    pool = ModelPool(triton, redis_client, config.triton, config.default_model)
-    delay = 0.2
-    while True:
-        try:
-            router = await pool.start()
-            break
-        except Exception as exc:  # Triton or Redis not there yet: wait, do not ack anything
-            log.warning("cannot start scoring yet (%s); retry in %.1fs", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-    registry = config.client.schema_registry_url
-    store = FeatureStore(redis_client)
-    sink = KafkaSink(config.client.kafka_conf())
-    pipeline = ScoringPipeline(
-        codec_for("event", registry_url=registry, logical_types=False),
-        codec_for("prediction", registry_url=registry, logical_types=False),
-        store,
-        router,
-        config.pipeline,
-        metrics,
-    )
-    worker = ScoringWorker(
-        pipeline,
-        sink,
-        config.client.topics,
-        metrics,
-        config.retry,
-        should_stop=lambda: bool(app.should_stop),
-    )
-    log.info("scoring with primary %s, shadows %s", pool.routing and pool.routing.primary,
-             pool.routing and pool.routing.shadows)  # fmt: skip
-    updater = FeatureUpdater(
-        codec_for("entity_features", registry_url=registry),
-        store,
-        sink,
-        config.client.topics.dlq,
-        metrics,
-        config.retry,
-    )
-    return Runtime(worker, pool, updater)
 
 
 def _in_message(event: Any) -> InMessage:

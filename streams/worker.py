@@ -9,6 +9,10 @@ an agent acks the message (DESIGN.md): each failure is retried, or dead-lettered
 - an unexpected error on a batch: score its events one by one, and dead-letter only the
   events that still fail, with their error class (one bad event never stops the worker);
 - a publish that fails: publish the whole batch again (consumers dedupe by event_id).
+
+Publishing is pipelined: while the broker acknowledges batch k, batch k+1 is scored (at most
+``max_in_flight`` batches wait for acks). Batches are still acknowledged in the order they
+were submitted, so an input offset is never committed ahead of an unpublished batch.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,6 +44,7 @@ class Sink(Protocol):
 class RetryConfig:
     initial_backoff_s: float = 0.1
     max_backoff_s: float = 2.0
+    max_in_flight: int = 3
 
 
 class ScoringWorker:
@@ -58,9 +63,51 @@ class ScoringWorker:
         self.metrics = metrics
         self.retry = retry
         self.should_stop = should_stop
+        self._slots = asyncio.Semaphore(retry.max_in_flight)
+        self._previous: asyncio.Future[bool] | None = None  # did the last batch get acked?
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def handle(self, messages: Sequence[InMessage]) -> bool:
-        """Score and publish a batch. True when done (ack it); False only when stopping."""
+    async def submit(
+        self, messages: Sequence[InMessage], acknowledge: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Score a batch now (holding the caller while a service is down), then publish it in
+        the background and call ``acknowledge`` once its outputs are acked, in order."""
+        result = await self._score_until_done(messages)
+        if result is None:
+            return  # stopping: never acknowledged, so redelivered
+        await self._slots.acquire()
+        previous, done = self._previous, asyncio.get_running_loop().create_future()
+        self._previous = done
+        task = asyncio.create_task(self._publish_then_ack(result, acknowledge, previous, done))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait until every submitted batch is published and acknowledged."""
+        if self._previous is not None:
+            await asyncio.shield(self._previous)
+
+    async def _publish_then_ack(
+        self,
+        result: BatchResult,
+        acknowledge: Callable[[], Awaitable[None]],
+        previous: asyncio.Future[bool] | None,
+        done: asyncio.Future[bool],
+    ) -> None:
+        acked = False
+        try:
+            published = await self._publish_until_done(result)
+            # Never acknowledge past a batch that was not: its offsets must stay uncommitted.
+            if published and (previous is None or await previous):
+                await acknowledge()
+                acked = True
+        except Exception:
+            log.exception("acknowledging a batch failed; it will be redelivered")
+        finally:
+            self._slots.release()
+            done.set_result(acked)
+
+    async def _score_until_done(self, messages: Sequence[InMessage]) -> BatchResult | None:
         backoff = self.retry.initial_backoff_s
         while not self.should_stop():
             try:
@@ -73,12 +120,12 @@ class ScoringWorker:
                 log.exception("unexpected error on a batch of %d; isolating", len(messages))
                 isolated = await self._one_by_one(messages)
                 if isolated is not None:
-                    return await self._publish_until_done(isolated)
+                    return isolated
             else:
-                return await self._publish_until_done(result)
+                return result
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.retry.max_backoff_s)
-        return False
+        return None
 
     async def _one_by_one(self, messages: Sequence[InMessage]) -> BatchResult | None:
         """Per-event processing to find the events that break the batch. None: the fault is
