@@ -21,6 +21,9 @@ def worker(
     bootstrap: Annotated[
         str | None, typer.Option(help="Kafka bootstrap (env STREAMSCORE_KAFKA_BOOTSTRAP).")
     ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="faust or librdkafka (env STREAMSCORE_ENGINE).")
+    ] = None,
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "info",
 ) -> None:
     """Score events from Kafka: Redis features, Triton primary and shadow models."""
@@ -34,9 +37,16 @@ def worker(
         "batch_timeout_ms": batch_timeout_ms,
         "metrics_port": metrics_port,
         "kafka_bootstrap": bootstrap,
+        "engine": engine,
     }
     settings = WorkerSettings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-    app = create_app(settings.to_worker_config())
+    config = settings.to_worker_config()
+    if config.engine == "librdkafka":
+        from streams.direct_engine import run_direct
+
+        run_direct(config, loglevel)
+        return
+    app = create_app(config)
     Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
 
 

@@ -21,6 +21,7 @@ from streams.worker import RetryConfig
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
     client: ClientConfig
+    engine: Literal["faust", "librdkafka"]
     app_id: str
     redis_url: str
     redis_password: SecretStr | None = field(repr=False)
@@ -38,6 +39,11 @@ class WorkerConfig:
 class WorkerSettings(ClientSettings):
     """Everything a scoring worker reads from ``STREAMSCORE_*``."""
 
+    engine: Literal["faust", "librdkafka"] = Field(
+        "faust",
+        description="What consumes the events: a Faust agent, or librdkafka's batch consumer "
+        "(same pipeline and delivery contract; several times the throughput, see BENCHMARKS.md).",
+    )
     app_id: str = Field(
         "streamscore-scorer", description="Faust app id; also the Kafka consumer group."
     )
@@ -66,10 +72,14 @@ class WorkerSettings(ClientSettings):
     metrics_port: int = Field(9100, ge=0, description="Port of /metrics; 0 turns it off.")
     commit_interval_s: float = Field(1.0, gt=0, description="How often acked offsets commit.")
     retry_max_backoff_s: float = Field(2.0, gt=0, description="Longest wait between retries.")
+    max_in_flight: int = Field(
+        3, ge=1, description="Batches whose outputs may await broker acks while the next is scored."
+    )
 
     def to_worker_config(self) -> WorkerConfig:
         return WorkerConfig(
             client=self.to_config(),
+            engine=self.engine,
             app_id=self.app_id,
             redis_url=self.redis_url,
             redis_password=self.redis_password,
@@ -85,7 +95,9 @@ class WorkerSettings(ClientSettings):
                 on_store_down=self.on_store_down,
                 thresholds=Thresholds(self.review_threshold, self.decline_threshold),
             ),
-            retry=RetryConfig(max_backoff_s=self.retry_max_backoff_s),
+            retry=RetryConfig(
+                max_backoff_s=self.retry_max_backoff_s, max_in_flight=self.max_in_flight
+            ),
             batch_size=self.batch_size,
             batch_timeout_s=self.batch_timeout_ms / 1000.0,
             default_model=self.default_model,

@@ -151,6 +151,17 @@ def metric(text: str, name: str) -> float:
 
 
 # -- fixtures --------------------------------------------------------------------------------
+@pytest.fixture(params=["faust", "librdkafka"])
+def start_worker(request: pytest.FixtureRequest, start_worker: Any) -> Any:
+    """Every test runs against both consumers: the Faust agent and librdkafka's loop."""
+
+    def start(**settings: Any) -> Any:
+        settings.setdefault("ENGINE", request.param)
+        return start_worker(**settings)
+
+    return start
+
+
 @pytest.fixture(scope="module")
 def challenger(stack: ServicesConfig) -> str:
     """A second model, trained on other data, loaded on Triton to serve as a shadow."""

@@ -1,0 +1,141 @@
+"""The scoring loop on librdkafka's consumer: `streamscore worker --engine librdkafka`.
+
+Same ScoringWorker, pipeline, sink and delivery contract as the Faust agent (streams/app.py);
+only the consumer differs. Faust's per-message machinery (a Message, an Event, a processor
+call and an ack per record) costs about 150-200 µs of CPU per event on these machines, which
+caps a Faust worker near 5k events/s per core whatever the pipeline does; librdkafka hands
+over a batch in one C call (`bench/` measures both side by side).
+
+At-least-once: offsets are stored only once a batch's outputs are acknowledged (the worker
+acknowledges batches in order) and librdkafka commits stored offsets every
+``commit_interval_s``. A batch held back by a dead primary model holds the loop, so nothing
+later is stored either; ``max.poll.interval.ms`` is raised so that such a hold does not cost
+the group membership.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from streams.metrics import Metrics
+from streams.pipeline import InMessage
+from streams.runtime import Runtime, build_runtime
+from streams.worker_settings import WorkerConfig
+
+log = logging.getLogger(__name__)
+
+
+def _in_message(msg: Message) -> InMessage:
+    return InMessage(
+        msg.key(), msg.value() or b"", msg.topic() or "", msg.partition() or 0, msg.offset() or 0
+    )
+
+
+def _next_offsets(messages: list[InMessage]) -> list[TopicPartition]:
+    """The offset to commit per partition: one past the last message of the batch."""
+    last: dict[tuple[str, int], int] = {}
+    for m in messages:
+        last[(m.topic, m.partition)] = max(last.get((m.topic, m.partition), -1), m.offset)
+    return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+
+
+class DirectEngine:
+    def __init__(self, config: WorkerConfig, metrics: Metrics) -> None:
+        self.config = config
+        self.metrics = metrics
+        self.stop = asyncio.Event()
+        topics = config.client.topics
+        self.events_topic, self.features_topic = topics.events, topics.features
+        self.consumer = Consumer(
+            config.client.kafka_conf(
+                **{
+                    "group.id": config.app_id,
+                    "enable.auto.commit": True,
+                    "enable.auto.offset.store": False,
+                    "auto.commit.interval.ms": int(config.commit_interval_s * 1000),
+                    "auto.offset.reset": "earliest",
+                    "max.poll.interval.ms": 1_800_000,
+                    "fetch.wait.max.ms": max(1, int(config.batch_timeout_s * 1000)),
+                }
+            )
+        )
+        # consume() blocks: it runs here, never on the event loop.
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="kafka-consume")
+
+    def _store(self, messages: list[InMessage]) -> None:
+        try:
+            self.consumer.store_offsets(offsets=_next_offsets(messages))
+        except KafkaException as exc:  # partitions revoked meanwhile: the new owner redoes them
+            log.info("offsets not stored (%s); those events will be scored again", exc)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        if self.config.metrics_port:
+            self.metrics.serve(self.config.metrics_port)
+        rt = await build_runtime(self.config, self.metrics, self.stop.is_set)
+        self.consumer.subscribe([self.events_topic, self.features_topic])
+        refresher = asyncio.create_task(self._refresh_routing(rt))
+        try:
+            await self._loop(rt)
+        finally:
+            refresher.cancel()
+            await rt.worker.drain()
+            await loop.run_in_executor(self._io, self._close)
+            rt.sink.close()
+
+    async def _loop(self, rt: Runtime) -> None:
+        loop = asyncio.get_running_loop()
+        consume = self.consumer.consume
+        size, wait = self.config.batch_size, self.config.batch_timeout_s
+        while not self.stop.is_set():
+            batch = await loop.run_in_executor(self._io, consume, size, wait)
+            events: list[InMessage] = []
+            updates: list[InMessage] = []
+            for msg in batch:
+                error = msg.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        log.warning("consumer error: %s", error)
+                    continue
+                (events if msg.topic() == self.events_topic else updates).append(_in_message(msg))
+            if updates:
+                await rt.features.handle(updates)
+                self._store(updates)
+            if events:
+
+                async def acknowledge(done: list[InMessage] = events) -> None:
+                    self._store(done)
+
+                await rt.worker.submit(events, acknowledge)
+
+    async def _refresh_routing(self, rt: Runtime) -> None:
+        while True:
+            await asyncio.sleep(self.config.routing_refresh_s)
+            try:
+                await rt.pool.refresh()
+            except Exception:  # keep the last routing; never stop refreshing
+                log.exception("routing refresh failed")
+
+    def _close(self) -> None:
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                log.warning("final commit failed: %s", exc)
+        self.consumer.close()
+
+
+def run_direct(config: WorkerConfig, loglevel: str = "info") -> None:
+    levels = {"crit": logging.CRITICAL, "error": logging.ERROR, "warn": logging.WARNING}
+    logging.basicConfig(
+        level=levels.get(loglevel, logging.INFO if loglevel == "info" else logging.DEBUG),
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
+    )
+    asyncio.run(DirectEngine(config, Metrics()).run())
