@@ -42,6 +42,9 @@ def create_app(config: WorkerConfig, metrics: Metrics | None = None) -> faust.Ap
         producer_acks=-1,
         producer_linger_ms=2,
         topic_allow_declare=False,  # `streamscore up` (or the operator) creates topics
+        # Events taken but not yet scored are never acked; Faust's default would wait for
+        # them forever at shutdown. Unacked means redelivered: stop without waiting.
+        stream_wait_empty=False,
     )
     events = app.topic(client.topics.events, key_type=bytes, value_type=bytes)
     lock = asyncio.Lock()
