@@ -39,6 +39,7 @@ from streams.sdk import EventProducer
 from streams.settings import ClientConfig
 
 console = Console()
+DEMO_GROUP = "streamscore-demo"
 
 
 @dataclass
@@ -83,7 +84,7 @@ def prepare(config: ServicesConfig, entities: int, seed: int) -> Routing:
     return plan
 
 
-def start_worker(config: ServicesConfig, metrics_port: int) -> subprocess.Popen[bytes]:
+def start_worker(config: ServicesConfig, metrics_port: int, engine: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update(
         {
@@ -91,6 +92,8 @@ def start_worker(config: ServicesConfig, metrics_port: int) -> subprocess.Popen[
             "STREAMSCORE_REDIS_URL": config.redis_url,
             "STREAMSCORE_TRITON_GRPC_URL": config.triton_grpc_url,
             "STREAMSCORE_METRICS_PORT": str(metrics_port),
+            "STREAMSCORE_ENGINE": engine,
+            "STREAMSCORE_APP_ID": DEMO_GROUP,
         }
     )
     log = open(config.state_dir / "demo-worker.log", "ab")  # noqa: SIM115 - lives with the child
@@ -101,6 +104,21 @@ def start_worker(config: ServicesConfig, metrics_port: int) -> subprocess.Popen[
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def skip_backlog(client: ClientConfig, group: str, topic: str) -> None:
+    """Start the demo group at the end of the events topic: events left by earlier runs or
+    other producers would otherwise be scored first and hide the live stream."""
+    consumer = Consumer(client.kafka_conf(**{"group.id": group, "enable.auto.commit": False}))
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = []
+        for p in partitions:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            ends.append(TopicPartition(topic, p, high))
+        consumer.commit(offsets=ends, asynchronous=False)
+    finally:
+        consumer.close()
 
 
 def wait_until_assigned(client: ClientConfig, group: str, worker: subprocess.Popen[bytes]) -> None:
@@ -174,25 +192,27 @@ def view(tally: Tally, plan: Routing, sent: int, wall_s: float) -> Group:
 
 
 def run_demo(
-    config: ServicesConfig, client: ClientConfig, rate: float, seconds: float, seed: int
+    config: ServicesConfig,
+    client: ClientConfig,
+    rate: float,
+    seconds: float,
+    seed: int,
+    engine: str,
 ) -> int:
     entities = 2000
     plan = prepare(config, entities, seed)
     count = int(rate * seconds)
     drift_at = count // 2
-    simulator = sim.EventSimulator(
-        seed,
-        entities,
-        sim.Drift("merchant_risk", drift_at, "abrupt", 1, 1.0),
-        datetime.now(UTC),
-        rate,
-    )
     console.print(
         f"streaming {count} events at {rate:.0f}/s; merchant_risk drifts from event {drift_at}; "
         f"worker log: {config.state_dir / 'demo-worker.log'}"
     )
-    worker = start_worker(config, metrics_port=9100)
-    wait_until_assigned(client, "streamscore-scorer", worker)
+    skip_backlog(client, DEMO_GROUP, client.topics.events)
+    worker = start_worker(config, metrics_port=9100, engine=engine)
+    wait_until_assigned(client, DEMO_GROUP, worker)
+    # event_time is start + i / rate: start the clock when the stream starts.
+    drift = sim.Drift("merchant_risk", drift_at, "abrupt", 1, 1.0)
+    simulator = sim.EventSimulator(seed, entities, drift, datetime.now(UTC), rate)
     consumer = tail_consumer(client)
     prediction_codec = codec_for("prediction")
     tally = Tally()
@@ -261,6 +281,7 @@ def demo(
     rate: Annotated[float, typer.Option(help="Events per second.", min=1)] = 2000.0,
     seconds: Annotated[float, typer.Option(help="How long to stream.", min=1)] = 20.0,
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 0,
+    engine: Annotated[str, typer.Option(help="Worker engine: faust or librdkafka.")] = "faust",
 ) -> None:
     """Live demo on the services of `streamscore up`: stream, score, shadow, dead-letter."""
     from streams.cli_services import services_config, show_status
@@ -271,7 +292,7 @@ def demo(
         console.print("[red]error:[/red] services are not healthy: run `streamscore up` first")
         raise typer.Exit(1)
     client = ClientSettings(kafka_bootstrap=config.kafka_bootstrap).to_config()
-    raise typer.Exit(run_demo(config, client, rate, seconds, seed))
+    raise typer.Exit(run_demo(config, client, rate, seconds, seed, engine))
 
 
 def register(app: typer.Typer) -> None:
