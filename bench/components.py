@@ -1,0 +1,102 @@
+"""The pipeline's two I/O steps alone, at its batch size, on the bench's Redis and Triton.
+
+- feature reads: redis-py pipelined ``HMGET`` of 8-field hashes against ONE ``MGET`` of
+  packed float32 vectors (the worker's layout), each turned into the (n, 8) float32 matrix
+  the model needs, since that conversion is part of the price;
+- model calls: tritonclient gRPC, one request per batch of rows, in a loop; and the same
+  with one row per request, the naive pipeline's pattern.
+
+Each runs for a fixed time on random entities and reports rows/s and ms per batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+
+from bench.stack import HASH_PREFIX, Stack
+from schemas.features import ENTITY_FEATURE_NAMES, INPUT_TENSOR, N_FEATURES, OUTPUT_TENSOR
+from streams.feature_store import unpack_many
+from streams.simulate import entity_ids
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    name: str
+    batch: int
+    rows_per_s: float
+    ms_per_batch: float
+    batches: int
+
+
+def _loop(name: str, batch: int, seconds: float, once: Callable[[int], object]) -> Component:
+    once(0)  # connect, warm
+    n, t0 = 0, time.perf_counter()
+    while True:
+        once(n)
+        n += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed >= seconds:
+            break
+    return Component(name, batch, n * batch / elapsed, 1e3 * elapsed / n, n)
+
+
+def redis_components(stack: Stack, entities: int, batch: int, seconds: float) -> list[Component]:
+    client = stack.redis_client()
+    rng = np.random.default_rng(7)
+    ids = entity_ids(entities)
+    draws = [[ids[i] for i in rng.integers(0, entities, batch)] for _ in range(64)]
+    fields = list(ENTITY_FEATURE_NAMES)
+
+    def hmget(n: int) -> np.ndarray:
+        pipe = client.pipeline(transaction=False)
+        for entity in draws[n % len(draws)]:
+            pipe.hmget(HASH_PREFIX + entity, fields)
+        rows = pipe.execute()
+        return np.array(
+            [[float(v) if v is not None else np.nan for v in row] for row in rows],
+            dtype=np.float32,
+        )
+
+    def mget(n: int) -> np.ndarray:
+        raw = client.mget(["features:" + e for e in draws[n % len(draws)]])
+        return unpack_many(cast(list[bytes | None], raw)).values
+
+    try:
+        return [
+            _loop("Redis pipelined HMGET, 8-field hashes", batch, seconds, hmget),
+            _loop("Redis one MGET, packed float32 vectors", batch, seconds, mget),
+        ]
+    finally:
+        client.close()
+
+
+def triton_components(stack: Stack, batch: int, seconds: float) -> list[Component]:
+    client = grpcclient.InferenceServerClient(stack.config.triton_grpc_url)
+    rng = np.random.default_rng(8)
+    outputs = [grpcclient.InferRequestedOutput(OUTPUT_TENSOR)]
+    model, version = stack.primary.name, stack.primary.version
+
+    def calls(rows: int) -> Callable[[int], object]:
+        x = rng.random((rows, N_FEATURES), dtype=np.float32)
+
+        def once(n: int) -> object:
+            tensor = grpcclient.InferInput(INPUT_TENSOR, [rows, N_FEATURES], "FP32")
+            tensor.set_data_from_numpy(x)
+            result = client.infer(model, [tensor], model_version=version, outputs=outputs)
+            return result.as_numpy(OUTPUT_TENSOR)
+
+        return once
+
+    try:
+        return [
+            _loop(f"Triton gRPC, {batch} rows per request", batch, seconds, calls(batch)),
+            _loop("Triton gRPC, 1 row per request", 1, seconds, calls(1)),
+        ]
+    finally:
+        client.close()

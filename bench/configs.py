@@ -1,0 +1,144 @@
+"""The four configurations under test, and how to start one on given topics.
+
+Each reads an events topic with a consumer group of its own and writes one output per event
+to a topic of its own (``output``); StreamScore also writes shadow outputs and a DLQ. All of
+them are separate processes, started the way an operator would start them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.child import Child
+from bench.options import Options
+from bench.stack import Stack
+from infra.process import free_port
+from streams.topics import TopicNames
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Configuration:
+    key: str
+    title: str
+    output_schema: str  # what the counted output topic holds: "event" or "prediction"
+    worker_env: tuple[tuple[str, str], ...] | None = None  # a StreamScore worker: its settings
+
+    @property
+    def is_worker(self) -> bool:
+        return self.worker_env is not None
+
+
+RAW = Configuration("raw", "raw passthrough (confluent-kafka)", "event")
+FAUST = Configuration("faust", "Faust passthrough", "event")
+NAIVE = Configuration("naive", "naive pipeline (per event)", "prediction")
+STREAMSCORE = Configuration(
+    "streamscore", "StreamScore, default engine (primary + 1 shadow)", "prediction", ()
+)
+STREAMSCORE_LIBRDKAFKA = Configuration(
+    "streamscore-librdkafka",
+    "StreamScore, librdkafka engine (primary + 1 shadow)",
+    "prediction",
+    (("STREAMSCORE_ENGINE", "librdkafka"),),
+)
+CONFIGURATIONS = {c.key: c for c in (RAW, FAUST, NAIVE, STREAMSCORE, STREAMSCORE_LIBRDKAFKA)}
+
+
+def available(config: Configuration) -> bool:
+    """A worker variant runs only where the worker has the setting it needs."""
+    if not config.worker_env:
+        return True
+    from typing import get_args
+
+    from streams.worker_settings import WorkerSettings
+
+    for name, value in config.worker_env:
+        field = WorkerSettings.model_fields.get(name.removeprefix("STREAMSCORE_").lower())
+        if field is None or (
+            get_args(field.annotation) and value not in get_args(field.annotation)
+        ):
+            return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    events: str
+    output: str  # one record per event: counted and timed
+    outputs: tuple[str, ...]  # every topic it writes (LogAppendTime), ``output`` included
+    inputs: tuple[str, ...]  # topics it reads or may touch besides ``events``
+    env: tuple[tuple[str, str], ...] = ()  # STREAMSCORE_TOPIC_* for the worker
+
+
+def topics_for(config: Configuration, prefix: str, events: str) -> Topics:
+    if not config.is_worker:
+        return Topics(events, f"{prefix}.out", (f"{prefix}.out",), ())
+    names = TopicNames()
+    named = {f.name: f"{prefix}.{getattr(names, f.name)}" for f in dataclasses.fields(names)}
+    named["events"] = events
+    env = tuple((f"STREAMSCORE_TOPIC_{k.upper()}", v) for k, v in named.items())
+    outputs = (named["predictions"], named["shadow"], named["dlq"])
+    inputs = tuple(v for k, v in named.items() if v not in outputs and k != "events")
+    return Topics(events, named["predictions"], outputs, inputs, env)
+
+
+@dataclass(slots=True)
+class Launched:
+    child: Child
+    metrics_url: str | None = None
+
+
+def launch(
+    config: Configuration,
+    stack: Stack,
+    topics: Topics,
+    group: str,
+    options: Options,
+    log_dir: Path,
+) -> Launched:
+    bootstrap = stack.config.kafka_bootstrap
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    # Faust apps make a data folder with mkdtemp: keep it in the run's folder, removed with it.
+    tmp = log_dir.parent / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    env["TMPDIR"] = str(tmp)
+    common = ["--bootstrap", bootstrap, "--input", topics.events, "--output", topics.output,
+              "--group", group]  # fmt: skip
+    batch = ["--batch-size", str(options.batch_size),
+             "--batch-timeout-ms", str(options.batch_timeout_ms)]  # fmt: skip
+    python = sys.executable
+    log = log_dir / f"{group}.log"
+    if config is RAW:
+        argv = [python, "-m", "bench.baselines.raw_passthrough", *common, *batch]
+    elif config is FAUST:
+        argv = [python, "-m", "bench.baselines.faust_passthrough", *common, *batch]
+    elif config is NAIVE:
+        argv = [
+            python, "-m", "bench.baselines.naive", *common,
+            "--redis-url", stack.redis_url, "--triton", stack.config.triton_grpc_url,
+            "--model", stack.primary.name, "--model-version", stack.primary.version,
+        ]  # fmt: skip
+    else:
+        port = free_port()
+        env.update(
+            {
+                "STREAMSCORE_KAFKA_BOOTSTRAP": bootstrap,
+                "STREAMSCORE_REDIS_URL": stack.redis_url,
+                "STREAMSCORE_TRITON_GRPC_URL": stack.config.triton_grpc_url,
+                "STREAMSCORE_APP_ID": group,
+                "STREAMSCORE_METRICS_PORT": str(port),
+                **dict(topics.env),
+                **options.worker_settings(),
+                **dict(config.worker_env or ()),
+            }
+        )
+        argv = [python, "-m", "streams.cli", "worker", "--loglevel", "warn"]
+        child = Child(config.key, argv, env, log, ROOT)
+        return Launched(child, f"http://127.0.0.1:{port}/metrics")
+    return Launched(Child(config.key, argv, env, log, ROOT))

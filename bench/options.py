@@ -1,0 +1,138 @@
+"""What a bench run does: sizes for `--quick` and the full run, and the worker settings.
+
+Every measurement is capped by count AND by time, whichever comes first, so that the slow
+naive pipeline cannot stretch a run: throughput stops after ``events`` outputs or
+``max_seconds`` after the first output; each latency load lasts ``latency_seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+# "streamscore" is the worker as shipped; "streamscore-librdkafka" the same worker with its
+# librdkafka consumer engine (skipped where the worker has no such setting).
+WORKER_KEYS = ("streamscore", "streamscore-librdkafka")
+CONFIG_KEYS = ("raw", "faust", "naive", *WORKER_KEYS)
+PART_KEYS = (*CONFIG_KEYS, "components")
+LOAD_FRACTIONS = (0.25, 0.5, 0.8)
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    quick: bool
+    events: int  # pre-filled events, and the throughput cap by count
+    max_seconds: float  # throughput cap by time, from the first output
+    latency_seconds: float  # length of each paced load…
+    latency_events: int  # …or this many events, whichever comes first
+    component_seconds: float  # per component measurement
+    drain_seconds: float  # how long a load's outputs may trail it before it counts as behind
+    entities: int
+    seed: int
+    batch_size: int
+    batch_timeout_ms: float
+    worker_env: dict[str, str] = field(default_factory=dict)
+    parts: tuple[str, ...] = PART_KEYS
+    keep: bool = False
+    write_markdown: bool = True
+    command: str = "python -m bench"
+
+    def worker_settings(self) -> dict[str, str]:
+        """STREAMSCORE_* settings for the worker: the batch knobs, then any ``--set``."""
+        env = {
+            "STREAMSCORE_BATCH_SIZE": str(self.batch_size),
+            "STREAMSCORE_BATCH_TIMEOUT_MS": str(self.batch_timeout_ms),
+        }
+        env.update(self.worker_env)
+        return env
+
+
+def parse(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="StreamScore against raw, Faust and naive baselines, in one run.",
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer events, shorter loads")
+    parser.add_argument("--events", type=int, help="pre-filled events (1000000; quick 200000)")
+    parser.add_argument("--max-seconds", type=float, help="throughput cap by time (20; quick 4)")
+    parser.add_argument(
+        "--latency-seconds", type=float, help="length of each paced load (5; quick 1.5)"
+    )
+    parser.add_argument(
+        "--latency-events", type=int, help="cap of each paced load by count (500000; quick 100000)"
+    )
+    parser.add_argument(
+        "--component-seconds", type=float, help="per component measurement (3; quick 0.5)"
+    )
+    parser.add_argument("--entities", type=int, default=10_000, help="entities with features")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=512,
+        help="micro-batch N: worker, passthroughs, components",
+    )
+    parser.add_argument(
+        "--batch-timeout-ms", type=float, default=20.0, help="micro-batch T for the same"
+    )
+    parser.add_argument(
+        "--set",
+        dest="worker_env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any worker setting, e.g. --set TRITON_TIMEOUT_S=2 (STREAMSCORE_ prefix optional)",
+    )
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated parts to run, of: {', '.join(PART_KEYS)} (default: all)",
+    )
+    parser.add_argument("--keep", action="store_true", help="leave the services running at the end")
+    parser.add_argument("--no-markdown", action="store_true", help="do not rewrite BENCHMARKS.md")
+    args = parser.parse_args(argv)
+
+    worker_env = {}
+    for item in args.worker_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--set wants NAME=VALUE, got {item!r}")
+        name = name.upper()
+        worker_env[name if name.startswith("STREAMSCORE_") else f"STREAMSCORE_{name}"] = value
+    parts = PART_KEYS
+    if args.only:
+        parts = tuple(p.strip() for p in args.only.split(",") if p.strip())
+        unknown = [p for p in parts if p not in PART_KEYS]
+        if unknown:
+            parser.error(
+                f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PART_KEYS)}"
+            )
+    quick = bool(args.quick)
+
+    def pick(value: float | None, full: float, fast: float) -> float:
+        return value if value is not None else (fast if quick else full)
+
+    shown = " ".join(["python -m bench", *(argv if argv is not None else _argv())])
+    return Options(
+        quick=quick,
+        events=int(pick(args.events, 1_000_000, 200_000)),
+        max_seconds=pick(args.max_seconds, 20.0, 4.0),
+        latency_seconds=pick(args.latency_seconds, 5.0, 1.5),
+        latency_events=int(pick(args.latency_events, 500_000, 100_000)),
+        component_seconds=pick(args.component_seconds, 3.0, 0.5),
+        drain_seconds=15.0 if not quick else 8.0,
+        entities=args.entities,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        batch_timeout_ms=args.batch_timeout_ms,
+        worker_env=worker_env,
+        parts=parts,
+        keep=args.keep,
+        write_markdown=not args.no_markdown,
+        command=shown.strip(),
+    )
+
+
+def _argv() -> list[str]:
+    import sys
+
+    return sys.argv[1:]

@@ -1,0 +1,261 @@
+"""The results as rows: the main table, the supporting ones, and the ratios against the goals.
+
+Plain lists of strings, so the terminal (rich) and BENCHMARKS.md (markdown) show the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bench.options import CONFIG_KEYS, LOAD_FRACTIONS, WORKER_KEYS
+from bench.scrape import STAGES
+
+Rows = tuple[list[str], list[list[str]]]
+
+NOT_YET = "not yet"
+DRIFT_ROWS = ("StreamScore, drift monitoring off", "StreamScore, drift monitoring on")
+
+
+def footnotes(results: dict[str, Any]) -> str:
+    drain = results["options"].get("drain_seconds", 15.0)
+    return (
+        f"† fell behind at that load: outputs were still queued {drain:g} s after it ended "
+        "(its percentiles miss them).\n"
+        "‡ the bench could not send that fast (it shares the cores): the machine was saturated."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    name: str
+    value: str
+    goal: str
+    status: str
+
+
+def _rate(results: dict[str, Any], key: str) -> float | None:
+    rate = results["configurations"].get(key, {}).get("throughput", {}).get("events_per_s")
+    return float(rate) if rate else None
+
+
+def _load(results: dict[str, Any], key: str, fraction: float) -> dict[str, Any] | None:
+    for load in results["configurations"].get(key, {}).get("latency", []):
+        if abs(load["fraction"] - fraction) < 1e-9:
+            return dict(load)
+    return None
+
+
+WORKER_LABELS = {"streamscore": "StreamScore", "streamscore-librdkafka": "StreamScore (librdkafka)"}
+
+
+def ratios(results: dict[str, Any]) -> list[Ratio]:
+    """The goals, for the shipped worker and for each other worker variant measured."""
+    present = [k for k in WORKER_KEYS if k in results["configurations"]] or ["streamscore"]
+    out = []
+    for key in present:
+        name = WORKER_LABELS.get(key, key)
+        ss = _rate(results, key)
+
+        def over(base_key: str, ss: float | None = ss) -> float | None:
+            base = _rate(results, base_key)
+            return ss / base if ss and base else None
+
+        raw = over("raw")
+        raw_status = "n/a" if raw is None else (
+            "met (stretch met)" if raw >= 0.5 else "met" if raw >= 0.3 else "missed"
+        )  # fmt: skip
+        out.append(Ratio(f"{name} ÷ raw passthrough", _x(raw), "≥ 0.3 (stretch 0.5)", raw_status))
+        out.append(Ratio(f"{name} ÷ Faust passthrough", _x(over("faust")), "—", "—"))
+        naive = over("naive")
+        out.append(Ratio(f"{name} ÷ naive pipeline", _x(naive), "≥ 20", _met(naive, 20, True)))
+        out.append(Ratio(f"{name} drift on ÷ off", NOT_YET, "≥ 0.95", NOT_YET))
+        half = _load(results, key, 0.5)
+        p99 = half["latency_ms"].get("p99") if half else None
+        out.append(
+            Ratio(
+                f"{name} p99 at 50% of max",
+                "n/a" if p99 is None else f"{p99:.0f} ms",
+                "≤ 25 ms",
+                _met(p99, 25.0, False),
+            )
+        )
+    return out
+
+
+def _x(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def _met(value: float | None, goal: float, at_least: bool) -> str:
+    if value is None:
+        return "n/a"
+    return "met" if (value >= goal if at_least else value <= goal) else "missed"
+
+
+def _latency_cell(load: dict[str, Any] | None) -> str:
+    if not load or not load["latency_ms"]:
+        return "—"
+    lat = load["latency_ms"]
+    mark = "" if load["caught_up"] else " †"
+    mark += "" if load.get("generator_kept_up", True) else " ‡"
+    return f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f}{mark}"
+
+
+def main_rows(results: dict[str, Any]) -> Rows:
+    header = ["configuration", "events/s", "CPU-s / 1k events"]
+    header += [f"p50 / p95 / p99 ms @{f:.0%}" for f in LOAD_FRACTIONS] + ["notes"]
+    rows = []
+    probes = [
+        e["speed_probe_s"] for e in results["configurations"].values() if e.get("speed_probe_s")
+    ]
+    fastest = min(probes, default=0.0)
+    for key in CONFIG_KEYS:
+        entry = results["configurations"].get(key)
+        if entry is None and key not in results["errors"]:
+            continue
+        entry = entry or {}
+        t = entry.get("throughput")
+        notes = []
+        if key in results["errors"]:
+            notes.append("failed: " + results["errors"][key][:80])
+        probe = entry.get("speed_probe_s", 0.0)
+        if fastest and probe > 1.15 * fastest:
+            notes.append(f"host {probe / fastest - 1:.0%} slower before this run (probe)")
+        if t:
+            if t["capped_by"] == "time":
+                notes.append(f"capped by time: {t['outputs']:,} events")
+            shadow = {k: v for k, v in t["other_outputs"].items() if k.endswith("shadow")}
+            for count in shadow.values():
+                notes.append(f"+{count:,} shadow outputs")
+        rows.append(
+            [
+                entry.get("title", key),
+                f"{t['events_per_s']:,.0f}" if t else "—",
+                f"{t['cpu_s_per_1k']:.3f}" if t else "—",
+                *(_latency_cell(_load(results, key, f)) for f in LOAD_FRACTIONS),
+                "; ".join(notes),
+            ]
+        )
+    for title in DRIFT_ROWS:
+        rows.append(
+            [
+                title,
+                NOT_YET,
+                NOT_YET,
+                NOT_YET,
+                NOT_YET,
+                NOT_YET,
+                "drift monitoring does not exist yet",
+            ]
+        )
+    return header, rows
+
+
+def cpu_rows(results: dict[str, Any]) -> Rows:
+    groups = ["kafka", "redis", "triton", "configuration"]
+    header = ["configuration", *(f"{g} CPU-s/1k" for g in groups), "total"]
+    header += ["cores used", "other processes (cores)"]
+    rows = []
+    for key in CONFIG_KEYS:
+        t = results["configurations"].get(key, {}).get("throughput")
+        if t:
+            by = t["cpu_s_per_1k_by_process"]
+            used = sum(t["cpu_s"].values()) / t["window_s"] if t["window_s"] else 0.0
+            rows.append(
+                [key, *(f"{by.get(g, 0.0):.3f}" for g in groups), f"{t['cpu_s_per_1k']:.3f}",
+                 f"{used:.2f}", f"{t.get('other_cores', 0.0):.2f}"]
+            )  # fmt: skip
+    return header, rows
+
+
+def latency_rows(results: dict[str, Any]) -> Rows:
+    header = ["configuration", "load", "asked events/s", "sent events/s", "outputs",
+              "p50 ms", "p95 ms", "p99 ms", "max ms", "way in p50 / p99 ms", "kept up",
+              "other processes (cores)"]  # fmt: skip
+    rows = []
+    for key in CONFIG_KEYS:
+        for load in results["configurations"].get(key, {}).get("latency", []):
+            lat = load["latency_ms"]
+            rows.append(
+                [key, f"{load['fraction']:.0%}", f"{load['target_rate']:,.0f}",
+                 f"{load['achieved_rate']:,.0f}", _received(load),
+                 *(f"{lat.get(p, 0):.0f}" for p in ("p50", "p95", "p99", "max")),
+                 _way_in(load),
+                 "yes" if load["caught_up"] else "no", f"{load.get('other_cores', 0.0):.2f}"]
+            )  # fmt: skip
+    return header, rows
+
+
+def stage_rows(results: dict[str, Any], key: str = "streamscore") -> Rows:
+    worker = results["configurations"].get(key, {}).get("worker")
+    header = ["stage", "ms per batch", "µs per event", "share of wall time"]
+    if not worker:
+        return header, []
+    rows = []
+    for stage in STAGES:
+        s = worker["stages"][stage]
+        name = stage if stage != "publish" else "publish (until acked; overlaps the scoring)"
+        rows.append(
+            [name, f"{s['ms_per_batch']:.2f}", f"{s['us_per_event']:.1f}",
+             f"{s['share_of_wall']:.0%}"]
+        )  # fmt: skip
+    events, wall = worker["events"] or 1.0, worker["window_s"] or 1.0
+    scoring = sum(s["seconds"] for name, s in worker["stages"].items() if name != "publish")
+    outside = max(wall - scoring, 0.0)
+    rows.insert(
+        4,
+        ["= scoring (decode + features + infer + encode)", "",
+         f"{1e6 * scoring / events:.1f}", f"{scoring / wall:.0%}"],
+    )  # fmt: skip
+    rows.append(
+        ["outside scoring (taking and acking batches, publish slots, event loop)", "",
+         f"{1e6 * outside / events:.1f}", f"{outside / wall:.0%}"]
+    )  # fmt: skip
+    rows.append(["mean batch", f"{worker['mean_batch']:.0f} events", "", ""])
+    return header, rows
+
+
+def triton_rows(results: dict[str, Any], key: str = "streamscore") -> Rows:
+    entry = results["configurations"].get(key, {})
+    header = ["model", "requests", "rows / request", "requests / execution",
+              "client ms / request", "server µs / request", "queued µs", "compute µs"]  # fmt: skip
+    rows = []
+    client = entry.get("worker", {}).get("infer_per_model", {})
+    for model, m in entry.get("triton", {}).items():
+        rows.append(
+            [model, f"{m['requests']:,.0f}", f"{m['rows_per_request']:.0f}",
+             f"{m['requests_per_execution']:.2f}",
+             f"{client.get(model, {}).get('ms_per_request', 0.0):.2f}",
+             f"{m['request_us']:.0f}", f"{m['queue_us']:.0f}", f"{m['compute_us']:.0f}"]
+        )  # fmt: skip
+    return header, rows
+
+
+def _way_in(load: dict[str, Any]) -> str:
+    w = load.get("to_broker_ms") or {}
+    return f"{w['p50']:.0f} / {w['p99']:.0f}" if w else "—"
+
+
+def _received(load: dict[str, Any]) -> str:
+    approx = "≈" if load.get("sample_step", 1) > 1 else ""
+    return f"{approx}{load['received']:,} / {load['sent']:,}"
+
+
+def component_rows(results: dict[str, Any]) -> Rows:
+    header = ["component", "rows per call", "rows/s", "ms per call"]
+    rows = [
+        [c["name"], str(c["batch"]), f"{c['rows_per_s']:,.0f}", f"{c['ms_per_batch']:.3f}"]
+        for c in results.get("components", [])
+    ]
+    return header, rows
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def md_table(table: Rows) -> str:
+    header, rows = table
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
