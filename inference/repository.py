@@ -29,7 +29,8 @@ class ServingConfig:
     """How Triton serves a model: batching limits and where it runs."""
 
     max_batch_size: int = 4096
-    max_queue_delay_us: int = 500
+    # Clients send whole micro-batches: waiting for more requests only adds latency.
+    max_queue_delay_us: int = 0
     instance_count: int = 1
     torch_threads: int = 1
     gpu: bool | None = None  # None: KIND_GPU when CUDA is present, else KIND_CPU

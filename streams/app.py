@@ -8,7 +8,9 @@ T seconds, whichever first) and acks them itself, after the outputs are acknowle
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
+import shutil
 import ssl
 import tempfile
 from typing import Any, cast
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 def create_app(config: WorkerConfig, metrics: Metrics | None = None) -> faust.App:
     client = config.client
     metrics = metrics or Metrics()
+    # Faust wants a data folder even with in-memory tables; it is removed at exit.
+    datadir = tempfile.mkdtemp(prefix="streamscore-faust-")
+    atexit.register(shutil.rmtree, datadir, ignore_errors=True)
     app = faust.App(
         config.app_id,
         broker=[f"kafka://{host}" for host in client.kafka_bootstrap.split(",")],
@@ -35,7 +40,7 @@ def create_app(config: WorkerConfig, metrics: Metrics | None = None) -> faust.Ap
         value_serializer="raw",
         web_enabled=False,
         store="memory://",
-        datadir=tempfile.mkdtemp(prefix="streamscore-faust-"),
+        datadir=datadir,
         broker_commit_interval=config.commit_interval_s,
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=max(4 * config.batch_size, 4096),

@@ -90,12 +90,20 @@ class DirectEngine:
             await loop.run_in_executor(self._io, self._close)
             rt.sink.close()
 
+    def _take(self) -> list[Message]:
+        """A micro-batch as soon as there is one: wait up to T for the first message, then
+        take whatever else is already fetched, up to N. Under load batches grow by themselves
+        (messages queue while the previous batch is scored); at low rates an event does not
+        wait T for company it will not get."""
+        first = self.consumer.consume(1, self.config.batch_timeout_s)
+        if not first or self.config.batch_size == 1:
+            return first
+        return first + self.consumer.consume(self.config.batch_size - 1, 0)
+
     async def _loop(self, rt: Runtime) -> None:
         loop = asyncio.get_running_loop()
-        consume = self.consumer.consume
-        size, wait = self.config.batch_size, self.config.batch_timeout_s
         while not self.stop.is_set():
-            batch = await loop.run_in_executor(self._io, consume, size, wait)
+            batch = await loop.run_in_executor(self._io, self._take)
             events: list[InMessage] = []
             updates: list[InMessage] = []
             for msg in batch:

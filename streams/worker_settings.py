@@ -58,7 +58,9 @@ class WorkerSettings(ClientSettings):
     breaker_failures: int = Field(3, ge=1, description="Failures in a row that open a breaker.")
     breaker_reset_s: float = Field(2.0, gt=0, description="Open time before a trial call.")
     batch_size: int = Field(512, ge=1, description="Micro-batch size N (flush when reached).")
-    batch_timeout_ms: float = Field(20.0, gt=0, description="Micro-batch time T (flush after).")
+    batch_timeout_ms: float = Field(
+        5.0, gt=0, description="Micro-batch time T: the longest an event waits for company."
+    )
     on_store_down: Literal["defaults", "backpressure"] = Field(
         "defaults",
         description="Feature store down after retries: score with defaults, or stop taking.",
