@@ -138,14 +138,7 @@ def render(results: dict[str, Any], json_path: Path) -> str:
         "",
         md_table(latency_rows(results)),
         "",
-        "## Before/after",
-        "",
-        "_To be filled by the engineer: the numbers before and after the change under review._",
-        "",
-        "## How it scales",
-        "",
-        "_TODO (the engineer writes it)._",
-        "",
+        HANDWRITTEN_PLACEHOLDER,
     ]
     if results.get("errors"):
         sections += ["## Errors in this run", ""]
@@ -153,6 +146,19 @@ def render(results: dict[str, Any], json_path: Path) -> str:
     return "\n".join(sections)
 
 
+# The sections people write (before/after, scaling) survive every rewrite.
+HANDWRITTEN_FROM = "## Before/after"
+HANDWRITTEN_PLACEHOLDER = (
+    f"{HANDWRITTEN_FROM}\n\n_The numbers before and after each optimisation, by hand._\n\n"
+    "## How it scales\n\n_On paper, by hand._\n"
+)
+
+
 def write(results: dict[str, Any], json_path: Path, path: Path = BENCHMARKS_MD) -> Path:
-    path.write_text(render(results, json_path))
+    text = render(results, json_path)
+    old = path.read_text() if path.exists() else ""
+    if HANDWRITTEN_FROM in old:
+        kept = old[old.index(HANDWRITTEN_FROM) :]
+        text = text.replace(HANDWRITTEN_PLACEHOLDER, kept.rstrip() + "\n")
+    path.write_text(text)
     return path
