@@ -93,11 +93,16 @@ def create_app(config: WorkerConfig, metrics: Metrics | None = None) -> faust.Ap
 
     @app.timer(5.0)
     async def report_lag() -> None:
+        # From the committed offset, not the fetch position: Faust fetches ahead into its
+        # buffer, so only the committed offset shows events held back (never acked).
         consumer = app.consumer
+        committed = getattr(consumer, "_committed_offset", {})
         for tp in consumer.assignment():
-            position = await consumer.position(tp)
-            if position is not None:
-                lag = max(consumer.highwater(tp) - position, 0)
+            done = committed.get(tp)
+            if done is None:
+                done = await consumer.position(tp)
+            if done is not None:
+                lag = max(consumer.highwater(tp) - done, 0)
                 metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
     @app.task

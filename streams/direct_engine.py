@@ -81,11 +81,15 @@ class DirectEngine:
             self.metrics.serve(self.config.metrics_port)
         rt = await build_runtime(self.config, self.metrics, self.stop.is_set)
         self.consumer.subscribe([self.events_topic, self.features_topic])
-        refresher = asyncio.create_task(self._refresh_routing(rt))
+        chores = [
+            asyncio.create_task(self._refresh_routing(rt)),
+            asyncio.create_task(self._report_lag()),
+        ]
         try:
             await self._loop(rt)
         finally:
-            refresher.cancel()
+            for chore in chores:
+                chore.cancel()
             await rt.worker.drain()
             await loop.run_in_executor(self._io, self._close)
             rt.sink.close()
@@ -130,6 +134,28 @@ class DirectEngine:
                 await rt.pool.refresh()
             except Exception:  # keep the last routing; never stop refreshing
                 log.exception("routing refresh failed")
+
+    async def _report_lag(self, every_s: float = 5.0) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                lags = await loop.run_in_executor(self._io, self._lags)
+            except KafkaException as exc:
+                log.info("lag not measured: %s", exc)
+                continue
+            for (topic, partition), lag in lags.items():
+                self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    def _lags(self) -> dict[tuple[str, int], int]:
+        """Messages between each assigned partition's committed offset and its end: what a
+        restart would have to score again (it grows while a batch is held back)."""
+        out = {}
+        for tp in self.consumer.committed(self.consumer.assignment(), timeout=5):
+            _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            if tp.offset >= 0 and high >= 0:
+                out[(tp.topic, tp.partition)] = max(high - tp.offset, 0)
+        return out
 
     def _close(self) -> None:
         try:

@@ -294,6 +294,17 @@ def test_primary_down_holds_the_stream_and_everything_is_scored_after_reload(
         assert len(consume(stack.kafka_bootstrap, topics["predictions"], 110, timeout_s=3)) == 50
         assert committed(stack.kafka_bootstrap, group, topics["events"]) == 50
         assert metric(worker.metrics(), "streamscore_primary_failures_total") >= 1
+        events_topic = f'topic="{topics["events"]}"'
+
+        def held() -> float:
+            lines = worker.metrics().splitlines()
+            return sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in lines
+                if line.startswith("streamscore_consumer_lag{") and events_topic in line
+            )
+
+        wait_for(lambda: held() >= 60, 15, "the lag to show the held events")
     finally:
         triton.load_model(DEFAULT_MODEL)
     scored = predictions(stack.kafka_bootstrap, topics["predictions"], 110)
