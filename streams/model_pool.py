@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 import tritonclient.grpc.aio as grpcaio
 from tritonclient.utils import InferenceServerException
 
-from inference.errors import InferenceError, ModelUnavailableError
+from inference.errors import ModelUnavailableError
 from inference.model import Model
 from inference.triton_model import TritonConfig, TritonModel
 from streams import routing
@@ -92,12 +92,3 @@ class ModelPool:
         except routing.RoutingError as exc:
             log.error("routing value ignored: %s", exc)
             return self.routing
-
-    async def check(self, ref: ModelRef) -> None:
-        """Raise unless ``ref`` is loaded and ready on Triton."""
-        model = self._model(ref)
-        try:
-            await model.load()
-        except InferenceError:
-            self.models.pop(ref, None)
-            raise
