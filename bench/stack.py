@@ -21,9 +21,8 @@ from pathlib import Path
 import redis
 
 from infra.kafka_server import KafkaServer
-from infra.process import free_port
 from infra.redis_server import RedisServer
-from infra.settings import ServicesConfig, ServicesSettings
+from infra.settings import ServicesConfig, on_free_ports
 from infra.triton_server import TritonServer
 from schemas.features import ENTITY_FEATURE_NAMES
 from streams import routing
@@ -104,17 +103,7 @@ def running_stack(keep: bool = False, say: Callable[[str], None] = print) -> Ite
     """Start the three services; stop them and delete their folder on the way out, unless
     ``keep`` (then their folder and ports are printed, for `streamscore down`)."""
     state = Path(tempfile.mkdtemp(prefix="streamscore-bench-"))
-    config = ServicesSettings(
-        host="127.0.0.1",
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        redis_port=free_port(),
-        triton_http_port=free_port(),
-        triton_grpc_port=free_port(),
-        triton_metrics_port=free_port(),
-        state_dir=state,
-        start_timeout_s=120,
-    ).to_config()
+    config = on_free_ports(state)
     kafka, redis_server, triton = KafkaServer(config), RedisServer(config), TritonServer(config)
     try:
         from inference.repository import DEFAULT_MODEL, ensure_default_model

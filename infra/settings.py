@@ -102,3 +102,20 @@ class ServicesSettings(BaseSettings):
             model_repository=(self.model_repository or state / "model_repository").resolve(),
             start_timeout_s=self.start_timeout_s,
         )
+
+
+def on_free_ports(state_dir: Path, start_timeout_s: float = 120.0) -> ServicesConfig:
+    """A private set of services beside any others on this host (tests, benchmarks)."""
+    from infra.process import free_port
+
+    return ServicesSettings(
+        host="127.0.0.1",
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        redis_port=free_port(),
+        triton_http_port=free_port(),
+        triton_grpc_port=free_port(),
+        triton_metrics_port=free_port(),
+        state_dir=state_dir,
+        start_timeout_s=start_timeout_s,
+    ).to_config()

@@ -21,7 +21,7 @@ import pytest
 from infra.kafka_server import KafkaServer
 from infra.process import free_port
 from infra.redis_server import RedisServer
-from infra.settings import ServicesConfig, ServicesSettings
+from infra.settings import ServicesConfig, on_free_ports
 from infra.triton_server import TritonServer
 from streams.topics import TopicNames
 
@@ -29,17 +29,7 @@ from streams.topics import TopicNames
 @pytest.fixture(scope="session")
 def services_config(tmp_path_factory: pytest.TempPathFactory) -> ServicesConfig:
     state: Path = tmp_path_factory.mktemp("services")
-    return ServicesSettings(
-        host="127.0.0.1",
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        redis_port=free_port(),
-        triton_http_port=free_port(),
-        triton_grpc_port=free_port(),
-        triton_metrics_port=free_port(),
-        state_dir=state,
-        start_timeout_s=120,
-    ).to_config()
+    return on_free_ports(state)
 
 
 @pytest.fixture(scope="session")
