@@ -21,8 +21,8 @@ import tritonclient.grpc as grpcclient
 
 from bench.stack import HASH_PREFIX, Stack
 from schemas.features import ENTITY_FEATURE_NAMES, INPUT_TENSOR, N_FEATURES, OUTPUT_TENSOR
-from streams.feature_store import unpack_many
-from streams.simulate import entity_ids
+from streams.features.store import unpack_many
+from streams.simulation.simulator import entity_ids
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ them are separate processes, started the way an operator would start them.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from dataclasses import dataclass
@@ -16,8 +15,10 @@ from pathlib import Path
 from bench.child import Child
 from bench.options import Options
 from bench.stack import Stack
+from infra.config import child_environment
 from infra.process import free_port
 from streams.topics import TopicNames
+from streams.worker.settings import on_services
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,20 +51,33 @@ CONFIGURATIONS = {c.key: c for c in (RAW, FAUST, NAIVE, STREAMSCORE, STREAMSCORE
 
 
 def available(config: Configuration) -> bool:
-    """A worker variant runs only where the worker has the setting it needs."""
+    """A worker variant runs only where the worker reads the settings it sets to values it
+    accepts (so an older worker is skipped, not misconfigured)."""
     if not config.worker_env:
         return True
-    from typing import get_args
+    from pydantic import ValidationError
 
-    from streams.worker_settings import WorkerSettings
+    from streams.worker.settings import WorkerSettings
 
-    for name, value in config.worker_env:
-        field = WorkerSettings.model_fields.get(name.removeprefix("STREAMSCORE_").lower())
-        if field is None or (
-            get_args(field.annotation) and value not in get_args(field.annotation)
-        ):
-            return False
+    known = {name for name, _ in WorkerSettings.variables()}
+    if not {name for name, _ in config.worker_env} <= known:
+        return False
+    try:
+        _read_settings(dict(config.worker_env))
+    except ValidationError:
+        return False
     return True
+
+
+def _read_settings(env: dict[str, str]) -> object:
+    """WorkerSettings as a worker would read them from ``env``."""
+    import os
+    from unittest import mock
+
+    from streams.worker.settings import WorkerSettings
+
+    with mock.patch.dict(os.environ, env):
+        return WorkerSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,19 +86,16 @@ class Topics:
     output: str  # one record per event: counted and timed
     outputs: tuple[str, ...]  # every topic it writes (LogAppendTime), ``output`` included
     inputs: tuple[str, ...]  # topics it reads or may touch besides ``events``
-    env: tuple[tuple[str, str], ...] = ()  # STREAMSCORE_TOPIC_* for the worker
+    names: TopicNames | None = None  # a worker's topics
 
 
 def topics_for(config: Configuration, prefix: str, events: str) -> Topics:
     if not config.is_worker:
         return Topics(events, f"{prefix}.out", (f"{prefix}.out",), ())
-    names = TopicNames()
-    named = {f.name: f"{prefix}.{getattr(names, f.name)}" for f in dataclasses.fields(names)}
-    named["events"] = events
-    env = tuple((f"STREAMSCORE_TOPIC_{k.upper()}", v) for k, v in named.items())
-    outputs = (named["predictions"], named["shadow"], named["dlq"])
-    inputs = tuple(v for k, v in named.items() if v not in outputs and k != "events")
-    return Topics(events, named["predictions"], outputs, inputs, env)
+    names = TopicNames().prefixed(prefix).model_copy(update={"events": events})
+    outputs = (names.predictions, names.shadow, names.dlq)
+    inputs = tuple(v for k, v in names if v not in outputs and k != "events")
+    return Topics(events, names.predictions, outputs, inputs, names)
 
 
 @dataclass(slots=True)
@@ -126,18 +137,17 @@ def launch(
         ]  # fmt: skip
     else:
         port = free_port()
-        env.update(
-            {
-                "STREAMSCORE_KAFKA_BOOTSTRAP": bootstrap,
-                "STREAMSCORE_REDIS_URL": stack.redis_url,
-                "STREAMSCORE_TRITON_GRPC_URL": stack.config.triton_grpc_url,
-                "STREAMSCORE_APP_ID": group,
-                "STREAMSCORE_METRICS_PORT": str(port),
-                **dict(topics.env),
-                **options.worker_settings(),
-                **dict(config.worker_env or ()),
-            }
+        settings = on_services(
+            stack.config,
+            app_id=group,
+            metrics_port=port,
+            topics=topics.names,
+            batch={"size": options.batch_size, "timeout_ms": options.batch_timeout_ms},
         )
+        # `--set NAME=VALUE` and the configuration's own settings, as variables on top.
+        env = {**child_environment(settings), **options.worker_env, **dict(config.worker_env or ())}
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env["TMPDIR"] = str(tmp)
         argv = [python, "-m", "streams.cli", "worker", "--loglevel", "warn"]
         child = Child(config.key, argv, env, log, ROOT)
         return Launched(child, f"http://127.0.0.1:{port}/metrics")

@@ -241,7 +241,11 @@ def run(options: Options, console: Console) -> dict[str, Any]:
             "entities": options.entities,
             "batch_size": options.batch_size,
             "batch_timeout_ms": options.batch_timeout_ms,
-            "worker_settings": options.worker_settings(),
+            "worker_settings": {
+                "STREAMSCORE_BATCH_SIZE": str(options.batch_size),
+                "STREAMSCORE_BATCH_TIMEOUT_MS": str(options.batch_timeout_ms),
+                **options.worker_env,
+            },
             "parts": list(options.parts),
         },
         "configurations": {},

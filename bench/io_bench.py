@@ -41,9 +41,9 @@ from infra.kafka_server import KafkaServer
 from infra.process import free_port
 from infra.settings import ServicesSettings
 from schemas.codec import codec_for
-from streams.sdk import PRODUCER_DEFAULTS, EventProducer, RecordConsumer
-from streams.settings import ClientConfig
-from streams.simulate import EventSimulator
+from streams.client import ClientSettings, EventProducer, RecordConsumer
+from streams.client.producer import PRODUCER_DEFAULTS
+from streams.simulation.simulator import EventSimulator
 from streams.topics import TopicSpec, ensure_topics
 
 
@@ -57,7 +57,7 @@ def broker(bootstrap: str | None, client_core: int) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="io-bench-") as state:
         config = ServicesSettings(
             kafka_port=free_port(), kafka_controller_port=free_port(), state_dir=Path(state)
-        ).to_config()
+        )
         server = KafkaServer(config)
         # The JVM inherits this; where a cpuset forbids it, the broker shares the core.
         with contextlib.suppress(OSError):
@@ -99,8 +99,8 @@ def timed(work: Callable[[], object], n: int) -> Rate:
     return clock.stop(n)
 
 
-def sdk_produce(config: ClientConfig, events: list[dict[str, Any]], validate: bool) -> Rate:
-    topic = new_topic(config.kafka_bootstrap)
+def sdk_produce(config: ClientSettings, events: list[dict[str, Any]], validate: bool) -> Rate:
+    topic = new_topic(config.kafka.bootstrap)
     producer = EventProducer(config, topic, validate=validate)
     producer.flush()  # connected and holding a producer id: startup is not the rate
     rate = timed(lambda: (producer.send_many(events), producer.flush()), len(events))
@@ -108,9 +108,9 @@ def sdk_produce(config: ClientConfig, events: list[dict[str, Any]], validate: bo
     return rate
 
 
-def raw_produce(config: ClientConfig, keyed: list[tuple[bytes, bytes]]) -> Rate:
-    topic = new_topic(config.kafka_bootstrap)
-    producer = Producer(config.kafka_conf(**PRODUCER_DEFAULTS))
+def raw_produce(config: ClientSettings, keyed: list[tuple[bytes, bytes]]) -> Rate:
+    topic = new_topic(config.kafka.bootstrap)
+    producer = Producer(config.kafka.librdkafka(**PRODUCER_DEFAULTS))
     producer.flush()
 
     def run() -> None:
@@ -123,7 +123,7 @@ def raw_produce(config: ClientConfig, keyed: list[tuple[bytes, bytes]]) -> Rate:
     return timed(run, len(keyed))
 
 
-def sdk_consume(config: ClientConfig, topic: str, n: int) -> Rate:
+def sdk_consume(config: ClientSettings, topic: str, n: int) -> Rate:
     reader = RecordConsumer(config, topic, schema="event", from_beginning=True, limit=n)
     items = iter(reader)
     next(items)  # joined and fetching
@@ -135,9 +135,9 @@ def sdk_consume(config: ClientConfig, topic: str, n: int) -> Rate:
     return rate
 
 
-def raw_consume(config: ClientConfig, topic: str, n: int) -> Rate:
+def raw_consume(config: ClientSettings, topic: str, n: int) -> Rate:
     """Same clock as :func:`sdk_consume`: from the first message, which is not counted."""
-    consumer = Consumer(config.kafka_conf(**{"group.id": uuid.uuid4().hex}))
+    consumer = Consumer(config.kafka.librdkafka(**{"group.id": uuid.uuid4().hex}))
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(4)])
     clock = Clock()
     got = 0
@@ -167,7 +167,7 @@ def main() -> None:
 
     with broker(args.bootstrap, core) as bootstrap:
         os.sched_setaffinity(0, {core})  # librdkafka's threads inherit it
-        config = ClientConfig(kafka_bootstrap=bootstrap)
+        config = ClientSettings(kafka={"bootstrap": bootstrap})
         # Warm the broker (page cache, JIT) before anything is timed.
         sdk_produce(config, events[: min(n, 5000)], validate=False)
         best: dict[str, Rate] = {}

@@ -20,7 +20,7 @@ from confluent_kafka import Producer
 from fastavro import parse_schema, schemaless_writer
 
 from schemas.codec import codec_for, load_schema
-from streams.simulate import EventSimulator
+from streams.simulation.simulator import EventSimulator
 
 TIME_FIELD = "event_time"
 # The same linger as every configuration's producer; it is part of the "way in" latency.

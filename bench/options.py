@@ -37,15 +37,6 @@ class Options:
     write_markdown: bool = True
     command: str = "python -m bench"
 
-    def worker_settings(self) -> dict[str, str]:
-        """STREAMSCORE_* settings for the worker: the batch knobs, then any ``--set``."""
-        env = {
-            "STREAMSCORE_BATCH_SIZE": str(self.batch_size),
-            "STREAMSCORE_BATCH_TIMEOUT_MS": str(self.batch_timeout_ms),
-        }
-        env.update(self.worker_env)
-        return env
-
 
 def parse(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(

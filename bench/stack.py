@@ -22,13 +22,12 @@ import redis
 
 from infra.kafka_server import KafkaServer
 from infra.redis_server import RedisServer
-from infra.settings import ServicesConfig, on_free_ports
+from infra.settings import ServicesSettings, on_free_ports
 from infra.triton_server import TritonServer
 from schemas.features import ENTITY_FEATURE_NAMES
-from streams import routing
-from streams.feature_store import load_sync
-from streams.routing import ModelRef, Routing
-from streams.simulate import entity_feature_rows
+from streams.features.store import load_sync
+from streams.routing import ModelRef, Routing, state
+from streams.simulation.simulator import entity_feature_rows
 
 CHALLENGER = "challenger"
 HASH_PREFIX = "bench:hash:"
@@ -36,7 +35,7 @@ HASH_PREFIX = "bench:hash:"
 
 @dataclass(slots=True)
 class Stack:
-    config: ServicesConfig
+    config: ServicesSettings
     kafka: KafkaServer
     redis_server: RedisServer
     triton: TritonServer
@@ -92,7 +91,7 @@ def load_features(stack: Stack, seed: int, entities: int) -> int:
             if len(pipe) >= 2000:
                 pipe.execute()
         pipe.execute()
-        routing.write_sync(client, Routing(stack.primary, (stack.shadow,)))
+        state.write_sync(client, Routing(stack.primary, (stack.shadow,)))
     finally:
         client.close()
     return written

@@ -1,4 +1,4 @@
-"""Errors of the model-serving path: a branch of the one tree in schemas/errors.py.
+"""Errors of the model-serving path: a branch of the one tree in infra/errors.py.
 
     StreamScoreError
     └── InferenceError            a model could not score a batch (never the batch's fault)
@@ -6,12 +6,12 @@
         ├── ModelTimeoutError      no answer within the per-model timeout
         └── CircuitOpenError       the breaker is open: the call was not even tried
 
-tritonclient's exceptions are translated into these in inference/triton_model.py only.
+tritonclient's exceptions are translated into these in inference/triton_client.py only.
 """
 
 from __future__ import annotations
 
-from schemas.errors import StreamScoreError
+from infra.errors import StreamScoreError
 
 
 class InferenceError(StreamScoreError):

@@ -3,7 +3,7 @@
 Layout (Python backend; one folder per version so versions load side by side)::
 
     <root>/<model>/config.pbtxt
-    <root>/<model>/<version>/model.py      copied from inference/triton/model.py
+    <root>/<model>/<version>/model.py      copied from inference/triton_backend.py
     <root>/<model>/<version>/model.pt      TorchScript
     <root>/<model>/<version>/metadata.json how it was trained
 """
@@ -84,7 +84,7 @@ class ModelRepository:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         save_torchscript(model, tmp / "model.pt")
-        template = resources.files("inference") / "triton" / "model.py"
+        template = resources.files("inference") / "triton_backend.py"
         (tmp / "model.py").write_text(template.read_text())
         (tmp / "metadata.json").write_text(json.dumps(metadata or {}, indent=2, sort_keys=True))
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Train a :class:`~inference.models.ScoringMLP` on feature rows and 0/1 labels."""
+"""Train a :class:`~inference.mlp.ScoringMLP` on feature rows and 0/1 labels."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from inference.models import ScoringMLP
+from inference.mlp import ScoringMLP
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ def main(argv: list[str]) -> int:
     if argv != ["install"]:
         print("usage: python -m infra install", file=sys.stderr)
         return 2
-    config = ServicesSettings().to_config()
+    config = ServicesSettings()
     for service in services(config):
         t0 = time.monotonic()
         try:

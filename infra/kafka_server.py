@@ -22,7 +22,7 @@ from typing import Any
 from infra.errors import DownloadError, MissingToolError
 from infra.process import ManagedProcess, port_is_open, require_free_ports
 from infra.service import Health
-from infra.settings import ServicesConfig
+from infra.settings import ServicesSettings
 
 # librdkafka logs every refused connection while the broker boots; health checks stay quiet.
 _QUIET = logging.getLogger("streamscore.infra.kafka.health")
@@ -41,7 +41,7 @@ JVM_OPTS = [
 class KafkaServer:
     name = "kafka"
 
-    def __init__(self, config: ServicesConfig) -> None:
+    def __init__(self, config: ServicesSettings) -> None:
         self.config = config
         self.home = config.state_dir / "kafka"
         self.process = ManagedProcess("kafka", self.home)

@@ -14,13 +14,13 @@ import subprocess
 from infra.errors import MissingToolError
 from infra.process import ManagedProcess, port_is_open, require_free_ports
 from infra.service import Health
-from infra.settings import ServicesConfig
+from infra.settings import ServicesSettings
 
 
 class RedisServer:
     name = "redis"
 
-    def __init__(self, config: ServicesConfig) -> None:
+    def __init__(self, config: ServicesSettings) -> None:
         self.config = config
         self.home = config.state_dir / "redis"
         self.process = ManagedProcess("redis", self.home)

@@ -10,11 +10,11 @@ from infra.kafka_server import KafkaServer
 from infra.process import require_free_ports
 from infra.redis_server import RedisServer
 from infra.service import Health, Service
-from infra.settings import ServicesConfig
+from infra.settings import ServicesSettings
 from infra.triton_server import TritonServer
 
 
-def services(config: ServicesConfig) -> list[Service]:
+def services(config: ServicesSettings) -> list[Service]:
     return [KafkaServer(config), RedisServer(config), TritonServer(config)]
 
 
@@ -26,7 +26,7 @@ class StartReport:
 
 
 def up(
-    config: ServicesConfig, on_started: Callable[[StartReport], None] | None = None
+    config: ServicesSettings, on_started: Callable[[StartReport], None] | None = None
 ) -> list[StartReport]:
     """Install what is missing, then start each service and wait until it is healthy.
 
@@ -58,10 +58,10 @@ def up(
     return reports
 
 
-def down(config: ServicesConfig) -> dict[str, bool]:
+def down(config: ServicesSettings) -> dict[str, bool]:
     """Stop every service (reverse order); True for each one that was running."""
     return {s.name: s.stop() for s in reversed(services(config))}
 
 
-def status(config: ServicesConfig) -> list[Health]:
+def status(config: ServicesSettings) -> list[Health]:
     return [s.health() for s in services(config)]

@@ -1,17 +1,18 @@
 """Settings of the local services: where Kafka, Redis and Triton listen and keep their files.
 
-Read once from the environment (prefix ``STREAMSCORE_``) by the CLI and turned into the frozen
-:class:`ServicesConfig` that the launchers take; the launchers never read the environment.
+Read once from the environment (prefix ``STREAMSCORE_``) by the CLI, frozen, and handed to
+the launchers as they are; the launchers never read the environment.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+
+from infra.config import Settings
 
 DEFAULT_KAFKA_VERSION = "4.1.1"
 
@@ -26,41 +27,9 @@ def _default_cache_dir() -> Path:
     return Path(base) / "streamscore"
 
 
-@dataclass(frozen=True, slots=True)
-class ServicesConfig:
-    """Plain, frozen view of :class:`ServicesSettings` handed to the launchers."""
-
-    host: str
-    kafka_port: int
-    kafka_controller_port: int
-    kafka_version: str
-    redis_port: int
-    triton_http_port: int
-    triton_grpc_port: int
-    triton_metrics_port: int
-    state_dir: Path
-    cache_dir: Path
-    model_repository: Path
-    start_timeout_s: float
-
-    @property
-    def kafka_bootstrap(self) -> str:
-        return f"{self.host}:{self.kafka_port}"
-
-    @property
-    def redis_url(self) -> str:
-        return f"redis://{self.host}:{self.redis_port}/0"
-
-    @property
-    def triton_grpc_url(self) -> str:
-        return f"{self.host}:{self.triton_grpc_port}"
-
-
-class ServicesSettings(BaseSettings):
+class ServicesSettings(Settings):
     """Where the local Kafka, Redis and Triton run. Every field is overridable by
     ``STREAMSCORE_<FIELD>`` in the environment and by the matching ``streamscore up`` option."""
-
-    model_config = SettingsConfigDict(env_prefix="STREAMSCORE_", extra="ignore")
 
     host: str = Field("127.0.0.1", description="Address the services bind to and are reached at.")
     kafka_port: int = Field(9092, description="Kafka broker listener port (PLAINTEXT).")
@@ -81,30 +50,41 @@ class ServicesSettings(BaseSettings):
         default_factory=_default_cache_dir,
         description="Downloads kept across runs (the Kafka jars).",
     )
-    model_repository: Path | None = Field(
-        None, description="Triton model repository; defaults to <state_dir>/model_repository."
+    # Required in form only: the validator below fills it in from state_dir when not given.
+    model_repository: Path = Field(
+        description="Triton model repository; defaults to <state_dir>/model_repository."
     )
     start_timeout_s: float = Field(90.0, description="How long `up` waits for each service.")
 
-    def to_config(self) -> ServicesConfig:
-        state = self.state_dir.expanduser().resolve()
-        return ServicesConfig(
-            host=self.host,
-            kafka_port=self.kafka_port,
-            kafka_controller_port=self.kafka_controller_port,
-            kafka_version=self.kafka_version,
-            redis_port=self.redis_port,
-            triton_http_port=self.triton_http_port,
-            triton_grpc_port=self.triton_grpc_port,
-            triton_metrics_port=self.triton_metrics_port,
-            state_dir=state,
-            cache_dir=self.cache_dir.expanduser().resolve(),
-            model_repository=(self.model_repository or state / "model_repository").resolve(),
-            start_timeout_s=self.start_timeout_s,
-        )
+    @field_validator("state_dir", "cache_dir", "model_repository")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        return path.expanduser().resolve()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _repository_in_state(cls, data: Any) -> Any:
+        # The repository follows the state folder unless it is given: fill it in before
+        # validation, since a frozen model cannot be changed afterwards.
+        if isinstance(data, dict) and data.get("model_repository") is None:
+            state = data.get("state_dir") or _default_state_dir()
+            data = {**data, "model_repository": Path(state) / "model_repository"}
+        return data
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.host}:{self.redis_port}/0"
+
+    @property
+    def triton_grpc_url(self) -> str:
+        return f"{self.host}:{self.triton_grpc_port}"
 
 
-def on_free_ports(state_dir: Path, start_timeout_s: float = 120.0) -> ServicesConfig:
+def on_free_ports(state_dir: Path, start_timeout_s: float = 120.0) -> ServicesSettings:
     """A private set of services beside any others on this host (tests, benchmarks)."""
     from infra.process import free_port
 
@@ -118,4 +98,4 @@ def on_free_ports(state_dir: Path, start_timeout_s: float = 120.0) -> ServicesCo
         triton_metrics_port=free_port(),
         state_dir=state_dir,
         start_timeout_s=start_timeout_s,
-    ).to_config()
+    )

@@ -26,13 +26,13 @@ from pathlib import Path
 from infra.errors import MissingToolError
 from infra.process import ManagedProcess, port_is_open, require_free_ports
 from infra.service import Health
-from infra.settings import ServicesConfig
+from infra.settings import ServicesSettings
 
 
 class TritonServer:
     name = "triton"
 
-    def __init__(self, config: ServicesConfig) -> None:
+    def __init__(self, config: ServicesSettings) -> None:
         self.config = config
         self.home = config.state_dir / "triton"
         self.process = ManagedProcess("triton", self.home)

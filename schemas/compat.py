@@ -1,6 +1,7 @@
 """BACKWARD compatibility: can a reader holding the new schema read data written with the old?
 
-StreamScore evolves schemas BACKWARD (DESIGN.md): consumers upgrade first, then producers, so
+StreamScore evolves schemas BACKWARD (docs/architecture.md, "Topics"): consumers upgrade
+first, then producers, so
 every value already on a topic must resolve into the new schema. The rules are Avro's schema
 resolution: a reader field the writer lacks needs a default; removing a field is fine; a
 type may change only by promotion (int to long/float/double, long to float/double, float to

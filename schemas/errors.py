@@ -1,27 +1,19 @@
-"""StreamScore's one exception tree.
+"""The schemas' branch of the exception tree (drawn whole in infra/errors.py)::
 
-Callers catch by meaning, not by library: a worker asks "is this message bad (dead-letter it)
-or is the world broken (stop and retry)?", and the answer is the class it caught. Library
-exceptions (fastavro, confluent-kafka) are translated where they are raised, with
-``raise ... from exc`` so the cause stays on the traceback::
-
-    StreamScoreError            anything StreamScore raises on purpose
-    ├── InfraError              (infra/errors.py) a local service cannot be installed or started
+    StreamScoreError
     └── SchemaError             a schema, a record or its bytes break the contract
         ├── DecodeError         these bytes can never become a record: dead-letter them
         ├── EncodeError         this record cannot become bytes: a bug in the caller
         └── RegistryError       the schema registry did not answer: retry, never dead-letter
 
-Other packages hang their branches off ``StreamScoreError`` and add them to this drawing.
+fastavro's exceptions are translated into these where they are raised (schemas/codec.py).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-
-class StreamScoreError(Exception):
-    """Root of every error StreamScore raises on purpose."""
+from infra.errors import StreamScoreError
 
 
 class SchemaError(StreamScoreError):

@@ -1,11 +1,18 @@
-"""The topics StreamScore reads and writes, and their creation on a broker."""
+"""The topics StreamScore reads and writes, and their creation on a broker.
+
+docs/architecture.md has the table of topics with their keys and value schemas.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
+from pydantic import Field
+
+from infra.config import Section
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,18 +22,25 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class TopicNames:
-    """Defaults from DESIGN.md; every name is configurable."""
+class TopicNames(Section):
+    """Every topic name, configurable as ``STREAMSCORE_TOPIC_<ROLE>``."""
 
-    events: str = "events"
-    dlq: str = "events.dlq"
-    predictions: str = "predictions"
-    shadow: str = "predictions.shadow"
-    drift_alerts: str = "drift.alerts"
-    retraining: str = "retraining.requests"
-    labels: str = "labels"
-    features: str = "features"
+    env_prefix: ClassVar[str] = "TOPIC_"
+
+    events: str = Field("events", description="Events to score.")
+    dlq: str = Field("events.dlq", description="Events that could not be scored.")
+    predictions: str = Field("predictions", description="Primary model outputs.")
+    shadow: str = Field("predictions.shadow", description="Shadow model outputs.")
+    drift_alerts: str = Field("drift.alerts", description="Drift detector alerts.")
+    retraining: str = Field("retraining.requests", description="Retraining requests.")
+    labels: str = Field("labels", description="Observed outcomes of events.")
+    features: str = Field(
+        "features", description="Entity feature updates for the online store (compacted)."
+    )
+
+    def prefixed(self, prefix: str) -> TopicNames:
+        """Every name as ``<prefix>.<name>``: a private set of topics (tests, bench runs)."""
+        return TopicNames(**{role: f"{prefix}.{name}" for role, name in self})
 
     def specs(self, partitions: int = 4) -> list[TopicSpec]:
         data = [self.events, self.dlq, self.predictions, self.shadow, self.labels]

@@ -1,7 +1,8 @@
 """Session-scoped fixtures that start the REAL Kafka, Redis and Triton on free ports.
 
 They use the same launchers as `streamscore up` (infra/), in a temporary state folder, and
-stop them when the session ends. A test asks only for the services it needs.
+stop them when the session ends. A test asks only for the services it needs. Helpers that
+read and write the real services live in tests/support/; fakes for unit tests there too.
 """
 
 from __future__ import annotations
@@ -15,25 +16,35 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from infra.config import ENV_PREFIX, child_environment
 from infra.kafka_server import KafkaServer
 from infra.process import free_port
 from infra.redis_server import RedisServer
-from infra.settings import ServicesConfig, on_free_ports
+from infra.settings import ServicesSettings, on_free_ports
 from infra.triton_server import TritonServer
 from streams.topics import TopicNames
+from streams.worker.settings import WorkerSettings, on_services
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests set every setting they depend on: a STREAMSCORE_* variable of the developer's
+    shell (or of `streamscore up` in it) must not leak into them."""
+    for name in [n for n in os.environ if n.upper().startswith(ENV_PREFIX)]:
+        del os.environ[name]
 
 
 @pytest.fixture(scope="session")
-def services_config(tmp_path_factory: pytest.TempPathFactory) -> ServicesConfig:
+def services_config(tmp_path_factory: pytest.TempPathFactory) -> ServicesSettings:
     state: Path = tmp_path_factory.mktemp("services")
     return on_free_ports(state)
 
 
 @pytest.fixture(scope="session")
-def kafka(services_config: ServicesConfig) -> Iterator[KafkaServer]:
+def kafka(services_config: ServicesSettings) -> Iterator[KafkaServer]:
     server = KafkaServer(services_config)
     server.start()
     yield server
@@ -41,7 +52,7 @@ def kafka(services_config: ServicesConfig) -> Iterator[KafkaServer]:
 
 
 @pytest.fixture(scope="session")
-def redis_server(services_config: ServicesConfig) -> Iterator[RedisServer]:
+def redis_server(services_config: ServicesSettings) -> Iterator[RedisServer]:
     server = RedisServer(services_config)
     server.start()
     yield server
@@ -49,7 +60,7 @@ def redis_server(services_config: ServicesConfig) -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="session")
-def triton(services_config: ServicesConfig) -> Iterator[TritonServer]:
+def triton(services_config: ServicesSettings) -> Iterator[TritonServer]:
     server = TritonServer(services_config)
     server.start()
     yield server
@@ -57,7 +68,7 @@ def triton(services_config: ServicesConfig) -> Iterator[TritonServer]:
 
 
 @pytest.fixture(scope="session")
-def stack(kafka: KafkaServer, redis_server: RedisServer, triton: TritonServer) -> ServicesConfig:
+def stack(kafka: KafkaServer, redis_server: RedisServer, triton: TritonServer) -> ServicesSettings:
     """All three services up."""
     return kafka.config
 
@@ -76,13 +87,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 class WorkerProcess:
     """A real `streamscore worker` subprocess and the settings it was started with."""
 
-    env: dict[str, str]
+    settings: WorkerSettings
     proc: subprocess.Popen[bytes]
     log: Path
-    metrics_port: int
+
+    @property
+    def topics(self) -> TopicNames:
+        return self.settings.topics
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics") as page:
+        url = f"http://127.0.0.1:{self.settings.metrics_port}/metrics"
+        with urllib.request.urlopen(url) as page:
             return str(page.read().decode())
 
     def stop(self) -> None:
@@ -96,52 +111,41 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def start_worker(stack: ServicesConfig, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+def start_worker(stack: ServicesSettings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     """Start `streamscore worker` processes against the test services; stopped at test end.
 
-    Each test gets its own topics and consumer group (prefix from the test's tmp folder),
-    so tests never see each other's events.
+    Each test gets its own topics and consumer group (a random prefix), so tests never see
+    each other's events. ``settings`` are WorkerSettings fields, sections as dicts:
+    ``start_worker(engine="librdkafka", triton={"timeout_s": 0.5})``.
     """
     started: list[WorkerProcess] = []
     prefix = f"t{uuid.uuid4().hex[:8]}"
 
-    def start(redis_port: int | None = None, **settings: str) -> WorkerProcess:
-        metrics_port = free_port()
-        env = dict(os.environ)
-        env.update(
-            {
-                "STREAMSCORE_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
-                "STREAMSCORE_REDIS_URL": f"redis://{stack.host}:{redis_port or stack.redis_port}/0",
-                "STREAMSCORE_TRITON_GRPC_URL": stack.triton_grpc_url,
-                "STREAMSCORE_APP_ID": f"{prefix}-scorer",
-                "STREAMSCORE_METRICS_PORT": str(metrics_port),
-                "STREAMSCORE_BATCH_TIMEOUT_MS": "20",
-                "STREAMSCORE_ROUTING_REFRESH_S": "0.2",
-                "STREAMSCORE_COMMIT_INTERVAL_S": "0.2",
-            }
-        )
-        env.update(worker_topic_env(prefix))
-        env.update({f"STREAMSCORE_{k.upper()}": v for k, v in settings.items()})
+    def start(**settings: Any) -> WorkerProcess:
+        values: dict[str, Any] = {
+            "app_id": f"{prefix}-scorer",
+            "topics": TopicNames().prefixed(prefix),
+            "batch": {"timeout_ms": 20},
+            "routing": {"refresh_s": 0.2},
+            "commit_interval_s": 0.2,
+        }
+        for key, value in settings.items():
+            merge = isinstance(value, dict) and isinstance(values.get(key), dict)
+            values[key] = {**values[key], **value} if merge else value
+        values.setdefault("metrics_port", free_port())
+        worker_settings = on_services(stack, **values)
         log = tmp_path / f"worker-{len(started)}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
-                env=env,
+                env=child_environment(worker_settings),
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        worker = WorkerProcess(env, proc, log, metrics_port)
+        worker = WorkerProcess(worker_settings, proc, log)
         started.append(worker)
         return worker
 
     yield start
     for worker in started:
         worker.stop()
-
-
-def worker_topic_env(prefix: str) -> dict[str, str]:
-    names = TopicNames()
-    return {
-        f"STREAMSCORE_TOPIC_{field.upper()}": f"{prefix}.{getattr(names, field)}"
-        for field in ("events", "dlq", "predictions", "shadow", "labels", "features")
-    }

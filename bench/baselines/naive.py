@@ -26,8 +26,8 @@ from bench.baselines.stopping import stop_flag
 from schemas.codec import codec_for
 from schemas.errors import DecodeError
 from schemas.features import EVENT_FEATURE_NAMES, INPUT_TENSOR, N_FEATURES, OUTPUT_TENSOR
-from streams.feature_store import DEFAULTS, ROW_BYTES
-from streams.pipeline import Thresholds
+from streams.features.store import DEFAULTS, ROW_BYTES
+from streams.worker.pipeline import PipelineConfig
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     store = redis.Redis.from_url(args.redis_url)
     triton = grpcclient.InferenceServerClient(args.triton)
     events, predictions = codec_for("event"), codec_for("prediction")
-    thresholds = Thresholds()
+    thresholds = PipelineConfig()
     wanted = [grpcclient.InferRequestedOutput(OUTPUT_TENSOR)]
     n_event = len(EVENT_FEATURE_NAMES)
     consumer.subscribe([args.input])

@@ -1,6 +1,6 @@
 """Static checks of docker-compose.yml and the Prometheus and Grafana files it mounts.
 
-No Docker engine runs where the tests run (DESIGN.md), so the files are parsed, not started:
+No Docker engine runs where the tests run, so the files are parsed, not started:
 ports against ``ServicesSettings`` defaults, health gates, the GPU reservation, KRaft settings,
 bind-mount sources, scrape targets and the metric names on the dashboard.
 """

@@ -14,8 +14,8 @@ from infra.errors import MissingToolError, PortInUseError
 from infra.kafka_server import java
 from infra.process import ManagedProcess, free_port, require_free_ports
 from infra.redis_server import RedisServer
-from infra.settings import ServicesConfig, ServicesSettings
-from streams.cli import app
+from infra.settings import ServicesSettings
+from streams.cli import cli
 
 
 def test_taken_port_names_port_and_option() -> None:
@@ -40,7 +40,7 @@ def test_missing_java_says_how_to_fix(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREAMSCORE_KAFKA_PORT", "19999")
     monkeypatch.setenv("STREAMSCORE_STATE_DIR", "/tmp/somewhere")
-    config = ServicesSettings().to_config()
+    config = ServicesSettings()
     assert config.kafka_port == 19999
     assert config.kafka_bootstrap == "127.0.0.1:19999"
     assert config.model_repository == Path("/tmp/somewhere/model_repository")
@@ -71,7 +71,7 @@ def _live_members(pgid: int) -> list[int]:
     return found
 
 
-def _cli_env(config: ServicesConfig) -> dict[str, str]:
+def _cli_env(config: ServicesSettings) -> dict[str, str]:
     return {
         "STREAMSCORE_HOST": config.host,
         "STREAMSCORE_KAFKA_PORT": str(config.kafka_port),
@@ -84,8 +84,8 @@ def _cli_env(config: ServicesConfig) -> dict[str, str]:
     }
 
 
-def test_status_reports_each_service_with_version(stack: ServicesConfig) -> None:
-    result = CliRunner().invoke(app, ["status"], env=_cli_env(stack))
+def test_status_reports_each_service_with_version(stack: ServicesSettings) -> None:
+    result = CliRunner().invoke(cli, ["status"], env=_cli_env(stack))
     assert result.exit_code == 0, result.output
     for name, address in (
         ("kafka", stack.kafka_bootstrap),
@@ -96,21 +96,21 @@ def test_status_reports_each_service_with_version(stack: ServicesConfig) -> None
     assert stack.kafka_version in result.output
 
 
-def test_up_is_idempotent(stack: ServicesConfig) -> None:
-    result = CliRunner().invoke(app, ["up"], env=_cli_env(stack))
+def test_up_is_idempotent(stack: ServicesSettings) -> None:
+    result = CliRunner().invoke(cli, ["up"], env=_cli_env(stack))
     assert result.exit_code == 0, result.output
     assert result.output.count("already running") == 3
 
 
-def test_status_fails_when_a_service_is_down(stack: ServicesConfig) -> None:
+def test_status_fails_when_a_service_is_down(stack: ServicesSettings) -> None:
     env = _cli_env(stack) | {"STREAMSCORE_REDIS_PORT": str(free_port())}
-    result = CliRunner().invoke(app, ["status"], env=env)
+    result = CliRunner().invoke(cli, ["status"], env=env)
     assert result.exit_code == 1
     assert "nothing listens" in result.output
 
 
 def test_redis_down_leaves_no_process(tmp_path: Path) -> None:
-    config = ServicesSettings(redis_port=free_port(), state_dir=tmp_path).to_config()
+    config = ServicesSettings(redis_port=free_port(), state_dir=tmp_path)
     server = RedisServer(config)
     assert server.start() is True
     assert server.start() is False  # already running

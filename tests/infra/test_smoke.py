@@ -11,12 +11,12 @@ import tritonclient.grpc as grpcclient
 from confluent_kafka import Consumer, Producer
 
 from inference.repository import DEFAULT_MODEL, ModelRepository
-from infra.settings import ServicesConfig
+from infra.settings import ServicesSettings
 from schemas.features import INPUT_TENSOR, N_FEATURES, OUTPUT_TENSOR
 from streams.topics import TopicSpec, ensure_topics
 
 
-def test_kafka_produce_and_read_back(stack: ServicesConfig) -> None:
+def test_kafka_produce_and_read_back(stack: ServicesSettings) -> None:
     topic = f"smoke-{uuid.uuid4().hex[:8]}"
     assert ensure_topics(stack.kafka_bootstrap, [TopicSpec(topic, 2)]) == [topic]
     producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "enable.idempotence": True})
@@ -46,7 +46,7 @@ def test_kafka_produce_and_read_back(stack: ServicesConfig) -> None:
     assert received == sent
 
 
-def test_redis_write_and_read(stack: ServicesConfig) -> None:
+def test_redis_write_and_read(stack: ServicesSettings) -> None:
     client = redis.Redis(host=stack.host, port=stack.redis_port)
     vector = np.arange(8, dtype=np.float32)
     client.set("features:smoke", vector.tobytes())
@@ -54,7 +54,7 @@ def test_redis_write_and_read(stack: ServicesConfig) -> None:
     client.close()
 
 
-def test_triton_scores_like_the_exported_model(stack: ServicesConfig) -> None:
+def test_triton_scores_like_the_exported_model(stack: ServicesSettings) -> None:
     repo = ModelRepository(stack.model_repository)
     version = repo.versions(DEFAULT_MODEL)[-1]
     rows = np.random.default_rng(7).random((64, N_FEATURES), dtype=np.float32) * 10

@@ -1,0 +1,27 @@
+"""The `streamscore` command: one Typer app, one module per group of commands.
+
+    services   up | down | status         the local Kafka, Redis and Triton
+    worker     worker                     a scoring worker (either engine)
+    models     models list | promote | shadow add | shadow remove
+    features   features load | load-simulated | get
+    records    produce | consume          records in and out of the topics by hand
+    simulate   simulate                   synthetic events and labels, drift on demand
+    demo       demo                       the live demo behind `make run`
+
+Each module has ``register(cli)``; errors are printed by :func:`streams.cli.common.fail`.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from streams.cli import demo, features, models, records, services, simulate, worker
+
+cli = typer.Typer(
+    name="streamscore",
+    help="Real-time inference on an event stream: Kafka in, Redis features, Triton models.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+for group in (services, worker, models, features, records, simulate, demo):
+    group.register(cli)

@@ -1,0 +1,5 @@
+"""`python -m streams.cli ...`: the same as the `streamscore` command."""
+
+from streams.cli import cli
+
+cli()

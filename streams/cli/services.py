@@ -1,0 +1,114 @@
+"""`streamscore up | down | status`: the local Kafka, Redis and Triton.
+
+The three commands take the same options (where the services listen and keep their files);
+they are declared once, in :func:`_options`, and every command gets that signature.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from infra import services
+from infra.errors import InfraError
+from infra.settings import ServicesSettings
+from streams.cli.common import fail, given, out
+from streams.client import ClientSettings
+from streams.topics import ensure_topics
+
+
+def _options(
+    host: Annotated[str | None, typer.Option(help="Bind address (env STREAMSCORE_HOST).")] = None,
+    kafka_port: Annotated[
+        int | None, typer.Option(help="Kafka port (env STREAMSCORE_KAFKA_PORT).")
+    ] = None,
+    kafka_controller_port: Annotated[
+        int | None,
+        typer.Option(help="KRaft controller port (env STREAMSCORE_KAFKA_CONTROLLER_PORT)."),
+    ] = None,
+    redis_port: Annotated[
+        int | None, typer.Option(help="Redis port (env STREAMSCORE_REDIS_PORT).")
+    ] = None,
+    triton_http_port: Annotated[
+        int | None, typer.Option(help="Triton HTTP port (env STREAMSCORE_TRITON_HTTP_PORT).")
+    ] = None,
+    triton_grpc_port: Annotated[
+        int | None, typer.Option(help="Triton gRPC port (env STREAMSCORE_TRITON_GRPC_PORT).")
+    ] = None,
+    triton_metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Triton metrics port (env STREAMSCORE_TRITON_METRICS_PORT)."),
+    ] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Data, logs, pid files (env STREAMSCORE_STATE_DIR).")
+    ] = None,
+) -> None:
+    """The options of every services command (Typer reads them from this signature)."""
+
+
+def services_settings(**options: object) -> ServicesSettings:
+    """Settings from the environment, then command-line options on top."""
+    return ServicesSettings(**given(**options))
+
+
+def _command(action: Callable[[ServicesSettings], None]) -> Callable[..., None]:
+    @functools.wraps(action)
+    def command(**options: object) -> None:
+        action(services_settings(**options))
+
+    command.__signature__ = inspect.signature(_options, eval_str=True)  # type: ignore[attr-defined]
+    return command
+
+
+def up(config: ServicesSettings) -> None:
+    """Install what is missing, start Kafka, Redis and Triton, and wait until all are healthy."""
+    t0 = time.monotonic()
+
+    def report(r: services.StartReport) -> None:
+        word = "started" if r.started else "already running"
+        out.print(f"{r.name:<7} {word} ({r.seconds:.1f}s)")
+
+    try:
+        services.up(config, on_started=report)
+        topics = ClientSettings(kafka={"bootstrap": config.kafka_bootstrap}).topics
+        created = ensure_topics(config.kafka_bootstrap, topics.specs())
+    except InfraError as exc:
+        raise fail(exc) from None
+    if created:
+        out.print(f"topics  created: {', '.join(created)}")
+    out.print(f"all healthy in {time.monotonic() - t0:.1f}s")
+    show_status(config)
+
+
+def down(config: ServicesSettings) -> None:
+    """Stop the services started by `up` and leave no process behind."""
+    for name, was_running in services.down(config).items():
+        out.print(f"{name:<7} {'stopped' if was_running else 'not running'}")
+
+
+def status(config: ServicesSettings) -> None:
+    """Health of each service; exits 0 only when all three are healthy."""
+    if not show_status(config):
+        raise typer.Exit(1)
+
+
+def show_status(config: ServicesSettings) -> bool:
+    table = Table("service", "address", "healthy", "version", "detail")
+    healths = services.status(config)
+    for h in healths:
+        mark = "[green]yes[/green]" if h.healthy else "[red]no[/red]"
+        table.add_row(h.name, h.address, mark, h.version, h.detail)
+    out.print(table)
+    return all(h.healthy for h in healths)
+
+
+def register(cli: typer.Typer) -> None:
+    for action in (up, down, status):
+        cli.command()(_command(action))

@@ -1,0 +1,118 @@
+"""The routing a worker scores with: the value in Redis, turned into Triton models, kept current.
+
+:meth:`LiveRouting.refresh` re-reads the value every ``refresh_s``; :attr:`LiveRouting.models`
+is swapped in one assignment, so a batch that took a snapshot keeps a consistent pair of
+primary and shadows. When Redis cannot be read the last known routing stays in force (the
+feature-store fault path must not change which model scores).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+import redis
+import redis.asyncio as aioredis
+import tritonclient.grpc.aio as grpcaio
+from pydantic import Field
+from tritonclient.utils import InferenceServerException
+
+from inference.errors import ModelUnavailableError
+from inference.triton_client import TritonConfig, TritonModel
+from infra.config import Section, env_name
+from streams.routing import state
+from streams.routing.state import ModelRef, RoutedModels, Routing
+
+log = logging.getLogger(__name__)
+
+
+class RoutingConfig(Section):
+    """How a worker finds its models."""
+
+    env_prefix: ClassVar[str] = "ROUTING_"
+
+    default_model: str = Field(
+        "scorer",
+        description="Primary when no routing is stored: its newest ready version.",
+        json_schema_extra=env_name("DEFAULT_MODEL"),
+    )
+    refresh_s: float = Field(1.0, gt=0, description="How often routing is re-read.")
+
+
+async def newest_ready_version(client: grpcaio.InferenceServerClient, name: str) -> str:
+    try:
+        index = await client.get_model_repository_index()
+    except InferenceServerException as exc:
+        raise ModelUnavailableError(name, f"Triton repository index: {exc}") from exc
+    ready = [int(m.version) for m in index.models if m.name == name and m.state == "READY"]
+    if not ready:
+        raise ModelUnavailableError(name, "no version of it is ready on Triton")
+    return str(max(ready))
+
+
+class LiveRouting:
+    """One TritonModel per routed model version, all on one gRPC channel."""
+
+    def __init__(
+        self,
+        client: grpcaio.InferenceServerClient,
+        store: aioredis.Redis,
+        triton: TritonConfig,
+        config: RoutingConfig,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.triton = triton
+        self.config = config
+        self._models: dict[ModelRef, TritonModel] = {}
+        self.routing: Routing | None = None
+        self._current: RoutedModels | None = None
+
+    @property
+    def models(self) -> RoutedModels:
+        """The models to score the next batch with (take it once per batch)."""
+        if self._current is None:
+            raise RuntimeError("LiveRouting.start() has not run")
+        return self._current
+
+    def _model(self, ref: ModelRef) -> TritonModel:
+        model = self._models.get(ref)
+        if model is None:
+            model = self._models[ref] = TritonModel(self.client, ref.name, ref.version, self.triton)
+        return model
+
+    async def start(self) -> RoutedModels:
+        """Routing from Redis, or else the newest ready version of the default model."""
+        current = await self._read()
+        if current is None:
+            name = self.config.default_model
+            current = Routing(ModelRef(name, await newest_ready_version(self.client, name)))
+            # First worker to start records the default, so `models list` can show it.
+            await self.store.set(state.ROUTING_KEY, current.to_json(), nx=True)
+        self._apply(current)
+        return self.models
+
+    async def refresh(self) -> bool:
+        """Re-read the routing; True when it changed."""
+        current = await self._read()
+        if current is None or current == self.routing:
+            return False
+        self._apply(current)
+        log.info("routing changed: primary %s, shadows %s", current.primary, current.shadows)
+        return True
+
+    def _apply(self, current: Routing) -> None:
+        primary = self._model(current.primary)
+        shadows = tuple(self._model(ref) for ref in current.shadows)
+        self._current = RoutedModels(primary, shadows)
+        self.routing = current
+
+    async def _read(self) -> Routing | None:
+        try:
+            return await state.read(self.store)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("routing not refreshed, Redis unreachable: %s", exc)
+            return self.routing
+        except state.RoutingError as exc:
+            log.error("routing value ignored: %s", exc)
+            return self.routing

@@ -1,0 +1,195 @@
+"""Runs micro-batches through the pipeline, publishes them, and acknowledges them in order.
+
+An engine (streams/worker/engines/) takes batches from its consumer and hands each to
+:meth:`BatchRunner.submit` with an ``acknowledge`` callback that commits the batch's input
+offsets. Offsets are acknowledged only after every output of the batch is acknowledged by
+the broker (at-least-once). Nothing here lets an exception escape to the engine, because an
+exception inside a Faust agent acks the message (docs/architecture.md, "Delivery and
+faults"): each failure is retried, or dead-lettered, explicitly.
+
+- model server or feature store down (back-pressure mode): retry the same batch with
+  backoff, so the stream stops being taken, lag grows, and nothing is acked;
+- an unexpected error on a batch: score its events one by one, and dead-letter only the
+  events that still fail, with their error class (one bad event never stops the worker);
+- a publish that fails: publish the whole batch again (consumers dedupe by event_id).
+
+Publishing is pipelined: while the broker acknowledges batch k, batch k+1 is scored (at most
+``max_in_flight`` batches wait for acks). Batches are still acknowledged in the order they
+were submitted, so an input offset is never committed ahead of an unpublished batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import ClassVar
+
+from pydantic import Field
+
+from inference.errors import InferenceError
+from infra.config import Section
+from schemas.errors import RegistryError
+from streams.backoff import Backoff, Stopped, never
+from streams.features.store import FeatureStoreError
+from streams.topics import TopicNames
+from streams.worker.messages import BatchResult, DeadLetter, InMessage, OutMessage
+from streams.worker.metrics import Metrics
+from streams.worker.pipeline import ScoringPipeline
+from streams.worker.sink import Sink
+
+log = logging.getLogger(__name__)
+
+# The world is broken, not the batch: hold it and try again (a schema registry that does not
+# answer is no fault of the events either).
+HOLD_ON = (InferenceError, FeatureStoreError, RegistryError)
+
+
+class RunnerConfig(Section):
+    """How far publishing runs ahead, and how long a held batch waits between tries."""
+
+    env_prefix: ClassVar[str] = ""
+
+    max_in_flight: int = Field(
+        3, ge=1, description="Batches whose outputs may await broker acks while the next is scored."
+    )
+    retry_max_backoff_s: float = Field(2.0, gt=0, description="Longest wait between retries.")
+
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(initial_s=min(0.1, self.retry_max_backoff_s), max_s=self.retry_max_backoff_s)
+
+
+class BatchRunner:
+    def __init__(
+        self,
+        pipeline: ScoringPipeline,
+        sink: Sink,
+        topics: TopicNames,
+        metrics: Metrics,
+        config: RunnerConfig,
+        should_stop: Callable[[], bool] = never,
+    ) -> None:
+        self.pipeline = pipeline
+        self.sink = sink
+        self.topics = topics
+        self.metrics = metrics
+        self.backoff = config.backoff
+        self.should_stop = should_stop
+        self._slots = asyncio.Semaphore(config.max_in_flight)
+        self._previous: asyncio.Future[bool] | None = None  # did the last batch get acked?
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(
+        self, messages: Sequence[InMessage], acknowledge: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Score a batch now (holding the caller while a service is down), then publish it in
+        the background and call ``acknowledge`` once its outputs are acked, in order."""
+        result = await self._score(messages)
+        if result is None:
+            return  # stopping: never acknowledged, so redelivered
+        await self._slots.acquire()
+        previous, done = self._previous, asyncio.get_running_loop().create_future()
+        self._previous = done
+        task = asyncio.create_task(self._publish_then_ack(result, acknowledge, previous, done))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait until every submitted batch is published and acknowledged."""
+        if self._previous is not None:
+            await asyncio.shield(self._previous)
+
+    async def _publish_then_ack(
+        self,
+        result: BatchResult,
+        acknowledge: Callable[[], Awaitable[None]],
+        previous: asyncio.Future[bool] | None,
+        done: asyncio.Future[bool],
+    ) -> None:
+        acked = False
+        try:
+            published = await self._publish_until_done(result)
+            # Never acknowledge past a batch that was not: its offsets must stay uncommitted.
+            if published and (previous is None or await previous):
+                await acknowledge()
+                acked = True
+        except Exception:
+            log.exception("acknowledging a batch failed; it will be redelivered")
+        finally:
+            self._slots.release()
+            done.set_result(acked)
+
+    async def _score(self, messages: Sequence[InMessage]) -> BatchResult | None:
+        """The batch's result, once the services allow; None when stopping first."""
+
+        async def attempt() -> BatchResult:
+            try:
+                return await self.pipeline.process(messages)
+            except HOLD_ON:
+                raise
+            except Exception:
+                log.exception("unexpected error on a batch of %d; isolating", len(messages))
+                return await self._one_by_one(messages)
+
+        what = f"scoring a batch of {len(messages)}"
+        try:
+            return await self.backoff.retry(
+                attempt, HOLD_ON, what, self.should_stop, on_retry=self._count("score")
+            )
+        except Stopped:
+            return None
+
+    async def _one_by_one(self, messages: Sequence[InMessage]) -> BatchResult:
+        """Per-event processing to find the events that break the batch. A service failing
+        meanwhile (HOLD_ON) is not the events' fault: it propagates and the batch is held."""
+        merged = BatchResult()
+        for message in messages:
+            try:
+                part = await self.pipeline.process([message])
+            except HOLD_ON:
+                raise
+            except Exception as exc:
+                self.metrics.dlq.labels("processing-error").inc()
+                detail = str(exc)[:500]
+                letter = DeadLetter(message, type(exc).__name__, "processing-error", detail)
+                part = BatchResult(dead_letters=[letter])
+            merged.extend(part)
+        return merged
+
+    async def _publish_until_done(self, result: BatchResult) -> bool:
+        # The producer's own errors vary by client: any failure means "publish again".
+        try:
+            await self.backoff.retry(
+                lambda: self._publish(result),
+                Exception,
+                "publishing a batch",
+                self.should_stop,
+                on_retry=self._count("publish"),
+            )
+        except Stopped:
+            return False
+        return True
+
+    def _count(self, what: str) -> Callable[[BaseException], None]:
+        counter = self.metrics.retries.labels(what)
+        return lambda _exc: counter.inc()
+
+    async def _publish(self, result: BatchResult) -> None:
+        t0 = time.perf_counter()
+        topics = self.topics
+        out: list[OutMessage] = [
+            (topics.predictions, r.key, r.value, None) for r in result.predictions
+        ]
+        out += [(topics.shadow, r.key, r.value, None) for r in result.shadow]
+        out += [d.out_message(topics.dlq) for d in result.dead_letters]
+        await self.sink.publish(out)
+        done = time.time()
+        m = self.metrics
+        m.stage_seconds.labels("publish").observe(time.perf_counter() - t0)
+        m.events_out.labels(topics.predictions).inc(len(result.predictions))
+        m.events_out.labels(topics.shadow).inc(len(result.shadow))
+        m.events_out.labels(topics.dlq).inc(len(result.dead_letters))
+        for r in result.predictions:
+            m.end_to_end.observe(max(done - r.event_time_ms / 1000.0, 0.0))

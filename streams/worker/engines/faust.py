@@ -1,0 +1,151 @@
+"""`--engine faust`: the Faust app, its topics and thin agents over the batch runner.
+
+One scoring agent takes micro-batches from the events topic with ``noack_take`` (size N or
+T seconds, whichever first) and acks them itself, after the outputs are acknowledged: Faust's
+``take`` would ack a batch even when the code handling it failed. The work is in
+streams/worker/batch_runner.py and below; an agent only takes and hands over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import shutil
+import ssl
+import tempfile
+from typing import Any, cast
+
+import faust
+from faust.worker import Worker
+
+from streams.backoff import Stopped
+from streams.client.settings import KafkaConfig
+from streams.worker.messages import InMessage
+from streams.worker.metrics import Metrics
+from streams.worker.runtime import Runtime, build_runtime
+from streams.worker.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: WorkerSettings, loglevel: str = "info") -> None:
+    app = create_app(settings)
+    Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
+
+
+def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faust.App:
+    metrics = metrics or Metrics()
+    # Faust wants a data folder even with in-memory tables; it is removed at exit.
+    datadir = tempfile.mkdtemp(prefix="streamscore-faust-")
+    atexit.register(shutil.rmtree, datadir, ignore_errors=True)
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{host}" for host in settings.kafka.bootstrap.split(",")],
+        broker_credentials=_credentials(settings.kafka),
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        store="memory://",
+        datadir=datadir,
+        broker_commit_interval=settings.commit_interval_s,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=max(4 * settings.batch.size, 4096),
+        producer_acks=-1,
+        producer_linger_ms=2,
+        topic_allow_declare=False,  # `streamscore up` (or the operator) creates topics
+        # Events taken but not yet scored are never acked; Faust's default would wait for
+        # them forever at shutdown. Unacked means redelivered: stop without waiting.
+        stream_wait_empty=False,
+    )
+    events = app.topic(settings.topics.events, key_type=bytes, value_type=bytes)
+    lock = asyncio.Lock()
+    holder: dict[str, Runtime] = {}
+
+    async def runtime() -> Runtime:
+        """Built on first use, inside the running loop; waits (back-pressure) until the
+        model server answers, since nothing can be scored before that."""
+        async with lock:
+            if "rt" not in holder:
+                holder["rt"] = await build_runtime(settings, metrics, lambda: bool(app.should_stop))
+            return holder["rt"]
+
+    @app.agent(events, name="score")
+    async def score(stream: faust.StreamT[bytes]) -> None:
+        # noack_take yields events (not values) and leaves acking to us.
+        batch = settings.batch
+        batches = cast(Any, stream).noack_take(batch.size, within=batch.timeout_s)
+        async for taken in batches:
+            try:
+                rt = await runtime()
+            except Stopped:
+                return  # nothing acked: the next owner scores these events
+
+            async def acknowledge(events: list[Any] = taken) -> None:
+                for event in events:
+                    await stream.ack(event)
+
+            await rt.runner.submit([_in_message(event) for event in taken], acknowledge)
+
+    updates = app.topic(settings.topics.features, key_type=bytes, value_type=bytes)
+
+    @app.agent(updates, name="features")
+    async def update_features(stream: faust.StreamT[bytes]) -> None:
+        async for taken in cast(Any, stream).noack_take(1000, within=0.1):
+            try:
+                rt = await runtime()
+                await rt.features.handle([_in_message(event) for event in taken])
+            except Stopped:
+                return  # not applied, so not acked: redelivered
+            for event in taken:
+                await stream.ack(event)
+
+    @app.timer(settings.routing.refresh_s)
+    async def refresh_routing() -> None:
+        if "rt" in holder:
+            await holder["rt"].routing.refresh()
+
+    @app.timer(5.0)
+    async def report_lag() -> None:
+        # From the committed offset, not the fetch position: Faust fetches ahead into its
+        # buffer, so only the committed offset shows events held back (never acked).
+        consumer = app.consumer
+        committed = getattr(consumer, "_committed_offset", {})
+        for tp in consumer.assignment():
+            done = committed.get(tp)
+            if done is None:
+                done = await consumer.position(tp)
+            if done is not None:
+                lag = max(consumer.highwater(tp) - done, 0)
+                metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
+
+    @app.task
+    async def serve_metrics() -> None:
+        if settings.metrics_port:
+            metrics.serve(settings.metrics_port)
+            log.info("metrics on :%d/metrics", settings.metrics_port)
+
+    return app
+
+
+def _in_message(event: Any) -> InMessage:
+    msg = event.message
+    return InMessage(msg.key, msg.value, msg.topic, msg.partition, msg.offset)
+
+
+def _credentials(kafka: KafkaConfig) -> Any:
+    protocol = kafka.security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        cafile = str(kafka.ssl_ca_location) if kafka.ssl_ca_location else None
+        context = ssl.create_default_context(cafile=cafile)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(
+        username=kafka.sasl_username,
+        password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+        mechanism=kafka.sasl_mechanism,
+        ssl_context=context,
+    )

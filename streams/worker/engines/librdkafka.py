@@ -1,0 +1,184 @@
+"""`--engine librdkafka`: the scoring loop on librdkafka's batch consumer.
+
+Same batch runner, pipeline, sink and delivery contract as the Faust agent
+(streams/worker/engines/faust.py); only the consumer differs. Faust's per-message machinery
+(a Message, an Event, a processor call and an ack per record) costs about 150-200 µs of CPU
+per event on these machines, which caps a Faust worker near 5k events/s per core whatever
+the pipeline does; librdkafka hands over a batch in one C call (`bench/` measures both).
+
+At-least-once: offsets are stored only once a batch's outputs are acknowledged (the worker
+acknowledges batches in order) and librdkafka commits stored offsets every
+``commit_interval_s``. A batch held back by a dead primary model holds the loop, so nothing
+later is stored either; ``max.poll.interval.ms`` is raised so that such a hold does not cost
+the group membership.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from streams.backoff import Stopped
+from streams.worker.messages import InMessage
+from streams.worker.metrics import Metrics
+from streams.worker.runtime import Runtime, build_runtime
+from streams.worker.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+def _in_message(msg: Message) -> InMessage:
+    return InMessage(
+        msg.key(), msg.value() or b"", msg.topic() or "", msg.partition() or 0, msg.offset() or 0
+    )
+
+
+def _next_offsets(messages: list[InMessage]) -> list[TopicPartition]:
+    """The offset to commit per partition: one past the last message of the batch."""
+    last: dict[tuple[str, int], int] = {}
+    for m in messages:
+        last[(m.topic, m.partition)] = max(last.get((m.topic, m.partition), -1), m.offset)
+    return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+
+
+class LibrdkafkaEngine:
+    def __init__(self, settings: WorkerSettings, metrics: Metrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.stop = asyncio.Event()
+        topics = settings.topics
+        self.events_topic, self.features_topic = topics.events, topics.features
+        self.consumer = Consumer(
+            settings.kafka.librdkafka(
+                **{
+                    "group.id": settings.app_id,
+                    "enable.auto.commit": True,
+                    "enable.auto.offset.store": False,
+                    "auto.commit.interval.ms": int(settings.commit_interval_s * 1000),
+                    "auto.offset.reset": "earliest",
+                    "max.poll.interval.ms": 1_800_000,
+                    "fetch.wait.max.ms": max(1, int(settings.batch.timeout_s * 1000)),
+                }
+            )
+        )
+        # consume() blocks: it runs here, never on the event loop.
+        self._io = ThreadPoolExecutor(1, thread_name_prefix="kafka-consume")
+
+    def _store(self, messages: list[InMessage]) -> None:
+        try:
+            self.consumer.store_offsets(offsets=_next_offsets(messages))
+        except KafkaException as exc:  # partitions revoked meanwhile: the new owner redoes them
+            log.info("offsets not stored (%s); those events will be scored again", exc)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        if self.settings.metrics_port:
+            self.metrics.serve(self.settings.metrics_port)
+        try:
+            rt = await build_runtime(self.settings, self.metrics, self.stop.is_set)
+        except Stopped:
+            await loop.run_in_executor(self._io, self.consumer.close)
+            return
+        self.consumer.subscribe([self.events_topic, self.features_topic])
+        chores = [
+            asyncio.create_task(self._refresh_routing(rt)),
+            asyncio.create_task(self._report_lag()),
+        ]
+        try:
+            await self._loop(rt)
+        finally:
+            for chore in chores:
+                chore.cancel()
+            await rt.runner.drain()
+            await loop.run_in_executor(self._io, self._close)
+            rt.sink.close()
+
+    def _take(self) -> list[Message]:
+        """A micro-batch as soon as there is one: wait up to T for the first message, then
+        take whatever else is already fetched, up to N. Under load batches grow by themselves
+        (messages queue while the previous batch is scored); at low rates an event does not
+        wait T for company it will not get."""
+        batch = self.settings.batch
+        first = self.consumer.consume(1, batch.timeout_s)
+        if not first or batch.size == 1:
+            return first
+        return first + self.consumer.consume(batch.size - 1, 0)
+
+    async def _loop(self, rt: Runtime) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.stop.is_set():
+            batch = await loop.run_in_executor(self._io, self._take)
+            events: list[InMessage] = []
+            updates: list[InMessage] = []
+            for msg in batch:
+                error = msg.error()
+                if error is not None:
+                    if error.code() != KafkaError._PARTITION_EOF:
+                        log.warning("consumer error: %s", error)
+                    continue
+                (events if msg.topic() == self.events_topic else updates).append(_in_message(msg))
+            if updates:
+                try:
+                    await rt.features.handle(updates)
+                except Stopped:
+                    return  # not applied, so not stored: redelivered
+                self._store(updates)
+            if events:
+
+                async def acknowledge(done: list[InMessage] = events) -> None:
+                    self._store(done)
+
+                await rt.runner.submit(events, acknowledge)
+
+    async def _refresh_routing(self, rt: Runtime) -> None:
+        while True:
+            await asyncio.sleep(self.settings.routing.refresh_s)
+            try:
+                await rt.routing.refresh()
+            except Exception:  # keep the last routing; never stop refreshing
+                log.exception("routing refresh failed")
+
+    async def _report_lag(self, every_s: float = 5.0) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                lags = await loop.run_in_executor(self._io, self._lags)
+            except KafkaException as exc:
+                log.info("lag not measured: %s", exc)
+                continue
+            for (topic, partition), lag in lags.items():
+                self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    def _lags(self) -> dict[tuple[str, int], int]:
+        """Messages between each assigned partition's committed offset and its end: what a
+        restart would have to score again (it grows while a batch is held back)."""
+        out = {}
+        for tp in self.consumer.committed(self.consumer.assignment(), timeout=5):
+            _, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            if tp.offset >= 0 and high >= 0:
+                out[(tp.topic, tp.partition)] = max(high - tp.offset, 0)
+        return out
+
+    def _close(self) -> None:
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                log.warning("final commit failed: %s", exc)
+        self.consumer.close()
+
+
+def run(settings: WorkerSettings, loglevel: str = "info") -> None:
+    levels = {"crit": logging.CRITICAL, "error": logging.ERROR, "warn": logging.WARNING}
+    logging.basicConfig(
+        level=levels.get(loglevel, logging.INFO if loglevel == "info" else logging.DEBUG),
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
+    )
+    asyncio.run(LibrdkafkaEngine(settings, Metrics()).run())

@@ -1,0 +1,225 @@
+"""Score one micro-batch: decode, enrich, infer, encode. Plain code: it knows nothing of Kafka.
+
+An engine hands in :class:`~streams.worker.messages.InMessage` batches through the
+:class:`~streams.worker.batch_runner.BatchRunner`; tests call :meth:`ScoringPipeline.process`
+directly. Per batch there is ONE feature-store round trip and ONE model-server request per
+model, the primary and every shadow concurrently, all from ONE routing snapshot.
+
+Failure policy (docs/architecture.md, "Delivery and faults"):
+
+- a message that does not decode, or decodes to non-finite features, becomes a dead letter;
+- the feature store down (after its bounded retry) ⇒ defaults and ``features_missing=true``,
+  or, with ``on_store_down="backpressure"``, :class:`FeatureStoreError` is raised;
+- the primary model failing ⇒ :class:`~inference.errors.InferenceError` is raised and nothing
+  of the batch is output: the caller holds the batch (back-pressure) and retries it;
+- a shadow failing ⇒ the primary outputs go on, the shadow's outputs are counted missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal, Protocol
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from inference.contract import Model
+from inference.errors import InferenceError
+from infra.config import Section
+from schemas.codec import AvroCodec
+from schemas.errors import DecodeError
+from schemas.features import EVENT_FEATURE_NAMES, N_FEATURES
+from schemas.prediction_writer import PredictionWriter
+from streams.features.store import DEFAULTS, FeatureRows, FeatureStore, FeatureStoreError
+from streams.routing.state import RoutedModels
+from streams.worker.messages import BatchResult, DeadLetter, InMessage, OutRecord
+from streams.worker.metrics import Metrics
+
+_DECISIONS = np.array(["approve", "review", "decline"], dtype=object)
+
+
+class PipelineConfig(Section):
+    """What the pipeline decides, and what it does when the feature store is down."""
+
+    env_prefix: ClassVar[str] = ""
+
+    on_store_down: Literal["defaults", "backpressure"] = Field(
+        "defaults",
+        description="Feature store down after retries: score with defaults, or stop taking.",
+    )
+    review_threshold: float = Field(0.3, ge=0, le=1, description="Score from which to review.")
+    decline_threshold: float = Field(0.7, ge=0, le=1, description="Score from which to decline.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PipelineConfig:
+        if self.review_threshold > self.decline_threshold:
+            raise ValueError("review_threshold must not be above decline_threshold")
+        return self
+
+    def decide(self, scores: np.ndarray) -> list[str]:
+        """score ≥ decline ⇒ decline; ≥ review ⇒ review; else approve."""
+        index = (scores >= self.review_threshold).astype(np.int8) + (
+            scores >= self.decline_threshold
+        )
+        return list(_DECISIONS[index])
+
+
+class Routes(Protocol):
+    """Where the pipeline takes its models from, once per batch (streams/routing/live.py)."""
+
+    @property
+    def models(self) -> RoutedModels: ...
+
+
+class ScoringPipeline:
+    """``event_codec`` reads timestamps as epoch-ms ints (``logical_types=False``): the hot
+    path never builds a datetime, and predictions are written by :class:`PredictionWriter`."""
+
+    def __init__(
+        self,
+        event_codec: AvroCodec,
+        prediction_codec: AvroCodec,
+        store: FeatureStore,
+        routes: Routes,
+        config: PipelineConfig,
+        metrics: Metrics,
+    ) -> None:
+        self.event_codec = event_codec
+        self.writer = PredictionWriter(prediction_codec)
+        self.store = store
+        self.routes = routes
+        self.config = config
+        self.metrics = metrics
+
+    async def process(self, messages: Sequence[InMessage]) -> BatchResult:
+        m = self.metrics
+        result = BatchResult()
+        m.events_in.inc(len(messages))
+        m.batch_size.observe(len(messages))
+        models = self.routes.models  # one snapshot for the whole batch
+
+        t0 = time.perf_counter()
+        records, kept = self._decode(messages, result)
+        t1 = time.perf_counter()
+        m.stage_seconds.labels("decode").observe(t1 - t0)
+        if not records:
+            return result
+
+        rows = await self._features([r["entity_id"] for r in records], result)
+        t2 = time.perf_counter()
+        m.stage_seconds.labels("features").observe(t2 - t1)
+
+        x = np.empty((len(records), N_FEATURES), dtype=np.float32)
+        x[:, : len(EVENT_FEATURE_NAMES)] = [[r[f] for f in EVENT_FEATURE_NAMES] for r in records]
+        x[:, len(EVENT_FEATURE_NAMES) :] = rows.values
+        finite = np.isfinite(x).all(axis=1)
+        missing = rows.missing
+        if not finite.all():
+            for i in np.flatnonzero(~finite):
+                result.dead_letters.append(
+                    DeadLetter(kept[i], "InvalidEvent", "invalid-value", "non-finite feature")
+                )
+                m.dlq.labels("invalid-value").inc()
+            records = [r for r, ok in zip(records, finite, strict=True) if ok]
+            x, missing = x[finite], missing[finite]
+
+        primary, shadow_scores = await self._infer(models, x, result)
+        t3 = time.perf_counter()
+        m.stage_seconds.labels("infer").observe(t3 - t2)
+
+        timings = {
+            "decode_ms": (t1 - t0) * 1e3,
+            "features_ms": (t2 - t1) * 1e3,
+            "infer_ms": (t3 - t2) * 1e3,
+            "publish_ms": 0.0,
+        }
+        now_ms = int(time.time() * 1000)
+        times = [r["event_time"] for r in records]
+        parts = self.writer.event_parts(
+            [r["event_id"] for r in records], [r["entity_id"] for r in records], times
+        )
+        keys = [r["entity_id"].encode() for r in records]
+        flags = missing.tolist()
+
+        def outputs(model: Model, scores: np.ndarray) -> list[OutRecord]:
+            values = self.writer.encode(
+                parts, scores.tolist(), self.config.decide(scores), flags,
+                model.name, model.version, now_ms, timings,
+            )  # fmt: skip
+            return [OutRecord(*kv) for kv in zip(keys, values, times, strict=True)]
+
+        result.predictions = outputs(models.primary, primary)
+        for shadow, scores in shadow_scores:
+            result.shadow.extend(outputs(shadow, scores))
+        m.stage_seconds.labels("encode").observe(time.perf_counter() - t3)
+        return result
+
+    def _decode(
+        self, messages: Sequence[InMessage], result: BatchResult
+    ) -> tuple[list[dict[str, Any]], list[InMessage]]:
+        records, bad = self.event_codec.decode_many([msg.value for msg in messages])
+        if not bad:
+            return records, list(messages)
+        bad_index = {i for i, _ in bad}
+        for i, err in bad:
+            result.dead_letters.append(_dead_letter(messages[i], err))
+            self.metrics.dlq.labels(err.reason).inc()
+        return records, [msg for i, msg in enumerate(messages) if i not in bad_index]
+
+    async def _features(self, entity_ids: list[str], result: BatchResult) -> FeatureRows:
+        try:
+            rows = await self.store.get_many(entity_ids)
+        except FeatureStoreError:
+            if self.config.on_store_down == "backpressure":
+                raise
+            self.metrics.features_missing.labels("store-down").inc(len(entity_ids))
+            rows = FeatureRows(
+                np.tile(DEFAULTS, (len(entity_ids), 1)), np.ones(len(entity_ids), dtype=bool)
+            )
+        else:
+            n_missing = int(rows.missing.sum())
+            if n_missing:
+                self.metrics.features_missing.labels("unknown-entity").inc(n_missing)
+        result.features_missing = int(rows.missing.sum())
+        return rows
+
+    async def _infer(
+        self, models: RoutedModels, x: np.ndarray, result: BatchResult
+    ) -> tuple[np.ndarray, list[tuple[Model, np.ndarray]]]:
+        outcomes = await asyncio.gather(
+            self._timed(models.primary, x),
+            *(self._timed(s, x) for s in models.shadows),
+            return_exceptions=True,
+        )
+        first = outcomes[0]
+        if isinstance(first, BaseException):
+            self.metrics.primary_failures.inc()
+            raise first
+        shadow_scores = []
+        for shadow, outcome in zip(models.shadows, outcomes[1:], strict=True):
+            if isinstance(outcome, InferenceError):
+                label = f"{shadow.name}:{shadow.version}"
+                result.shadow_missing[label] = result.shadow_missing.get(label, 0) + len(x)
+                self.metrics.shadow_missing.labels(label).inc(len(x))
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                shadow_scores.append((shadow, outcome))
+        return first, shadow_scores
+
+    async def _timed(self, model: Model, x: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        try:
+            return await model.predict(x)
+        finally:
+            label = f"{model.name}:{model.version}"
+            self.metrics.infer_seconds.labels(label).observe(time.perf_counter() - t0)
+            breaker = getattr(model, "breaker", None)
+            if breaker is not None:
+                self.metrics.breaker_state.labels(label).set(int(breaker.state))
+
+
+def _dead_letter(message: InMessage, err: DecodeError) -> DeadLetter:
+    return DeadLetter(message, type(err).__name__, str(err.reason), err.detail)

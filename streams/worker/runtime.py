@@ -1,0 +1,71 @@
+"""What a scoring worker runs on, whichever engine feeds it (Faust agent or librdkafka)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from streams.backoff import Backoff
+from streams.features.store import FeatureStore
+from streams.features.updates import FeatureUpdater
+from streams.routing.live import LiveRouting
+from streams.worker.batch_runner import BatchRunner
+from streams.worker.metrics import Metrics
+from streams.worker.pipeline import ScoringPipeline
+from streams.worker.settings import WorkerSettings
+from streams.worker.sink import KafkaSink
+
+log = logging.getLogger(__name__)
+
+# Triton or Redis not there yet at start: wait for them, taking nothing from the stream.
+START_BACKOFF = Backoff(initial_s=0.2, max_s=5.0)
+
+
+@dataclass(slots=True)
+class Runtime:
+    runner: BatchRunner
+    routing: LiveRouting
+    features: FeatureUpdater
+    sink: KafkaSink
+
+
+async def build_runtime(
+    settings: WorkerSettings, metrics: Metrics, should_stop: Callable[[], bool]
+) -> Runtime:
+    """Clients, models and the batch runner; waits (back-pressure) until Triton answers.
+
+    Raises :class:`~streams.backoff.Stopped` when the worker is told to stop meanwhile."""
+    store_client = settings.redis.async_client()
+    routing = LiveRouting(settings.triton.client(), store_client, settings.triton, settings.routing)
+    await START_BACKOFF.retry(
+        routing.start, Exception, "starting to score (Triton and Redis)", should_stop
+    )
+    current = routing.routing
+    log.info("scoring with primary %s, shadows %s", current and current.primary,
+             current and [str(s) for s in current.shadows])  # fmt: skip
+    codec = settings.registry.codec
+    features_retried = metrics.retries.labels("features")
+    store = FeatureStore(store_client, on_retry=lambda _exc: features_retried.inc())
+    sink = KafkaSink(settings.kafka.librdkafka())
+    pipeline = ScoringPipeline(
+        codec("event", logical_types=False),
+        codec("prediction", logical_types=False),
+        store,
+        routing,
+        settings.pipeline,
+        metrics,
+    )
+    runner = BatchRunner(
+        pipeline, sink, settings.topics, metrics, settings.runner, should_stop=should_stop
+    )
+    updater = FeatureUpdater(
+        codec("entity_features"),
+        store,
+        sink,
+        settings.topics.dlq,
+        metrics,
+        settings.runner.backoff,
+        should_stop,
+    )
+    return Runtime(runner, routing, updater, sink)

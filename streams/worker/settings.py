@@ -1,0 +1,98 @@
+"""Settings of the scoring worker (`streamscore worker`), the deployable that runs the engines.
+
+Kafka address, security and topic names come from :class:`~streams.client.ClientSettings`;
+this class adds what only the worker needs, each component's part as a section it is handed
+as it is. Every variable and its default: `streamscore worker --help` lists the common ones;
+docs/architecture.md, "Configuration", lists them all.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import redis
+import redis.asyncio as aioredis
+from pydantic import Field, SecretStr
+
+from inference.triton_client import TritonConfig
+from infra.config import Section
+from infra.settings import ServicesSettings
+from streams.client.settings import ClientSettings
+from streams.routing.live import RoutingConfig
+from streams.worker.batch_runner import RunnerConfig
+from streams.worker.pipeline import PipelineConfig
+
+Engine = Literal["faust", "librdkafka"]
+
+
+class BatchConfig(Section):
+    """Micro-batching: flush at N events or after T ms, whichever first."""
+
+    env_prefix: ClassVar[str] = "BATCH_"
+
+    size: int = Field(512, ge=1, description="Micro-batch size N (flush when reached).")
+    timeout_ms: float = Field(
+        5.0, gt=0, description="Micro-batch time T: the longest an event waits for company."
+    )
+
+    @property
+    def timeout_s(self) -> float:
+        return self.timeout_ms / 1000.0
+
+
+class RedisConfig(Section):
+    """The online feature store, which also holds the routing value."""
+
+    env_prefix: ClassVar[str] = "REDIS_"
+
+    url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL (rediss:// for TLS).")
+    password: SecretStr | None = Field(None, description="Redis AUTH password.")
+
+    def _password(self) -> str | None:
+        return self.password.get_secret_value() if self.password else None
+
+    def client(self, timeout_s: float = 3.0) -> redis.Redis:
+        return redis.Redis.from_url(self.url, password=self._password(), socket_timeout=timeout_s)
+
+    def async_client(self, timeout_s: float = 1.0) -> aioredis.Redis:
+        return aioredis.from_url(self.url, password=self._password(), socket_timeout=timeout_s)
+
+
+class WorkerSettings(ClientSettings):
+    """Everything a scoring worker reads from ``STREAMSCORE_*``."""
+
+    engine: Engine = Field(
+        "faust",
+        description="What consumes the events: a Faust agent, or librdkafka's batch consumer "
+        "(same pipeline and delivery contract; several times the throughput, see BENCHMARKS.md).",
+    )
+    app_id: str = Field(
+        "streamscore-scorer", description="Faust app id; also the Kafka consumer group."
+    )
+    metrics_port: int = Field(9100, ge=0, description="Port of /metrics; 0 turns it off.")
+    commit_interval_s: float = Field(1.0, gt=0, description="How often acked offsets commit.")
+    batch: BatchConfig = Field(default_factory=BatchConfig, description="Micro-batching.")
+    runner: RunnerConfig = Field(default_factory=RunnerConfig, description="Publishing.")
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="Decisions.")
+    redis: RedisConfig = Field(default_factory=RedisConfig, description="Feature store.")
+    triton: TritonConfig = Field(default_factory=TritonConfig, description="Model server.")
+    routing: RoutingConfig = Field(default_factory=RoutingConfig, description="Routing.")
+
+
+def on_services(services: ServicesSettings, **values: Any) -> WorkerSettings:
+    """Settings of a worker of the local ``services`` (their addresses), ``values`` on top.
+
+    The demo, the tests and the bench start workers with these, passed to the child process
+    as :func:`infra.config.child_environment` writes them.
+    """
+    merged: dict[str, Any] = {
+        "kafka": {"bootstrap": services.kafka_bootstrap},
+        "redis": {"url": services.redis_url},
+        "triton": {"grpc_url": services.triton_grpc_url},
+    }
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return WorkerSettings(**merged)
