@@ -11,10 +11,11 @@ install: $(STAMP)
 	$(BIN)/python -m infra install
 
 # Re-run pip only when pyproject.toml changes: torch alone is several GB (CUDA build from PyPI).
+# -qq: errors only; setuptools' notes about editable installs are not the user's business.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -qq -e ".[dev]"
 	touch $(STAMP)
 
 # The main job: bring everything up and run the live demo.
