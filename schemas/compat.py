@@ -1,16 +1,18 @@
 """BACKWARD compatibility: can a reader holding the new schema read data written with the old?
 
 StreamScore evolves schemas BACKWARD (docs/architecture.md, "Topics"): consumers upgrade
-first, then producers, so
-every value already on a topic must resolve into the new schema. The rules are Avro's schema
-resolution: a reader field the writer lacks needs a default; removing a field is fine; a
-type may change only by promotion (int to long/float/double, long to float/double, float to
-double, string and bytes either way); an enum may not lose symbols unless it has a default;
-every branch of a writer union must find a place in the reader. Avro ignores logical types
-when resolving, but timestamp-millis turned into timestamp-micros would scale every time by
-a thousand without an error, so a logical type change counts as a problem here.
+first, then producers, so every value already on a topic must resolve into the new schema.
+The rules are Avro's schema resolution: a reader field the writer lacks needs a default;
+removing a field is fine; a type may change only by promotion (int to long/float/double,
+long to float/double, float to double, string and bytes either way); an enum may not lose
+symbols unless it has a default; every branch of a writer union must find a place in the
+reader. Avro ignores logical types when resolving, but timestamp-millis turned into
+timestamp-micros would scale every time by a thousand without an error, so a logical type
+change counts as a problem here.
 
-Run ``python -m schemas.compat`` to check each schemas/*.avsc against its committed version.
+Run ``python -m schemas.compat`` to check each schemas/*.avsc against the version last
+released, kept in schemas/released/ (copy the files there when a release ships), or
+``--against REV`` to check against a git revision instead.
 """
 
 from __future__ import annotations
@@ -195,26 +197,42 @@ def committed_schema(path: Path, rev: str = "HEAD") -> Any | None:
     return json.loads(shown.stdout) if shown.returncode == 0 else None
 
 
-def check_file(path: Path, rev: str = "HEAD") -> tuple[str, list[str]]:
-    """(what it was checked against, problems) for one .avsc file in a git work tree."""
+RELEASED = Path(__file__).resolve().parent / "released"
+
+
+def released_schema(path: Path, released: Path = RELEASED) -> Any | None:
+    """The schema as last released (``released/<name>.avsc``), or None if never released."""
+    kept = released / path.name
+    return json.loads(kept.read_text(encoding="utf-8")) if kept.exists() else None
+
+
+def check_file(
+    path: Path, rev: str | None = None, released: Path = RELEASED
+) -> tuple[str, list[str]]:
+    """(what it was checked against, problems) for one .avsc file: against its released
+    version, or with ``rev`` against that git revision."""
     try:
         current = json.loads(path.read_text(encoding="utf-8"))
         parse_schema(current)
     except Exception as exc:  # invalid JSON, or fastavro refusing the schema
         return "nothing", [f"does not parse: {exc}"]
+    baseline = "the released version" if rev is None else rev
     try:
-        previous = committed_schema(path, rev)
+        previous = released_schema(path, released) if rev is None else committed_schema(path, rev)
     except json.JSONDecodeError as exc:
-        return rev, [f"committed version does not parse: {exc}"]
+        return baseline, [f"{baseline} does not parse: {exc}"]
     if previous is None:
-        return "itself (not committed yet)", check_backward(current, current)
-    return rev, check_backward(current, previous)
+        never = "never released" if rev is None else "not committed yet"
+        return f"itself ({never})", check_backward(current, current)
+    return baseline, check_backward(current, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m schemas.compat", description=__doc__)
     parser.add_argument("files", nargs="*", type=Path, help="default: every schemas/*.avsc")
-    parser.add_argument("--against", default="HEAD", help="git revision of the old schemas")
+    parser.add_argument(
+        "--against", default=None, help="git revision of the old schemas (default: released/)"
+    )
     args = parser.parse_args(argv)
     files = args.files or sorted(Path(__file__).resolve().parent.glob("*.avsc"))
     failed = False

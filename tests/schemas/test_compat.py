@@ -1,4 +1,5 @@
-"""The BACKWARD checker: real breaks are flagged, legal evolutions pass, git is consulted."""
+"""The BACKWARD checker: real breaks are flagged, legal evolutions pass, and the repository's
+schemas are checked against their released versions (schemas/released/) or a git revision."""
 
 from __future__ import annotations
 
@@ -140,9 +141,29 @@ def test_recursive_schema_terminates() -> None:
 
 
 @pytest.mark.parametrize("name", schema_names())
-def test_repo_schema_is_backward_compatible_with_its_committed_version(name: str) -> None:
+def test_repo_schema_is_backward_compatible_with_its_released_version(name: str) -> None:
     baseline, problems = check_file(SCHEMA_DIR / f"{name}.avsc")
+    assert baseline == "the released version", f"{name}.avsc has no released version"
     assert problems == [], f"{name}.avsc against {baseline}"
+
+
+def test_an_edit_that_breaks_the_released_version_fails(tmp_path: Path) -> None:
+    released = tmp_path / "released"
+    released.mkdir()
+    (released / "thing.avsc").write_text(json.dumps(OLD))
+    current = tmp_path / "thing.avsc"
+    current.write_text(json.dumps(evolve(extra={"type": "int", "default": 0})))
+    assert check_file(current, released=released) == ("the released version", [])
+    current.write_text(json.dumps(evolve(extra="int")))
+    assert check_file(current, released=released) == (
+        "the released version",
+        ["Thing.extra: field added without a default"],
+    )
+    current.write_text(json.dumps(OLD))
+    assert check_file(tmp_path / "thing.avsc", released=tmp_path / "none") == (
+        "itself (never released)",
+        [],
+    )
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -161,7 +182,7 @@ def repo(tmp_path: Path) -> Path:
 
 def test_git_check_passes_a_compatible_edit(repo: Path) -> None:
     (repo / "thing.avsc").write_text(json.dumps(evolve(extra={"type": "int", "default": 0})))
-    assert check_file(repo / "thing.avsc") == ("HEAD", [])
+    assert check_file(repo / "thing.avsc", "HEAD") == ("HEAD", [])
 
 
 def test_git_check_fails_an_incompatible_edit(
@@ -169,14 +190,14 @@ def test_git_check_fails_an_incompatible_edit(
 ) -> None:
     path = repo / "thing.avsc"
     path.write_text(json.dumps(evolve(extra="int")))
-    assert main([str(path)]) == 1
+    assert main([str(path), "--against", "HEAD"]) == 1
     assert f"{path}: Thing.extra: field added without a default" in capsys.readouterr().err
 
 
 def test_uncommitted_file_is_still_parsed_and_self_checked(tmp_path: Path) -> None:
     path = tmp_path / "new.avsc"
     path.write_text(json.dumps(load_schema("event")))
-    assert check_file(path) == ("itself (not committed yet)", [])
+    assert check_file(path, "HEAD") == ("itself (not committed yet)", [])
     path.write_text('{"type": "record", "name": "Broken", "fields": [{"name": "x"}]}')
     baseline, problems = check_file(path)
     assert baseline == "nothing"
