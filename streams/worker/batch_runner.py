@@ -86,6 +86,8 @@ class BatchRunner:
     ) -> None:
         """Score a batch now (holding the caller while a service is down), then publish it in
         the background and call ``acknowledge`` once its outputs are acked, in order."""
+        self.metrics.events_in.inc(len(messages))
+        self.metrics.batch_size.observe(len(messages))
         result = await self._score(messages)
         if result is None:
             return  # stopping: never acknowledged, so redelivered
@@ -111,8 +113,11 @@ class BatchRunner:
         acked = False
         try:
             published = await self._publish_until_done(result)
+            # Wait for the batch before in every case: drain() waits for the last batch only,
+            # so no batch may finish before the one submitted ahead of it.
+            earlier_acked = previous is None or await previous
             # Never acknowledge past a batch that was not: its offsets must stay uncommitted.
-            if published and (previous is None or await previous):
+            if published and earlier_acked:
                 await acknowledge()
                 acked = True
         except Exception:

@@ -18,6 +18,7 @@ Failure policy (docs/architecture.md, "Delivery and faults"):
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, Protocol
@@ -37,6 +38,7 @@ from streams.routing.state import RoutedModels
 from streams.worker.messages import BatchResult, DeadLetter, InMessage, OutRecord
 from streams.worker.metrics import Metrics
 
+log = logging.getLogger(__name__)
 _DECISIONS = np.array(["approve", "review", "decline"], dtype=object)
 
 
@@ -96,8 +98,6 @@ class ScoringPipeline:
     async def process(self, messages: Sequence[InMessage]) -> BatchResult:
         m = self.metrics
         result = BatchResult()
-        m.events_in.inc(len(messages))
-        m.batch_size.observe(len(messages))
         models = self.routes.models  # one snapshot for the whole batch
 
         t0 = time.perf_counter()
@@ -124,6 +124,8 @@ class ScoringPipeline:
                 m.dlq.labels("invalid-value").inc()
             records = [r for r, ok in zip(records, finite, strict=True) if ok]
             x, missing = x[finite], missing[finite]
+            if not records:
+                return result  # nothing left to ask a model about
 
         primary, shadow_scores = await self._infer(models, x, result)
         t3 = time.perf_counter()
@@ -195,16 +197,18 @@ class ScoringPipeline:
         )
         first = outcomes[0]
         if isinstance(first, BaseException):
-            self.metrics.primary_failures.inc()
+            if isinstance(first, InferenceError):
+                self.metrics.primary_failures.inc()
             raise first
         shadow_scores = []
         for shadow, outcome in zip(models.shadows, outcomes[1:], strict=True):
-            if isinstance(outcome, InferenceError):
+            if isinstance(outcome, BaseException):
+                # Whatever breaks a shadow, it never touches the primary path: counted missing.
+                if not isinstance(outcome, InferenceError):
+                    log.warning("shadow %s:%s failed: %r", shadow.name, shadow.version, outcome)
                 label = f"{shadow.name}:{shadow.version}"
                 result.shadow_missing[label] = result.shadow_missing.get(label, 0) + len(x)
                 self.metrics.shadow_missing.labels(label).inc(len(x))
-            elif isinstance(outcome, BaseException):
-                raise outcome
             else:
                 shadow_scores.append((shadow, outcome))
         return first, shadow_scores
