@@ -2,12 +2,12 @@
 
 No Docker engine runs where the tests run, so the files are parsed, not started:
 ports against ``ServicesSettings`` defaults, health gates, the GPU reservation, KRaft settings,
-bind-mount sources, scrape targets and the metric names on the dashboard.
+bind-mount sources, scrape targets and the dashboard's provisioning (its metric names:
+tests/infra/test_dashboard.py).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -17,31 +17,12 @@ import pytest
 import yaml
 
 from infra.settings import ServicesSettings
+from tests.support.dashboard import dashboard_panels
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 DASHBOARD = REPO / "infra" / "grafana" / "dashboards" / "streamscore.json"
 SERVICES = {"kafka", "redis", "triton", "worker", "prometheus", "grafana"}
-
-# Metric name -> its labels, as the worker (and Triton) export them.
-COUNTERS_AND_GAUGES: dict[str, set[str]] = {
-    "streamscore_events_in_total": set(),
-    "streamscore_events_out_total": {"topic"},
-    "streamscore_dlq_total": {"reason"},
-    "streamscore_breaker_state": {"model"},
-    "streamscore_consumer_lag": {"topic", "partition"},
-    "nv_inference_request_success": {"model", "version"},
-}
-HISTOGRAMS: dict[str, set[str]] = {
-    "streamscore_batch_size": set(),
-    "streamscore_stage_seconds": {"stage"},
-    "streamscore_infer_seconds": {"model"},
-    "streamscore_end_to_end_seconds": set(),
-}
-LABELS = COUNTERS_AND_GAUGES | HISTOGRAMS
-HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
-PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"}
-PROMQL_WORDS |= {"and", "or", "unless", "inf", "nan"}
 
 
 @pytest.fixture(scope="module")
@@ -233,54 +214,5 @@ def test_grafana_provisioning_points_at_the_dashboard(services: dict[str, dict[s
         "datasources"
     ]
     assert source["url"] == "http://prometheus:9090"
-    for panel in dashboard_panels():
+    for panel in dashboard_panels(DASHBOARD):
         assert panel["datasource"]["uid"] == source["uid"], panel["title"]
-
-
-def dashboard_panels() -> list[dict[str, Any]]:
-    panels = json.loads(DASHBOARD.read_text())["panels"]
-    return [p for panel in panels for p in [panel, *panel.get("panels", [])] if "targets" in p]
-
-
-def metrics_and_groupings(expr: str) -> tuple[set[str], set[str]]:
-    """The metric names an expression reads and the labels it groups by."""
-    grouped = {
-        label.strip()
-        for labels in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr)
-        for label in labels.split(",")
-    }
-    bare = re.sub(r'"[^"]*"|\{[^}]*\}|\[[^\]]*\]|\b(?:by|without)\s*\([^)]*\)', " ", expr)
-    names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", bare)) - PROMQL_WORDS
-    return names, grouped
-
-
-def exported_name(series: str) -> str:
-    for suffix in HISTOGRAM_SERIES:
-        if series.endswith(suffix) and series.removesuffix(suffix) in HISTOGRAMS:
-            return series.removesuffix(suffix)
-    assert series in COUNTERS_AND_GAUGES, f"{series} is not an exported series"
-    return series
-
-
-def test_dashboard_reads_only_exported_metrics() -> None:
-    used = set()
-    for panel in dashboard_panels():
-        for target in panel["targets"]:
-            series, grouped = metrics_and_groupings(target["expr"])
-            assert series, f"{panel['title']}: {target['expr']} reads no metric"
-            names = {exported_name(name) for name in series}
-            labels = {"le"}.union(*(LABELS[name] for name in names))
-            assert grouped <= labels, f"{panel['title']}: groups by {grouped - labels}"
-            used |= names
-    assert used == set(LABELS)
-
-
-def test_expression_parsing_catches_a_wrong_metric() -> None:
-    series, grouped = metrics_and_groupings(
-        "histogram_quantile(0.99, sum by (le, stage) "
-        '(rate(streamscore_stage_seconds_bucket{stage="infer"}[5m])))'
-    )
-    assert series == {"streamscore_stage_seconds_bucket"}
-    assert grouped == {"le", "stage"}
-    with pytest.raises(AssertionError):
-        exported_name("streamscore_stage_seconds")  # a histogram has no bare series
