@@ -127,6 +127,8 @@ class ManagedProcess:
         pid = self.pid()
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
+            if self._child is not None and self._child.poll() is not None:
+                self._child = None  # ours, stopped by another process (`down`): now reaped
             return False
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s

@@ -44,7 +44,10 @@ def _index(triton: grpcclient.InferenceServerClient) -> list[tuple[str, str, str
 def _ready_ref(triton: grpcclient.InferenceServerClient, text: str) -> ModelRef:
     """Parse NAME[:VERSION]; default to the newest version; load it when it is not ready."""
     name = text.partition(":")[0]
-    versions = [v for n, v, _ in _index(triton) if n == name and v]
+    index = _index(triton)
+    if name not in {n for n, _, _ in index}:  # not even a folder in the repository
+        raise RoutingError(f"Triton's repository has no model {name!r}")
+    versions = [v for n, v, _ in index if n == name and v]
     if not versions and not triton.is_model_ready(name):
         triton.load_model(name)  # a model folder Triton has not loaded yet
         versions = [v for n, v, _ in _index(triton) if n == name and v]

@@ -109,6 +109,7 @@ def test_status_fails_when_a_service_is_down(stack: ServicesSettings) -> None:
     assert "nothing listens" in result.output
 
 
+@pytest.mark.integration  # a real redis-server, started without the session fixtures
 def test_redis_down_leaves_no_process(tmp_path: Path) -> None:
     config = ServicesSettings(redis_port=free_port(), state_dir=tmp_path)
     server = RedisServer(config)

@@ -186,6 +186,24 @@ def test_consume_reports_undecodable_values_and_exits_non_zero(bootstrap: str) -
     assert "1 value(s) could not be decoded" in result.stderr
 
 
+def test_consume_dedup_drops_repeated_event_ids_and_says_how_many(
+    bootstrap: str, tmp_path: Path
+) -> None:
+    topic = new_topic(bootstrap, partitions=1)
+    path = tmp_path / "twice.jsonl"
+    lines = [json.dumps(e) for e in EVENTS]
+    path.write_text("\n".join(lines + lines[:2]) + "\n")  # the first two sent twice
+    produce = ["produce", str(path), "--topic", topic, "--bootstrap", bootstrap]
+    assert runner.invoke(cli, produce).exit_code == 0
+    assert len(consume_jsonl(bootstrap, topic)) == len(EVENTS) + 2
+    args = ["consume", topic, "--from-beginning", "--until-end", "--dedup"]
+    result = runner.invoke(cli, [*args, "--bootstrap", bootstrap])
+    assert result.exit_code == 0, result.output
+    ids = [json.loads(line)["event_id"] for line in result.stdout.splitlines()]
+    assert ids == [e["event_id"] for e in EVENTS]
+    assert "dropped 2 duplicate(s) by event_id" in result.stderr
+
+
 def test_consume_table_format_shows_the_records(bootstrap: str, tmp_path: Path) -> None:
     topic = new_topic(bootstrap)
     path = tmp_path / "e.jsonl"

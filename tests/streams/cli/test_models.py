@@ -1,0 +1,82 @@
+"""`streamscore models list | promote | shadow add | shadow remove` on the real Redis and
+Triton: what each command stores as the routing, and what `list` shows of it."""
+
+from __future__ import annotations
+
+import redis
+from typer.testing import CliRunner
+
+from inference.repository import DEFAULT_MODEL
+from infra.settings import ServicesSettings
+from streams.cli import cli
+from streams.routing import ModelRef, Routing, state
+from tests.support.models import export_model, set_routing
+
+runner = CliRunner()
+
+
+def models(stack: ServicesSettings, *args: str) -> tuple[int, str]:
+    url = f"redis://{stack.host}:{stack.redis_port}/0"
+    options = ["--redis-url", url, "--triton-url", stack.triton_grpc_url]
+    result = runner.invoke(cli, ["models", *args, *options])
+    return result.exit_code, result.output
+
+
+def stored(stack: ServicesSettings) -> Routing | None:
+    client = redis.Redis(host=stack.host, port=stack.redis_port)
+    try:
+        return state.read_sync(client)
+    finally:
+        client.close()
+
+
+def roles(listing: str) -> dict[tuple[str, str], str]:
+    """(model, version) → role, from the table `models list` prints."""
+    out = {}
+    for line in listing.splitlines():
+        cells = [c.strip() for c in line.strip("│┃").split("│")]
+        if len(cells) == 4 and cells[1].isdigit():
+            out[(cells[0], cells[1])] = cells[3]
+    return out
+
+
+def test_shadow_add_list_and_remove_change_the_stored_routing(stack: ServicesSettings) -> None:
+    candidate = export_model(stack, "cli-candidate", seed=31)
+    set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1")))
+
+    code, out = models(stack, "shadow", "add", candidate)  # newest version when omitted
+    assert code == 0, out
+    assert "primary scorer:1; shadows cli-candidate:1" in out
+    assert stored(stack) == Routing(ModelRef(DEFAULT_MODEL, "1"), (ModelRef(candidate, "1"),))
+    code, out = models(stack, "list")
+    assert code == 0, out
+    listed = roles(out)
+    assert listed[(DEFAULT_MODEL, "1")] == "primary"
+    assert listed[(candidate, "1")] == "shadow"
+
+    code, out = models(stack, "shadow", "remove", candidate)
+    assert code == 0, out
+    assert stored(stack) == Routing(ModelRef(DEFAULT_MODEL, "1"))
+    assert roles(models(stack, "list")[1])[(candidate, "1")] == ""
+
+
+def test_promote_makes_the_primary_and_drops_it_from_the_shadows(stack: ServicesSettings) -> None:
+    candidate = export_model(stack, "cli-candidate", seed=31)
+    set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1"), (ModelRef(candidate, "1"),)))
+    code, out = models(stack, "promote", f"{candidate}:1")
+    assert code == 0, out
+    assert stored(stack) == Routing(ModelRef(candidate, "1"))
+
+
+def test_refusals_name_what_is_wrong_and_change_nothing(stack: ServicesSettings) -> None:
+    set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1")))
+    for args, message in (
+        (("shadow", "add", "no-such-model"), "no model 'no-such-model'"),
+        (("shadow", "add", f"{DEFAULT_MODEL}:1"), "is the primary"),
+        (("shadow", "remove", "nothing-here"), "is not a shadow"),
+        (("promote", "scorer:x"), "version must be a number"),
+    ):
+        code, out = models(stack, *args)
+        assert code == 1, (args, out)
+        assert message in out, (args, out)
+    assert stored(stack) == Routing(ModelRef(DEFAULT_MODEL, "1"))
