@@ -17,57 +17,36 @@ reader's own schema skips resolution.
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from io import BytesIO
-from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer, validation
 from fastavro.read import SchemaResolutionError
-from fastavro.schema import fingerprint as _fastavro_fingerprint
-from fastavro.schema import to_parsing_canonical_form
 
-from schemas.errors import DecodeError, DecodeReason, EncodeError, RegistryError
+from schemas.errors import DecodeError, DecodeReason, EncodeError
+from schemas.registry import RegistrySchemaIds, SchemaIds, StaticSchemaIds
+from schemas.schema_files import SCHEMA_DIR, fingerprint, full_name, load_schema, schema_names
 
-SCHEMA_DIR = Path(__file__).resolve().parent
+__all__ = [
+    "SCHEMA_DIR",
+    "AvroCodec",
+    "RegistrySchemaIds",
+    "SchemaIds",
+    "StaticSchemaIds",
+    "WriterSchemas",
+    "codec_for",
+    "fingerprint",
+    "full_name",
+    "load_schema",
+    "schema_names",
+]
+
 SINGLE_OBJECT_MARKER = b"\xc3\x01"
 CONFLUENT_MAGIC = b"\x00"
 
 Record = dict[str, Any]
 ParsedSchema = Any  # what fastavro.parse_schema returns; opaque to us
-
-
-def schema_names() -> list[str]:
-    """Names of the bundled schemas: the stems of schemas/*.avsc."""
-    return sorted(path.stem for path in SCHEMA_DIR.glob("*.avsc"))
-
-
-@functools.cache
-def _schema_text(name: str) -> str:
-    return (SCHEMA_DIR / f"{name}.avsc").read_text(encoding="utf-8")
-
-
-def load_schema(name: str) -> dict[str, Any]:
-    """One bundled schema as JSON; a fresh dict per call, so callers cannot alter each other's."""
-    return json.loads(_schema_text(name))
-
-
-def full_name(schema: Mapping[str, Any]) -> str:
-    name = str(schema["name"])
-    namespace = schema.get("namespace")
-    return name if "." in name or not namespace else f"{namespace}.{name}"
-
-
-def fingerprint(schema: Mapping[str, Any]) -> bytes:
-    """The 8 header bytes of single-object encoding for ``schema``.
-
-    fastavro follows Java: the canonical form writes logical types as their primitive, and
-    the hex it returns is already the little-endian byte order the spec puts on the wire.
-    """
-    canonical = to_parsing_canonical_form(dict(schema))
-    return bytes.fromhex(_fastavro_fingerprint(canonical, "CRC-64-AVRO"))
 
 
 def frame_single_object(schema_fingerprint: bytes, body: bytes) -> bytes:
@@ -124,79 +103,6 @@ class WriterSchemas:
 
     def __contains__(self, schema_fingerprint: object) -> bool:
         return schema_fingerprint in self._parsed
-
-
-class SchemaIds(Protocol):
-    """Schema ids of the Confluent wire format: the only thing a registry is asked for."""
-
-    def id_for(self, schema: Mapping[str, Any]) -> int: ...
-
-    def schema_for(self, schema_id: int) -> Mapping[str, Any] | None: ...
-
-
-class StaticSchemaIds:
-    """Ids fixed in code: for tests, and for deployments that pin ids instead of asking."""
-
-    def __init__(self, schemas_by_id: Mapping[int, Mapping[str, Any]]) -> None:
-        self._by_id = dict(schemas_by_id)
-        self._by_fingerprint = {fingerprint(s): i for i, s in self._by_id.items()}
-
-    def id_for(self, schema: Mapping[str, Any]) -> int:
-        try:
-            return self._by_fingerprint[fingerprint(schema)]
-        except KeyError:
-            raise RegistryError(f"{full_name(schema)} has no id in this mapping") from None
-
-    def schema_for(self, schema_id: int) -> Mapping[str, Any] | None:
-        return self._by_id.get(schema_id)
-
-
-class RegistrySchemaIds:
-    """Ids from a Confluent Schema Registry, asked lazily; the client caches both directions.
-
-    The subject defaults to the record's full name (RecordNameStrategy), because a codec
-    serves a schema, not a topic; pass ``subject="events-value"`` for TopicNameStrategy.
-    """
-
-    def __init__(self, client: Any, *, subject: str | None = None, auto_register: bool = True):
-        self._client = client
-        self._subject = subject
-        self._auto_register = auto_register
-
-    @classmethod
-    def from_url(
-        cls, url: str, conf: Mapping[str, str] | None = None, **kwargs: Any
-    ) -> RegistrySchemaIds:
-        try:
-            from confluent_kafka.schema_registry import SchemaRegistryClient
-        except ImportError as exc:
-            raise RegistryError(
-                "a schema registry needs: pip install 'confluent-kafka[schemaregistry]'"
-            ) from exc
-        return cls(SchemaRegistryClient({"url": url, **(conf or {})}), **kwargs)
-
-    def id_for(self, schema: Mapping[str, Any]) -> int:
-        from confluent_kafka.schema_registry import Schema
-
-        subject = self._subject or full_name(schema)
-        registry_schema = Schema(json.dumps(schema), "AVRO")
-        try:
-            if self._auto_register:
-                return int(self._client.register_schema(subject, registry_schema))
-            return int(self._client.lookup_schema(subject, registry_schema).schema_id)
-        except Exception as exc:  # the client raises its own errors and httpx's
-            raise RegistryError(f"no schema id for subject {subject}: {exc}") from exc
-
-    def schema_for(self, schema_id: int) -> Mapping[str, Any] | None:
-        try:
-            registered = self._client.get_schema(schema_id)
-        except Exception as exc:
-            if getattr(exc, "http_status_code", None) == 404:
-                return None  # the id does not exist: the message is bad, not the registry
-            raise RegistryError(f"cannot fetch schema id {schema_id}: {exc}") from exc
-        if (registered.schema_type or "AVRO") != "AVRO":
-            return None  # a JSON Schema or Protobuf id: nothing an Avro codec can read
-        return json.loads(registered.schema_str)
 
 
 _SAME = object()  # the writer is the reader: read without resolution

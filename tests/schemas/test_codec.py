@@ -1,4 +1,5 @@
-"""The wire codec: framing, fingerprints, bad bytes, batches, evolution, Confluent ids."""
+"""The wire codec: single-object framing, fingerprints, bad bytes, batches, evolution
+(the Confluent wire format and the registry: test_confluent.py)."""
 
 from __future__ import annotations
 
@@ -7,86 +8,22 @@ import copy
 import json
 import pickle
 import random
-from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from schemas.codec import (
     AvroCodec,
-    RegistrySchemaIds,
-    StaticSchemaIds,
     WriterSchemas,
     codec_for,
     fingerprint,
-    frame_confluent,
     frame_single_object,
     load_schema,
     schema_names,
-    split_confluent,
-    split_single_object,
 )
-from schemas.errors import DecodeError, DecodeReason, EncodeError, RegistryError
+from schemas.errors import DecodeError, DecodeReason, EncodeError
 from schemas.features import ENTITY_FEATURES, EVENT_FEATURES
-
-T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
-
-SAMPLES: dict[str, dict[str, Any]] = {
-    "event": {
-        "event_id": "e-1",
-        "entity_id": "acct-42",
-        "event_time": T0,
-        "amount": 12.5,
-        "items": 2,
-        "session_seconds": 33.0,
-        "distance_km": 4.25,
-        "is_foreign": True,
-        "hour_of_day": 13,
-        "device_age_days": 100,
-        "merchant_risk": 0.2,
-        "segment": "retail",
-    },
-    "prediction": {
-        "event_id": "e-1",
-        "entity_id": "acct-42",
-        "model_name": "fraud-mlp",
-        "model_version": "3",
-        "score": 0.91,
-        "decision": "decline",
-        "features_missing": False,
-        "event_time": T0,
-        "scored_at": T0,
-        "timings": {"decode_ms": 0.1, "features_ms": 0.7, "infer_ms": 1.5, "publish_ms": 0.2},
-    },
-    "label": {"event_id": "e-1", "entity_id": "acct-42", "label": 1, "observed_at": T0},
-    "entity_features": {"entity_id": "acct-42"}
-    | {f.name: f.default + 1.5 for f in ENTITY_FEATURES},
-    "drift_alert": {
-        "alert_id": "a-1",
-        "feature": "amount",
-        "detector": "psi",
-        "statistic": 0.31,
-        "threshold": 0.2,
-        "window_start": T0,
-        "window_end": T0,
-        "window_size": 5000,
-        "model_name": "fraud-mlp",
-        "model_version": "3",
-        "evidence": {"bin_0": 0.12, "bin_1": 0.19},
-        "raised_at": T0,
-    },
-    "retraining_request": {
-        "request_id": "r-1",
-        "model_name": "fraud-mlp",
-        "reason": "drift",
-        "requested_by": "drift-agent",
-        "alert_ids": ["a-1"],
-        "requested_at": T0,
-        "from_time": T0,
-        "to_time": None,
-    },
-}
+from tests.support.samples import SAMPLES, decode_reason, event_v2
 
 
 def rabin64(data: bytes) -> int:
@@ -98,12 +35,6 @@ def rabin64(data: bytes) -> int:
         for _ in range(8):
             fp = (fp >> 1) ^ (empty & -(fp & 1))
     return fp
-
-
-def event_v2() -> dict[str, Any]:
-    schema = load_schema("event")
-    schema["fields"].append({"name": "channel", "type": "string", "default": "web"})
-    return schema
 
 
 def test_event_avsc_feature_fields_follow_features_py() -> None:
@@ -199,43 +130,32 @@ def _canonical(schema: Any, namespace: str = "") -> Any:
     return kind  # a primitive, with or without a logical type
 
 
-@pytest.fixture
-def event_value() -> bytes:
-    return codec_for("event").encode(SAMPLES["event"])
-
-
-def _reason(codec: AvroCodec, value: bytes) -> DecodeReason:
-    with pytest.raises(DecodeError) as caught:
-        codec.decode(value)
-    return caught.value.reason
-
-
 def test_bad_headers_are_named(event_value: bytes) -> None:
     codec = codec_for("event")
-    assert _reason(codec, b"") == DecodeReason.EMPTY
-    assert _reason(codec, b"\xc3\x01abc") == DecodeReason.SHORT_HEADER
-    assert _reason(codec, b"\x00" * 20) == DecodeReason.BAD_MAGIC
+    assert decode_reason(codec, b"") == DecodeReason.EMPTY
+    assert decode_reason(codec, b"\xc3\x01abc") == DecodeReason.SHORT_HEADER
+    assert decode_reason(codec, b"\x00" * 20) == DecodeReason.BAD_MAGIC
     unknown = frame_single_object(b"\x01" * 8, event_value[10:])
-    assert _reason(codec, unknown) == DecodeReason.UNKNOWN_SCHEMA
+    assert decode_reason(codec, unknown) == DecodeReason.UNKNOWN_SCHEMA
 
 
 def test_every_truncation_is_truncated(event_value: bytes) -> None:
     codec = codec_for("event")
     for cut in range(10, len(event_value)):
-        assert _reason(codec, event_value[:cut]) == DecodeReason.TRUNCATED, cut
+        assert decode_reason(codec, event_value[:cut]) == DecodeReason.TRUNCATED, cut
 
 
 def test_trailing_bytes_and_malformed_body(event_value: bytes) -> None:
     codec = codec_for("event")
-    assert _reason(codec, event_value + b"\x00") == DecodeReason.TRAILING_BYTES
+    assert decode_reason(codec, event_value + b"\x00") == DecodeReason.TRAILING_BYTES
     # event_id is a 3-byte string after the length byte: make it invalid UTF-8.
     broken = event_value[:11] + b"\xff\xfe\xfd" + event_value[14:]
-    assert _reason(codec, broken) == DecodeReason.MALFORMED
+    assert decode_reason(codec, broken) == DecodeReason.MALFORMED
 
 
 def test_other_record_under_a_known_fingerprint_is_a_mismatch() -> None:
     label = codec_for("label").encode(SAMPLES["label"])
-    assert _reason(codec_for("event"), label) == DecodeReason.SCHEMA_MISMATCH
+    assert decode_reason(codec_for("event"), label) == DecodeReason.SCHEMA_MISMATCH
 
 
 def test_random_bodies_never_escape_as_other_exceptions(event_value: bytes) -> None:
@@ -287,7 +207,7 @@ def test_evolution_both_ways_through_the_fingerprint_registry() -> None:
     from_new = new.encode(dict(SAMPLES["event"], channel="app"))
     assert old.decode(from_new) == SAMPLES["event"]
     assert new.decode(old.encode(SAMPLES["event"])) == dict(SAMPLES["event"], channel="web")
-    assert _reason(codec_for("event"), from_new) == DecodeReason.UNKNOWN_SCHEMA
+    assert decode_reason(codec_for("event"), from_new) == DecodeReason.UNKNOWN_SCHEMA
 
 
 def test_writer_schemas_do_not_change_the_caller_schema() -> None:
@@ -296,74 +216,3 @@ def test_writer_schemas_do_not_change_the_caller_schema() -> None:
     WriterSchemas([schema])
     AvroCodec(schema)
     assert schema == before
-
-
-def test_confluent_framing_functions() -> None:
-    value = frame_confluent(258, b"body")
-    assert value == b"\x00\x00\x00\x01\x02body"
-    assert split_confluent(value) == (258, 5)
-    assert split_single_object(frame_single_object(b"12345678", b"x")) == (b"12345678", 10)
-    for bad, reason in [(b"", "empty"), (b"\x00\x01", "short-header"), (b"\x01" * 6, "bad-magic")]:
-        with pytest.raises(DecodeError) as caught:
-            split_confluent(bad)
-        assert caught.value.reason == reason
-
-
-def test_confluent_codec_resolves_by_id() -> None:
-    v1, v2 = load_schema("event"), event_v2()
-    ids = StaticSchemaIds({7: v1, 8: v2})
-    old, new = AvroCodec(v1, ids=ids), AvroCodec(v2, ids=ids)
-    value = old.encode(SAMPLES["event"])
-    assert value[:5] == b"\x00\x00\x00\x00\x07"
-    assert new.decode(value) == dict(SAMPLES["event"], channel="web")
-    assert old.decode(new.encode(dict(SAMPLES["event"], channel="app"))) == SAMPLES["event"]
-    assert _reason(old, frame_confluent(99, value[5:])) == DecodeReason.UNKNOWN_SCHEMA
-    with pytest.raises(RegistryError):
-        AvroCodec(load_schema("label"), ids=ids).encode(SAMPLES["label"])
-
-
-class _Unreachable(Exception):
-    http_status_code = 503
-
-
-class _NotFound(Exception):
-    http_status_code = 404
-
-
-class _StubRegistryClient:
-    """Stands in for SchemaRegistryClient.get_schema only: no broker, no registry involved."""
-
-    def __init__(self, error: Exception | None = None, registered: Any = None) -> None:
-        self.error, self.registered = error, registered
-
-    def get_schema(self, schema_id: int) -> Any:
-        if self.error is not None:
-            raise self.error
-        return self.registered
-
-
-def _registry_codec(client: _StubRegistryClient) -> AvroCodec:
-    return AvroCodec(load_schema("event"), ids=RegistrySchemaIds(client))
-
-
-def test_registry_outage_propagates_but_unknown_id_dead_letters(event_value: bytes) -> None:
-    value = frame_confluent(5, event_value[10:])
-    _, bad = _registry_codec(_StubRegistryClient(_NotFound())).decode_many([value])
-    assert bad[0][1].reason == DecodeReason.UNKNOWN_SCHEMA
-    with pytest.raises(RegistryError):
-        _registry_codec(_StubRegistryClient(_Unreachable())).decode_many([value])
-
-
-def test_registry_ids_of_unreadable_schemas_dead_letter(event_value: bytes) -> None:
-    value = frame_confluent(5, event_value[10:])
-    protobuf = SimpleNamespace(schema_type="PROTOBUF", schema_str="syntax = 'proto3';")
-    codec = _registry_codec(_StubRegistryClient(registered=protobuf))
-    assert _reason(codec, value) == DecodeReason.UNKNOWN_SCHEMA
-    avro_text = SimpleNamespace(schema_type=None, schema_str=json.dumps(load_schema("event")))
-    assert (
-        _registry_codec(_StubRegistryClient(registered=avro_text)).decode(value) == SAMPLES["event"]
-    )
-    nameless = SimpleNamespace(schema_type="AVRO", schema_str='{"type": "record"}')
-    assert _reason(_registry_codec(_StubRegistryClient(registered=nameless)), value) == (
-        DecodeReason.SCHEMA_MISMATCH
-    )

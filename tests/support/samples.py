@@ -1,0 +1,83 @@
+"""One valid record of every bundled schema, and helpers for the codec's tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from schemas.codec import AvroCodec, load_schema
+from schemas.errors import DecodeError, DecodeReason
+from schemas.features import ENTITY_FEATURES
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "event": {
+        "event_id": "e-1",
+        "entity_id": "acct-42",
+        "event_time": T0,
+        "amount": 12.5,
+        "items": 2,
+        "session_seconds": 33.0,
+        "distance_km": 4.25,
+        "is_foreign": True,
+        "hour_of_day": 13,
+        "device_age_days": 100,
+        "merchant_risk": 0.2,
+        "segment": "retail",
+    },
+    "prediction": {
+        "event_id": "e-1",
+        "entity_id": "acct-42",
+        "model_name": "fraud-mlp",
+        "model_version": "3",
+        "score": 0.91,
+        "decision": "decline",
+        "features_missing": False,
+        "event_time": T0,
+        "scored_at": T0,
+        "timings": {"decode_ms": 0.1, "features_ms": 0.7, "infer_ms": 1.5, "publish_ms": 0.2},
+    },
+    "label": {"event_id": "e-1", "entity_id": "acct-42", "label": 1, "observed_at": T0},
+    "entity_features": {"entity_id": "acct-42"}
+    | {f.name: f.default + 1.5 for f in ENTITY_FEATURES},
+    "drift_alert": {
+        "alert_id": "a-1",
+        "feature": "amount",
+        "detector": "psi",
+        "statistic": 0.31,
+        "threshold": 0.2,
+        "window_start": T0,
+        "window_end": T0,
+        "window_size": 5000,
+        "model_name": "fraud-mlp",
+        "model_version": "3",
+        "evidence": {"bin_0": 0.12, "bin_1": 0.19},
+        "raised_at": T0,
+    },
+    "retraining_request": {
+        "request_id": "r-1",
+        "model_name": "fraud-mlp",
+        "reason": "drift",
+        "requested_by": "drift-agent",
+        "alert_ids": ["a-1"],
+        "requested_at": T0,
+        "from_time": T0,
+        "to_time": None,
+    },
+}
+
+
+def event_v2() -> dict[str, Any]:
+    schema = load_schema("event")
+    schema["fields"].append({"name": "channel", "type": "string", "default": "web"})
+    return schema
+
+
+def decode_reason(codec: AvroCodec, value: bytes) -> DecodeReason:
+    """Why ``codec`` refuses ``value`` (it must refuse it)."""
+    with pytest.raises(DecodeError) as caught:
+        codec.decode(value)
+    return caught.value.reason
