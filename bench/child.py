@@ -10,6 +10,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from infra.process import log_tail
+
 
 class Child:
     """A subprocess in its own session: Ctrl-C on the bench does not reach it, and
@@ -59,8 +61,4 @@ class Child:
         return time.monotonic() - t0
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log, lines)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.errors import DownloadError, MissingToolError
-from infra.process import ManagedProcess, port_is_open, require_free_ports
-from infra.service import Health
+from infra.process import port_is_open
+from infra.service import Health, LocalService
 from infra.settings import ServicesSettings
 
 # librdkafka logs every refused connection while the broker boots; health checks stay quiet.
@@ -38,13 +38,12 @@ JVM_OPTS = [
 ]
 
 
-class KafkaServer:
+class KafkaServer(LocalService):
     name = "kafka"
+    stop_timeout_s = 30.0
 
     def __init__(self, config: ServicesSettings) -> None:
-        self.config = config
-        self.home = config.state_dir / "kafka"
-        self.process = ManagedProcess("kafka", self.home)
+        super().__init__(config)
         self.libs = config.cache_dir / "kafka" / config.kafka_version / "libs"
 
     # -- install -------------------------------------------------------------------------
@@ -76,12 +75,8 @@ class KafkaServer:
         (self.libs / ".complete").write_text(self.config.kafka_version + "\n")
 
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self) -> bool:
-        if self.process.running():
-            return False
-        self.ensure_installed()
+    def _launch(self) -> None:
         cfg = self.config
-        require_free_ports(self.name, cfg.host, self.ports())
         props = self._write_properties()
         if not (self.home / "data" / "meta.properties").exists():
             self._format(props)
@@ -95,18 +90,10 @@ class KafkaServer:
         (self.home / "meta.json").write_text(
             json.dumps({"version": cfg.kafka_version, "bootstrap": cfg.kafka_bootstrap})
         )
-        self.process.wait_healthy(lambda: self.health().healthy, cfg.start_timeout_s)
-        return True
 
     def ports(self) -> dict[str, int]:
         cfg = self.config
         return {"kafka_port": cfg.kafka_port, "kafka_controller_port": cfg.kafka_controller_port}
-
-    def running(self) -> bool:
-        return self.process.running()
-
-    def stop(self) -> bool:
-        return self.process.stop(timeout_s=30)
 
     def health(self) -> Health:
         from confluent_kafka.admin import AdminClient

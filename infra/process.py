@@ -145,11 +145,16 @@ class ManagedProcess:
         return True
 
     def log_tail(self, lines: int = 15) -> str:
-        try:
-            text = self.log_file.read_text(errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_file, lines)
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` of a log file, for an error message."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def _alive(pid: int) -> bool:

@@ -12,18 +12,12 @@ import shutil
 import subprocess
 
 from infra.errors import MissingToolError
-from infra.process import ManagedProcess, port_is_open, require_free_ports
-from infra.service import Health
-from infra.settings import ServicesSettings
+from infra.process import port_is_open
+from infra.service import Health, LocalService
 
 
-class RedisServer:
+class RedisServer(LocalService):
     name = "redis"
-
-    def __init__(self, config: ServicesSettings) -> None:
-        self.config = config
-        self.home = config.state_dir / "redis"
-        self.process = ManagedProcess("redis", self.home)
 
     def ensure_installed(self) -> None:
         if redis_server_binary() is not None:
@@ -45,12 +39,8 @@ class RedisServer:
         # The Debian package starts a system service on 6379; ours runs under its own pid file.
         subprocess.run(["service", "redis-server", "stop"], capture_output=True, check=False)
 
-    def start(self) -> bool:
-        if self.process.running():
-            return False
-        self.ensure_installed()
+    def _launch(self) -> None:
         cfg = self.config
-        require_free_ports(self.name, cfg.host, self.ports())
         binary = redis_server_binary()
         assert binary is not None
         self.home.mkdir(parents=True, exist_ok=True)
@@ -61,17 +51,9 @@ class RedisServer:
         ]  # fmt: skip
         self.process.start(argv, cwd=self.home)
         (self.home / "meta.json").write_text(json.dumps({"url": cfg.redis_url}))
-        self.process.wait_healthy(lambda: self.health().healthy, cfg.start_timeout_s)
-        return True
 
     def ports(self) -> dict[str, int]:
         return {"redis_port": self.config.redis_port}
-
-    def running(self) -> bool:
-        return self.process.running()
-
-    def stop(self) -> bool:
-        return self.process.stop()
 
     def health(self) -> Health:
         import redis

@@ -24,18 +24,17 @@ import sysconfig
 from pathlib import Path
 
 from infra.errors import MissingToolError
-from infra.process import ManagedProcess, port_is_open, require_free_ports
-from infra.service import Health
+from infra.process import port_is_open
+from infra.service import Health, LocalService
 from infra.settings import ServicesSettings
 
 
-class TritonServer:
+class TritonServer(LocalService):
     name = "triton"
+    stop_timeout_s = 30.0
 
     def __init__(self, config: ServicesSettings) -> None:
-        self.config = config
-        self.home = config.state_dir / "triton"
-        self.process = ManagedProcess("triton", self.home)
+        super().__init__(config)
         self.backends = self.home / "backends"
 
     def ensure_installed(self) -> None:
@@ -58,12 +57,8 @@ class TritonServer:
             if not dst.exists() or dst.stat().st_size != src.stat().st_size:
                 shutil.copy2(src, dst)
 
-    def start(self) -> bool:
-        if self.process.running():
-            return False
-        self.ensure_installed()
+    def _launch(self) -> None:
         cfg = self.config
-        require_free_ports(self.name, cfg.host, self.ports())
         from inference.repository import ensure_default_model
 
         ensure_default_model(cfg.model_repository)
@@ -82,8 +77,6 @@ class TritonServer:
         ]  # fmt: skip
         self.process.start(argv, env=stub_environment(), cwd=self.home)
         (self.home / "meta.json").write_text(json.dumps({"grpc": cfg.triton_grpc_url}))
-        self.process.wait_healthy(lambda: self.health().healthy, cfg.start_timeout_s)
-        return True
 
     def ports(self) -> dict[str, int]:
         cfg = self.config
@@ -92,12 +85,6 @@ class TritonServer:
             "triton_grpc_port": cfg.triton_grpc_port,
             "triton_metrics_port": cfg.triton_metrics_port,
         }
-
-    def running(self) -> bool:
-        return self.process.running()
-
-    def stop(self) -> bool:
-        return self.process.stop(timeout_s=30)
 
     def health(self) -> Health:
         import tritonclient.grpc as grpcclient

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -24,6 +24,7 @@ from infra.config import ENV_PREFIX, child_environment
 from infra.kafka_server import KafkaServer
 from infra.process import free_port
 from infra.redis_server import RedisServer
+from infra.service import LocalService
 from infra.settings import ServicesSettings, on_free_ports
 from infra.triton_server import TritonServer
 from streams.topics import TopicNames
@@ -43,28 +44,28 @@ def services_config(tmp_path_factory: pytest.TempPathFactory) -> ServicesSetting
     return on_free_ports(state)
 
 
-@pytest.fixture(scope="session")
-def kafka(services_config: ServicesSettings) -> Iterator[KafkaServer]:
-    server = KafkaServer(services_config)
+Server = TypeVar("Server", bound=LocalService)
+
+
+def _running(server: Server) -> Iterator[Server]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(services_config: ServicesSettings) -> Iterator[KafkaServer]:
+    yield from _running(KafkaServer(services_config))
 
 
 @pytest.fixture(scope="session")
 def redis_server(services_config: ServicesSettings) -> Iterator[RedisServer]:
-    server = RedisServer(services_config)
-    server.start()
-    yield server
-    server.stop()
+    yield from _running(RedisServer(services_config))
 
 
 @pytest.fixture(scope="session")
 def triton(services_config: ServicesSettings) -> Iterator[TritonServer]:
-    server = TritonServer(services_config)
-    server.start()
-    yield server
-    server.stop()
+    yield from _running(TritonServer(services_config))
 
 
 @pytest.fixture(scope="session")

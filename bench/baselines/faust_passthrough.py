@@ -19,6 +19,8 @@ from typing import Any, cast
 
 import faust
 
+from bench.baselines.stopping import baseline_parser
+
 
 def create_app(args: argparse.Namespace) -> faust.App:
     app = faust.App(
@@ -54,13 +56,7 @@ def create_app(args: argparse.Namespace) -> faust.App:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--input", required=True)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--batch-timeout-ms", type=float, default=20.0)
+    parser = baseline_parser(__doc__)
     parser.add_argument("--commit-interval-s", type=float, default=1.0)
     args = parser.parse_args(argv)
     from faust.worker import Worker

@@ -13,7 +13,6 @@ same as the worker's (same schema, same fields, same decision thresholds).
 
 from __future__ import annotations
 
-import argparse
 import time
 from datetime import UTC, datetime
 
@@ -22,7 +21,7 @@ import redis
 import tritonclient.grpc as grpcclient
 from confluent_kafka import Consumer, Producer
 
-from bench.baselines.stopping import stop_flag
+from bench.baselines.stopping import baseline_parser, stop_flag
 from schemas.codec import codec_for
 from schemas.errors import DecodeError
 from schemas.features import EVENT_FEATURE_NAMES, INPUT_TENSOR, N_FEATURES, OUTPUT_TENSOR
@@ -31,11 +30,7 @@ from streams.worker.pipeline import PipelineConfig
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--input", required=True)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--group", required=True)
+    parser = baseline_parser(__doc__, batching=False)
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--triton", required=True)
     parser.add_argument("--model", default="scorer")

@@ -12,22 +12,15 @@ lingers as long (2 ms).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 
 from confluent_kafka import Consumer, KafkaException, Producer
 
-from bench.baselines.stopping import stop_flag
+from bench.baselines.stopping import baseline_parser, stop_flag
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--input", required=True)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--group", required=True)
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--batch-timeout-ms", type=float, default=20.0)
+    parser = baseline_parser(__doc__)
     args = parser.parse_args(argv)
     stop = stop_flag()
 

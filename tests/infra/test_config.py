@@ -12,21 +12,22 @@ import pytest
 from infra.config import child_environment
 from streams.topics import TopicNames
 from streams.worker.settings import WorkerSettings
+from tests.support.env import set_env
 
 
 def test_section_fields_read_their_flat_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "BATCH_SIZE": "64",
-        "BATCH_TIMEOUT_MS": "7.5",
-        "TRITON_GRPC_URL": "triton:8001",
-        "BREAKER_FAILURES": "9",
-        "MAX_IN_FLIGHT": "5",
-        "ON_STORE_DOWN": "backpressure",
-        "DEFAULT_MODEL": "other",
-        "TOPIC_DLQ": "team.dlq",
-        "ENGINE": "librdkafka",
-    }.items():
-        monkeypatch.setenv(f"STREAMSCORE_{name}", value)
+    set_env(
+        monkeypatch,
+        BATCH_SIZE="64",
+        BATCH_TIMEOUT_MS="7.5",
+        TRITON_GRPC_URL="triton:8001",
+        BREAKER_FAILURES="9",
+        MAX_IN_FLIGHT="5",
+        ON_STORE_DOWN="backpressure",
+        DEFAULT_MODEL="other",
+        TOPIC_DLQ="team.dlq",
+        ENGINE="librdkafka",
+    )
     s = WorkerSettings()
     assert (s.batch.size, s.batch.timeout_s) == (64, 0.0075)
     assert (s.triton.grpc_url, s.triton.breaker_failures) == ("triton:8001", 9)

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from infra.process import free_port
 from infra.redis_server import RedisServer
-from infra.settings import ServicesSettings
+from infra.settings import on_free_ports
 from streams.cli import cli
 
 
@@ -17,15 +16,7 @@ from streams.cli import cli
 def test_down_stops_the_running_services_and_says_which_were_not_running(
     tmp_path: Path,
 ) -> None:
-    settings = ServicesSettings(
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        redis_port=free_port(),
-        triton_http_port=free_port(),
-        triton_grpc_port=free_port(),
-        triton_metrics_port=free_port(),
-        state_dir=tmp_path,
-    )
+    settings = on_free_ports(tmp_path)
     redis = RedisServer(settings)
     redis.start()
     pid = redis.process.pid()

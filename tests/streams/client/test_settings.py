@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from streams.client import ClientSettings, KafkaConfig
+from tests.support.env import set_env
 
 
 def test_defaults_are_plaintext_local_and_the_documented_topics() -> None:
@@ -21,16 +22,16 @@ def test_defaults_are_plaintext_local_and_the_documented_topics() -> None:
 def test_sasl_ssl_from_the_environment_becomes_librdkafka_keys(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in {
-        "KAFKA_BOOTSTRAP": "k1:9093,k2:9093",
-        "SECURITY_PROTOCOL": "SASL_SSL",
-        "SASL_MECHANISM": "SCRAM-SHA-512",
-        "SASL_USERNAME": "svc",
-        "SASL_PASSWORD": "hunter2",
-        "SSL_CA_LOCATION": "/etc/ca.pem",
-        "TOPIC_EVENTS": "team.events",
-    }.items():
-        monkeypatch.setenv(f"STREAMSCORE_{key}", value)
+    set_env(
+        monkeypatch,
+        KAFKA_BOOTSTRAP="k1:9093,k2:9093",
+        SECURITY_PROTOCOL="SASL_SSL",
+        SASL_MECHANISM="SCRAM-SHA-512",
+        SASL_USERNAME="svc",
+        SASL_PASSWORD="hunter2",
+        SSL_CA_LOCATION="/etc/ca.pem",
+        TOPIC_EVENTS="team.events",
+    )
     settings = ClientSettings()
     assert settings.kafka.librdkafka(**{"linger.ms": 5}) == {
         "bootstrap.servers": "k1:9093,k2:9093",
