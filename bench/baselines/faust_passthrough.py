@@ -1,11 +1,12 @@
 """Faust passthrough: the scoring agent's shape with no work in it, to price Faust itself.
 
-Same app settings as streams/app.py where they bear on speed (raw serializers, stream buffer,
-producer acks and linger, commit interval, earliest offsets, no web server, memory store)
-and the same loop: ``noack_take`` a micro-batch of N events or T ms, send every record
-through the app's producer, wait for all acknowledgements, then ack the batch. Only the
-decode / enrich / infer / encode in between is missing, so StreamScore ÷ this is the price
-of the work, and this ÷ raw passthrough the price of Faust (aiokafka, asyncio, its streams).
+Same app settings as streams/worker/engines/faust.py where they bear on speed (raw
+serializers, stream buffer, producer acks and linger, commit interval, earliest offsets, no
+web server, memory store) and the same loop: ``noack_take`` a micro-batch of N events or T
+ms, send every record through the app's producer, wait for all acknowledgements, then ack
+the batch. Only the decode / enrich / infer / encode in between is missing, so StreamScore ÷
+this is the price of the work, and this ÷ raw passthrough the price of Faust (aiokafka,
+asyncio, its streams).
 
     python -m bench.baselines.faust_passthrough --bootstrap H:P --input T --output T --group G
 """
