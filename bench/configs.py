@@ -11,6 +11,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 from bench.child import Child
 from bench.options import Options
@@ -51,7 +52,7 @@ CONFIGURATIONS = {c.key: c for c in (RAW, FAUST, NAIVE, STREAMSCORE, STREAMSCORE
 
 
 def available(config: Configuration) -> bool:
-    """A worker variant runs only where the worker reads the settings it sets to values it
+    """A worker variant runs only where the worker reads the settings it sets, to values it
     accepts (so an older worker is skipped, not misconfigured)."""
     if not config.worker_env:
         return True
@@ -59,25 +60,15 @@ def available(config: Configuration) -> bool:
 
     from streams.worker.settings import WorkerSettings
 
-    known = {name for name, _ in WorkerSettings.variables()}
-    if not {name for name, _ in config.worker_env} <= known:
+    env = dict(config.worker_env)
+    if not env.keys() <= {name for name, _ in WorkerSettings.variables()}:
         return False
-    try:
-        _read_settings(dict(config.worker_env))
-    except ValidationError:
-        return False
+    with mock.patch.dict(os.environ, env):  # read them as the worker would
+        try:
+            WorkerSettings()
+        except ValidationError:
+            return False
     return True
-
-
-def _read_settings(env: dict[str, str]) -> object:
-    """WorkerSettings as a worker would read them from ``env``."""
-    import os
-    from unittest import mock
-
-    from streams.worker.settings import WorkerSettings
-
-    with mock.patch.dict(os.environ, env):
-        return WorkerSettings()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+import tritonclient.grpc as grpcclient
 import tritonclient.grpc.aio as grpcaio
 from pydantic import Field
 from tritonclient.utils import InferenceServerException
@@ -46,7 +47,13 @@ class TritonConfig(Section):
         json_schema_extra=env_name("BREAKER_RESET_S"),
     )
 
-    def client(self) -> grpcaio.InferenceServerClient:
+    def client(self) -> grpcclient.InferenceServerClient:
+        """A blocking gRPC client (the CLI's)."""
+        return grpcclient.InferenceServerClient(
+            self.grpc_url, ssl=self.ssl, root_certificates=self.root_certificates
+        )
+
+    def async_client(self) -> grpcaio.InferenceServerClient:
         """An asyncio gRPC client (one channel; share it between models)."""
         return grpcaio.InferenceServerClient(
             self.grpc_url, ssl=self.ssl, root_certificates=self.root_certificates

@@ -124,6 +124,18 @@ def _put(env: dict[str, str], name: str, value: object) -> None:
     env[name] = str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def merge_sections(*layers: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for a Settings class, later layers on top; a section given as a dict
+    in two layers is merged field by field."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                value = {**merged[key], **value}
+            merged[key] = value
+    return merged
+
+
 def child_environment(settings: Settings) -> dict[str, str]:
     """This process's environment without any ``STREAMSCORE_*`` of its own, plus
     ``settings``: a child started with it reads exactly ``settings``."""

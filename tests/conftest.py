@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from infra.config import ENV_PREFIX, child_environment
+from infra.config import ENV_PREFIX, child_environment, merge_sections
 from infra.kafka_server import KafkaServer
 from infra.process import free_port
 from infra.redis_server import RedisServer
@@ -123,18 +123,15 @@ def start_worker(stack: ServicesSettings, tmp_path: Path) -> Iterator[Callable[.
     prefix = f"t{uuid.uuid4().hex[:8]}"
 
     def start(**settings: Any) -> WorkerProcess:
-        values: dict[str, Any] = {
+        defaults: dict[str, Any] = {
             "app_id": f"{prefix}-scorer",
             "topics": TopicNames().prefixed(prefix),
             "batch": {"timeout_ms": 20},
             "routing": {"refresh_s": 0.2},
             "commit_interval_s": 0.2,
+            "metrics_port": free_port(),
         }
-        for key, value in settings.items():
-            merge = isinstance(value, dict) and isinstance(values.get(key), dict)
-            values[key] = {**values[key], **value} if merge else value
-        values.setdefault("metrics_port", free_port())
-        worker_settings = on_services(stack, **values)
+        worker_settings = on_services(stack, **merge_sections(defaults, settings))
         log = tmp_path / f"worker-{len(started)}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(

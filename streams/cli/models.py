@@ -30,11 +30,7 @@ def _clients(
     from streams.worker.settings import WorkerSettings
 
     settings = WorkerSettings(**given(redis={"url": redis_url}, triton={"grpc_url": triton_url}))
-    triton = settings.triton
-    sync = grpcclient.InferenceServerClient(
-        triton.grpc_url, ssl=triton.ssl, root_certificates=triton.root_certificates
-    )
-    return settings.redis.client(), sync
+    return settings.redis.client(), settings.triton.client()
 
 
 def _index(triton: grpcclient.InferenceServerClient) -> list[tuple[str, str, str]]:

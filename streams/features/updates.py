@@ -44,13 +44,13 @@ class FeatureUpdater:
         # Last write wins within a batch too, as it would one by one.
         latest = {r["entity_id"]: [r[name] for name in ENTITY_FEATURE_NAMES] for r in records}
         # redis-py raises several kinds of errors; all of them mean "retry".
-        retried = self.metrics.retries.labels("feature-updates")
+        retried = self.metrics.retry_counter("feature-updates")
         await self.backoff.retry(
             lambda: self.store.put_many(latest.items()),
             Exception,
             "applying feature updates",
             self.should_stop,
-            on_retry=lambda _exc: retried.inc(),
+            on_retry=retried,
         )
         self.metrics.events_out.labels("redis:features").inc(len(latest))
         dead = [DeadLetter(messages[i], type(e).__name__, e.reason, e.detail) for i, e in bad]
@@ -63,5 +63,5 @@ class FeatureUpdater:
                 Exception,
                 "dead-lettering feature updates",
                 self.should_stop,
-                on_retry=lambda _exc: retried.inc(),
+                on_retry=retried,
             )

@@ -77,6 +77,8 @@ class BatchRunner:
         self.metrics = metrics
         self.backoff = config.backoff
         self.should_stop = should_stop
+        self._score_retried = metrics.retry_counter("score")
+        self._publish_retried = metrics.retry_counter("publish")
         self._slots = asyncio.Semaphore(config.max_in_flight)
         self._previous: asyncio.Future[bool] | None = None  # did the last batch get acked?
         self._tasks: set[asyncio.Task[None]] = set()
@@ -141,7 +143,7 @@ class BatchRunner:
         what = f"scoring a batch of {len(messages)}"
         try:
             return await self.backoff.retry(
-                attempt, HOLD_ON, what, self.should_stop, on_retry=self._count("score")
+                attempt, HOLD_ON, what, self.should_stop, on_retry=self._score_retried
             )
         except Stopped:
             return None
@@ -171,15 +173,11 @@ class BatchRunner:
                 Exception,
                 "publishing a batch",
                 self.should_stop,
-                on_retry=self._count("publish"),
+                on_retry=self._publish_retried,
             )
         except Stopped:
             return False
         return True
-
-    def _count(self, what: str) -> Callable[[BaseException], None]:
-        counter = self.metrics.retries.labels(what)
-        return lambda _exc: counter.inc()
 
     async def _publish(self, result: BatchResult) -> None:
         t0 = time.perf_counter()

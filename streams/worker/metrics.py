@@ -8,7 +8,7 @@ do not collide in the global one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -84,6 +84,11 @@ class Metrics:
     ) -> Histogram:
         self._exported[name] = ("histogram", tuple(labels))
         return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
+
+    def retry_counter(self, what: str) -> Callable[[BaseException], None]:
+        """An ``on_retry`` for :meth:`streams.backoff.Backoff.retry` counting ``what``."""
+        counter = self.retries.labels(what)
+        return lambda _exc: counter.inc()
 
     def exported(self) -> dict[str, tuple[str, tuple[str, ...]]]:
         """Each metric as /metrics names it (a counter's series ends in ``_total``): its

@@ -37,7 +37,9 @@ async def build_runtime(
 
     Raises :class:`~streams.backoff.Stopped` when the worker is told to stop meanwhile."""
     store_client = settings.redis.async_client()
-    routing = LiveRouting(settings.triton.client(), store_client, settings.triton, settings.routing)
+    routing = LiveRouting(
+        settings.triton.async_client(), store_client, settings.triton, settings.routing
+    )
     await START_BACKOFF.retry(
         routing.start, Exception, "starting to score (Triton and Redis)", should_stop
     )
@@ -45,8 +47,7 @@ async def build_runtime(
     log.info("scoring with primary %s, shadows %s", current and current.primary,
              current and [str(s) for s in current.shadows])  # fmt: skip
     codec = settings.registry.codec
-    features_retried = metrics.retries.labels("features")
-    store = FeatureStore(store_client, on_retry=lambda _exc: features_retried.inc())
+    store = FeatureStore(store_client, on_retry=metrics.retry_counter("features"))
     sink = KafkaSink(settings.kafka.librdkafka())
     pipeline = ScoringPipeline(
         codec("event", logical_types=False),

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from pydantic import Field, SecretStr
 
 from inference.triton_client import TritonConfig
-from infra.config import Section
+from infra.config import Section, merge_sections
 from infra.settings import ServicesSettings
 from streams.client.settings import ClientSettings
 from streams.routing.live import RoutingConfig
@@ -85,14 +85,9 @@ def on_services(services: ServicesSettings, **values: Any) -> WorkerSettings:
     The demo, the tests and the bench start workers with these, passed to the child process
     as :func:`infra.config.child_environment` writes them.
     """
-    merged: dict[str, Any] = {
+    addresses = {
         "kafka": {"bootstrap": services.kafka_bootstrap},
         "redis": {"url": services.redis_url},
         "triton": {"grpc_url": services.triton_grpc_url},
     }
-    for key, value in values.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return WorkerSettings(**merged)
+    return WorkerSettings(**merge_sections(addresses, values))
