@@ -6,6 +6,7 @@ Layout (Python backend; one folder per version so versions load side by side)::
     <root>/<model>/<version>/model.py      copied from inference/triton_backend.py
     <root>/<model>/<version>/model.pt      TorchScript
     <root>/<model>/<version>/metadata.json how it was trained
+    <root>/<model>/<version>/reference.json its reference distributions (drift/reference.py)
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from drift.reference import FILE_NAME as REFERENCE_FILE
+from drift.reference import Reference
 from inference.torchscript import load_torchscript, save_torchscript
 from schemas.features import INPUT_TENSOR, N_FEATURES, OUTPUT_TENSOR
 
@@ -75,8 +79,10 @@ class ModelRepository:
         version: int | None = None,
         serving: ServingConfig = ServingConfig(),
         metadata: dict[str, object] | None = None,
+        reference: Reference | None = None,
     ) -> int:
-        """Write ``model`` as TorchScript under a new (or given) version; returns the version."""
+        """Write ``model`` as TorchScript under a new (or given) version, with its reference
+        distributions when given; returns the version."""
         if version is None:
             version = max(self.versions(name), default=0) + 1
         folder = self.root / name / str(version)
@@ -87,10 +93,17 @@ class ModelRepository:
         template = resources.files("inference") / "triton_backend.py"
         (tmp / "model.py").write_text(template.read_text())
         (tmp / "metadata.json").write_text(json.dumps(metadata or {}, indent=2, sort_keys=True))
+        if reference is not None:
+            reference.save(tmp)
         shutil.rmtree(folder, ignore_errors=True)
         tmp.rename(folder)  # a half-written version is never visible to Triton
         (self.root / name / "config.pbtxt").write_text(config_pbtxt(name, serving))
         return version
+
+    def reference(self, name: str, version: int | str) -> Reference | None:
+        """The version's reference distributions; None when it was exported without them."""
+        folder = self.root / name / str(version)
+        return Reference.load(folder) if (folder / REFERENCE_FILE).exists() else None
 
     def load(self, name: str, version: int) -> torch.nn.Module:
         """The exact file Triton serves, loaded here (to compare scores with Triton's)."""
@@ -104,13 +117,15 @@ def ensure_default_model(root: Path, name: str = DEFAULT_MODEL, seed: int = 0) -
     if existing:
         return existing[-1]
     from inference.synthetic import labelled_dataset
-    from inference.training import TrainConfig, train_mlp
+    from inference.training import TrainConfig, train_and_export
 
     x, y = labelled_dataset(seed, 20_000)
-    result = train_mlp(x, y, TrainConfig(seed=seed))
-    return repo.export(
-        result.model,
-        name,
-        metadata={"trained_on": "synthetic", "seed": seed, "rows": len(x),
-                  "final_loss": round(result.final_loss, 5)},
-    )  # fmt: skip
+    metadata = {"trained_on": "synthetic", "seed": seed}
+    return train_and_export(repo, name, x, y, TrainConfig(seed=seed), metadata)
+
+
+def reference_of(model: torch.nn.Module, x: np.ndarray) -> Reference:
+    """The reference distributions of ``model``: its inputs ``x`` and its scores on them."""
+    with torch.no_grad():
+        scores = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+    return Reference.build(x, scores.numpy().ravel())

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from inference.mlp import ScoringMLP
+from inference.repository import ModelRepository, reference_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +49,17 @@ def train_mlp(x: np.ndarray, y: np.ndarray, config: TrainConfig = TrainConfig())
             optimiser.step()
     model.eval()
     return TrainResult(model=model, final_loss=float(loss.detach()))
+
+
+def train_and_export(
+    repo: ModelRepository,
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    config: TrainConfig = TrainConfig(),
+    metadata: dict[str, object] | None = None,
+) -> int:
+    """Train on ``x, y`` and export the model with its reference distributions; the version."""
+    result = train_mlp(x, y, config)
+    info = {**(metadata or {}), "rows": len(x), "final_loss": round(result.final_loss, 5)}
+    return repo.export(result.model, name, metadata=info, reference=reference_of(result.model, x))

@@ -61,7 +61,7 @@ def prepare(config: ServicesSettings, entities: int, seed: int) -> Routing:
     """Entity features in Redis, scorer:1 primary and scorer:2 shadow on Triton."""
     from inference.repository import DEFAULT_MODEL, ModelRepository
     from inference.synthetic import labelled_dataset
-    from inference.training import TrainConfig, train_mlp
+    from inference.training import TrainConfig, train_and_export
 
     store = redis.Redis(host=config.host, port=config.redis_port)
     rows = [
@@ -73,8 +73,9 @@ def prepare(config: ServicesSettings, entities: int, seed: int) -> Routing:
     if len(repo.versions(DEFAULT_MODEL)) < 2:
         console.print("training scorer:2 (the challenger) on fresh synthetic data…")
         x, y = labelled_dataset(seed=101, n=40_000)
-        model = train_mlp(x, y, TrainConfig(epochs=10, hidden=48, seed=101)).model
-        repo.export(model, DEFAULT_MODEL, metadata={"trained_on": "synthetic", "seed": 101})
+        training = TrainConfig(epochs=10, hidden=48, seed=101)
+        metadata = {"trained_on": "synthetic", "seed": 101}
+        train_and_export(repo, DEFAULT_MODEL, x, y, training, metadata)
     triton = grpcclient.InferenceServerClient(config.triton_grpc_url)
     triton.load_model(DEFAULT_MODEL)  # picks up every exported version
     triton.close()

@@ -9,7 +9,7 @@ import tritonclient.grpc as grpcclient
 
 from inference.repository import ModelRepository
 from inference.synthetic import labelled_dataset
-from inference.training import TrainConfig, train_mlp
+from inference.training import TrainConfig, train_and_export
 from infra.settings import ServicesSettings
 from streams.routing import Routing, state
 
@@ -19,7 +19,7 @@ def export_model(stack: ServicesSettings, name: str, seed: int) -> str:
     repo = ModelRepository(stack.model_repository)
     if not repo.versions(name):
         x, y = labelled_dataset(seed=seed, n=5_000)
-        repo.export(train_mlp(x, y, TrainConfig(epochs=2, seed=seed)).model, name)
+        train_and_export(repo, name, x, y, TrainConfig(epochs=2, seed=seed))
     client = grpcclient.InferenceServerClient(stack.triton_grpc_url)
     client.load_model(name)
     client.close()
