@@ -22,6 +22,14 @@ def _default_state_dir() -> Path:
     return Path(base) / "streamscore"
 
 
+def default_model_repository() -> Path:
+    """Where `streamscore up` keeps the model repository unless told otherwise: the
+    deployables that read it (workers, the drift agent, the retraining worker) default to
+    the same folder, following ``STREAMSCORE_STATE_DIR`` as the services do."""
+    state = os.environ.get("STREAMSCORE_STATE_DIR")
+    return (Path(state) if state else _default_state_dir()) / "model_repository"
+
+
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "streamscore"

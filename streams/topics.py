@@ -22,6 +22,12 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
+FEATURES_TOPIC_CONFIG = {
+    "cleanup.policy": "compact",
+    "min.compaction.lag.ms": str(7 * 24 * 3600 * 1000),
+}
+
+
 class TopicNames(Section):
     """Every topic name, configurable as ``STREAMSCORE_TOPIC_<ROLE>``."""
 
@@ -32,7 +38,13 @@ class TopicNames(Section):
     predictions: str = Field("predictions", description="Primary model outputs.")
     shadow: str = Field("predictions.shadow", description="Shadow model outputs.")
     drift_alerts: str = Field("drift.alerts", description="Drift detector alerts.")
+    drift_summaries: str = Field(
+        "drift.summaries", description="Per-window histogram counts from the scoring workers."
+    )
     retraining: str = Field("retraining.requests", description="Retraining requests.")
+    retraining_results: str = Field(
+        "retraining.results", description="Outcomes of retraining: accepted or rejected."
+    )
     labels: str = Field("labels", description="Observed outcomes of events.")
     features: str = Field(
         "features", description="Entity feature updates for the online store (compacted)."
@@ -46,10 +58,13 @@ class TopicNames(Section):
         data = [self.events, self.dlq, self.predictions, self.shadow, self.labels]
         return [
             *(TopicSpec(name, partitions) for name in data),
+            TopicSpec(self.drift_summaries, partitions),
             TopicSpec(self.drift_alerts, 1),
             TopicSpec(self.retraining, 1),
-            # Entity feature updates: the latest record per entity is all that matters.
-            TopicSpec(self.features, partitions, {"cleanup.policy": "compact"}),
+            TopicSpec(self.retraining_results, 1),
+            # Entity feature updates: the latest record per entity is what scoring needs, but
+            # compaction keeps a week of history, for point-in-time training sets.
+            TopicSpec(self.features, partitions, FEATURES_TOPIC_CONFIG),
         ]
 
 

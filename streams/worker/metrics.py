@@ -2,25 +2,25 @@
 
 Names match the Grafana dashboard in infra/grafana/dashboards/streamscore.json (a test reads
 every name the dashboard uses from :meth:`Metrics.exported` and from a running worker).
-Bound to a registry given at construction so that tests (and two pipelines in one process)
-do not collide in the global one.
+Each worker has its own registry (infra/metrics.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry
+
+from infra.metrics import MetricSet
 
 _STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 _E2E_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _BATCH_BUCKETS = (1, 8, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 
-class Metrics:
+class Metrics(MetricSet):
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        self._exported: dict[str, tuple[str, tuple[str, ...]]] = {}
+        super().__init__(registry)
         self.events_in = self._counter("streamscore_events_in", "Events taken from the stream.")
         self.events_out = self._counter(
             "streamscore_events_out", "Records published, by topic.", ["topic"]
@@ -64,36 +64,22 @@ class Metrics:
             "streamscore_primary_failures",
             "Batches held back because the primary model failed (back-pressure).",
         )
+        self.drift_summaries = self._counter(
+            "streamscore_drift_summaries",
+            "Drift window summaries published (one per model version and window per flush).",
+        )
+        self.drift_unmonitored = self._counter(
+            "streamscore_drift_unmonitored",
+            "Events not counted for drift: their primary version has no reference distributions.",
+        )
         self.retries = self._counter(
             "streamscore_retries",
             "Tries repeated after a failure, by what was tried: score, publish, features, "
-            "feature-updates.",
+            "feature-updates, drift-summaries.",
             ["what"],
         )
-
-    def _counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
-        self._exported[f"{name}_total"] = ("counter", tuple(labels))
-        return Counter(name, doc, labels, registry=self.registry)
-
-    def _gauge(self, name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
-        self._exported[name] = ("gauge", tuple(labels))
-        return Gauge(name, doc, labels, registry=self.registry)
-
-    def _histogram(
-        self, name: str, doc: str, buckets: Sequence[float], labels: Sequence[str] = ()
-    ) -> Histogram:
-        self._exported[name] = ("histogram", tuple(labels))
-        return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
 
     def retry_counter(self, what: str) -> Callable[[BaseException], None]:
         """An ``on_retry`` for :meth:`streams.backoff.Backoff.retry` counting ``what``."""
         counter = self.retries.labels(what)
         return lambda _exc: counter.inc()
-
-    def exported(self) -> dict[str, tuple[str, tuple[str, ...]]]:
-        """Each metric as /metrics names it (a counter's series ends in ``_total``): its
-        type and label names."""
-        return dict(self._exported)
-
-    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
-        start_http_server(port, addr=addr, registry=self.registry)

@@ -13,6 +13,9 @@ Failure policy (docs/architecture.md, "Delivery and faults"):
 - the primary model failing ⇒ :class:`~inference.errors.InferenceError` is raised and nothing
   of the batch is output: the caller holds the batch (back-pressure) and retries it;
 - a shadow failing ⇒ the primary outputs go on, the shadow's outputs are counted missing.
+
+With a ``monitor``, every scored batch is also counted into drift window histograms
+(drift/summary.py) under the primary's version.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any, ClassVar, Literal, Protocol
 import numpy as np
 from pydantic import Field, model_validator
 
+from drift.summary import WindowAccumulator
 from inference.contract import Model
 from inference.errors import InferenceError
 from infra.config import Section
@@ -60,12 +64,13 @@ class PipelineConfig(Section):
             raise ValueError("review_threshold must not be above decline_threshold")
         return self
 
+    def decision_index(self, scores: np.ndarray) -> np.ndarray:
+        """0 approve, 1 review (score ≥ review), 2 decline (score ≥ decline)."""
+        review = (scores >= self.review_threshold).astype(np.int64)
+        return review + (scores >= self.decline_threshold)
+
     def decide(self, scores: np.ndarray) -> list[str]:
-        """score ≥ decline ⇒ decline; ≥ review ⇒ review; else approve."""
-        index = (scores >= self.review_threshold).astype(np.int8) + (
-            scores >= self.decline_threshold
-        )
-        return list(_DECISIONS[index])
+        return list(_DECISIONS[self.decision_index(scores)])
 
 
 class Routes(Protocol):
@@ -87,8 +92,10 @@ class ScoringPipeline:
         routes: Routes,
         config: PipelineConfig,
         metrics: Metrics,
+        monitor: WindowAccumulator | None = None,
     ) -> None:
         self.event_codec = event_codec
+        self.monitor = monitor
         self.writer = PredictionWriter(prediction_codec)
         self.store = store
         self.routes = routes
@@ -155,7 +162,18 @@ class ScoringPipeline:
         result.predictions = outputs(models.primary, primary)
         for shadow, scores in shadow_scores:
             result.shadow.extend(outputs(shadow, scores))
-        m.stage_seconds.labels("encode").observe(time.perf_counter() - t3)
+        t4 = time.perf_counter()
+        m.stage_seconds.labels("encode").observe(t4 - t3)
+        if self.monitor is not None:
+            # What the primary saw and said, for drift (drift/summary.py): vectorised, ~µs.
+            ref = models.primary
+            decisions = self.config.decision_index(primary)
+            times_ms = np.asarray(times, dtype=np.int64)
+            if not self.monitor.add(
+                ref.name, ref.version, times_ms, x, primary, missing, decisions
+            ):
+                m.drift_unmonitored.inc(len(records))
+            m.stage_seconds.labels("drift").observe(time.perf_counter() - t4)
         return result
 
     def _decode(

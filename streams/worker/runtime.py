@@ -6,12 +6,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from drift.summary import RepositoryReferences, WindowAccumulator
 from streams.backoff import Backoff
 from streams.features.store import FeatureStore
 from streams.features.updates import FeatureUpdater
 from streams.routing.live import LiveRouting
 from streams.worker.batch_runner import BatchRunner
 from streams.worker.metrics import Metrics
+from streams.worker.monitoring import SummaryPublisher
 from streams.worker.pipeline import ScoringPipeline
 from streams.worker.settings import WorkerSettings
 from streams.worker.sink import KafkaSink
@@ -28,6 +30,7 @@ class Runtime:
     routing: LiveRouting
     features: FeatureUpdater
     sink: KafkaSink
+    summaries: SummaryPublisher | None = None
 
 
 async def build_runtime(
@@ -49,6 +52,11 @@ async def build_runtime(
     codec = settings.registry.codec
     store = FeatureStore(store_client, on_retry=metrics.retry_counter("features"))
     sink = KafkaSink(settings.kafka.librdkafka())
+    monitor = (
+        WindowAccumulator(RepositoryReferences(settings.model_repository), settings.window)
+        if settings.drift.enabled
+        else None
+    )
     pipeline = ScoringPipeline(
         codec("event", logical_types=False),
         codec("prediction", logical_types=False),
@@ -56,6 +64,7 @@ async def build_runtime(
         routing,
         settings.pipeline,
         metrics,
+        monitor,
     )
     runner = BatchRunner(
         pipeline, sink, settings.topics, metrics, settings.runner, should_stop=should_stop
@@ -69,4 +78,11 @@ async def build_runtime(
         settings.runner.backoff,
         should_stop,
     )
-    return Runtime(runner, routing, updater, sink)
+    summaries = None
+    if monitor is not None:
+        summary_codec = codec("window_summary", logical_types=False)
+        summaries = SummaryPublisher(
+            monitor, summary_codec, sink, settings.topics.drift_summaries, metrics,
+            settings.runner.backoff, should_stop,
+        )  # fmt: skip
+    return Runtime(runner, routing, updater, sink, summaries)

@@ -8,15 +8,18 @@ docs/architecture.md, "Configuration", lists them all.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import redis
 import redis.asyncio as aioredis
 from pydantic import Field, SecretStr
 
+from drift.summary import MonitoringConfig
+from drift.windows import WindowConfig
 from inference.triton_client import TritonConfig
 from infra.config import Section, merge_sections
-from infra.settings import ServicesSettings
+from infra.settings import ServicesSettings, default_model_repository
 from streams.client.settings import ClientSettings
 from streams.routing.live import RoutingConfig
 from streams.worker.batch_runner import RunnerConfig
@@ -77,6 +80,13 @@ class WorkerSettings(ClientSettings):
     redis: RedisConfig = Field(default_factory=RedisConfig, description="Feature store.")
     triton: TritonConfig = Field(default_factory=TritonConfig, description="Model server.")
     routing: RoutingConfig = Field(default_factory=RoutingConfig, description="Routing.")
+    drift: MonitoringConfig = Field(default_factory=MonitoringConfig, description="Drift.")
+    window: WindowConfig = Field(default_factory=WindowConfig, description="Drift windows.")
+    model_repository: Path = Field(
+        default_factory=default_model_repository,
+        description="Triton model repository, read for each version's reference distributions "
+        "(default: <STREAMSCORE_STATE_DIR>/model_repository, as `streamscore up` uses).",
+    )
 
 
 def on_services(services: ServicesSettings, **values: Any) -> WorkerSettings:
@@ -89,5 +99,6 @@ def on_services(services: ServicesSettings, **values: Any) -> WorkerSettings:
         "kafka": {"bootstrap": services.kafka_bootstrap},
         "redis": {"url": services.redis_url},
         "triton": {"grpc_url": services.triton_grpc_url},
+        "model_repository": services.model_repository,
     }
     return WorkerSettings(**merge_sections(addresses, values))

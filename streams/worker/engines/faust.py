@@ -42,7 +42,7 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{host}" for host in settings.kafka.bootstrap.split(",")],
-        broker_credentials=_credentials(settings.kafka),
+        broker_credentials=faust_credentials(settings.kafka),
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
@@ -105,6 +105,11 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         if "rt" in holder:
             await holder["rt"].routing.refresh()
 
+    @app.timer(settings.drift.flush_s)
+    async def publish_drift_summaries() -> None:
+        if "rt" in holder and holder["rt"].summaries is not None:
+            await holder["rt"].summaries.flush()
+
     @app.timer(5.0)
     async def report_lag() -> None:
         # From the committed offset, not the fetch position: Faust fetches ahead into its
@@ -133,7 +138,7 @@ def _in_message(event: Any) -> InMessage:
     return InMessage(msg.key, msg.value, msg.topic, msg.partition, msg.offset)
 
 
-def _credentials(kafka: KafkaConfig) -> Any:
+def faust_credentials(kafka: KafkaConfig) -> Any:
     protocol = kafka.security_protocol
     if protocol == "PLAINTEXT":
         return None

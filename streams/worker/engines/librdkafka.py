@@ -90,12 +90,16 @@ class LibrdkafkaEngine:
             asyncio.create_task(self._refresh_routing(rt)),
             asyncio.create_task(self._report_lag()),
         ]
+        if rt.summaries is not None:
+            chores.append(asyncio.create_task(rt.summaries.run(self.settings.drift.flush_s)))
         try:
             await self._loop(rt)
         finally:
             for chore in chores:
                 chore.cancel()
             await rt.runner.drain()
+            if rt.summaries is not None:
+                await rt.summaries.flush()
             await loop.run_in_executor(self._io, self._close)
             rt.sink.close()
 

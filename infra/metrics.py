@@ -1,0 +1,41 @@
+"""A set of Prometheus metrics bound to its own registry, that can say what it exports.
+
+The scoring worker (streams/worker/metrics.py) and the drift agent (drift/metrics.py) each
+build one. A registry of its own per set keeps tests (and two pipelines in one process) out
+of the global one; :meth:`MetricSet.exported` lets a test hold the Grafana dashboard to
+exactly what the code registers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+class MetricSet:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._exported: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    def _counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+        self._exported[f"{name}_total"] = ("counter", tuple(labels))
+        return Counter(name, doc, labels, registry=self.registry)
+
+    def _gauge(self, name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
+        self._exported[name] = ("gauge", tuple(labels))
+        return Gauge(name, doc, labels, registry=self.registry)
+
+    def _histogram(
+        self, name: str, doc: str, buckets: Sequence[float], labels: Sequence[str] = ()
+    ) -> Histogram:
+        self._exported[name] = ("histogram", tuple(labels))
+        return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
+
+    def exported(self) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Each metric as /metrics names it (a counter's series ends in ``_total``): its
+        type and label names."""
+        return dict(self._exported)
+
+    def serve(self, port: int, addr: str = "0.0.0.0") -> None:
+        start_http_server(port, addr=addr, registry=self.registry)
