@@ -176,6 +176,49 @@ class RetrainingRequest(AvroRecord):
         return self
 
 
+class RetrainingResult(AvroRecord):
+    AVRO_NAME: ClassVar[str] = "dev.streamscore.RetrainingResult"
+
+    result_id: Id | None = None
+    request_id: Id
+    model_name: Id
+    outcome: Id  # a string, as decision: a new outcome must not break old readers
+    reasons: list[str] = Field(default_factory=list)
+    new_version: Id | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    primary_version: Id | None = None
+    from_time: UtcMillis | None = None
+    to_time: UtcMillis | None = None
+    finished_at: UtcMillis
+
+
+class WindowSummary(AvroRecord):
+    AVRO_NAME: ClassVar[str] = "dev.streamscore.WindowSummary"
+
+    producer: Id
+    seq: Annotated[Long, Field(ge=1)]
+    model_name: Id
+    model_version: Id
+    window_start: UtcMillis
+    window_end: UtcMillis
+    max_event_time: UtcMillis
+    events: Annotated[Long, Field(ge=0)]
+    features_missing: Annotated[Long, Field(ge=0)]
+    decisions: list[Annotated[Long, Field(ge=0)]]
+    n_bins: Annotated[StrictInt, Field(ge=1)]
+    counts: list[Annotated[Long, Field(ge=0)]]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> WindowSummary:
+        if len(self.decisions) != 3:
+            raise ValueError("decisions has one count each for approve, review and decline")
+        if len(self.counts) % self.n_bins:
+            raise ValueError("counts is not a whole number of columns of n_bins")
+        if self.features_missing > self.events:
+            raise ValueError("features_missing is more than events")
+        return self
+
+
 RECORD_TYPES: dict[str, type[AvroRecord]] = {
     model.AVRO_NAME: model
     for model in (
@@ -186,6 +229,8 @@ RECORD_TYPES: dict[str, type[AvroRecord]] = {
         Label,
         DriftAlert,
         RetrainingRequest,
+        RetrainingResult,
+        WindowSummary,
     )
 }
 

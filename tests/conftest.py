@@ -20,13 +20,16 @@ from typing import Any, TypeVar
 
 import pytest
 
-from infra.config import ENV_PREFIX, child_environment, merge_sections
+from drift.settings import DriftAgentSettings
+from drift.settings import on_services as agent_on_services
+from infra.config import ENV_PREFIX, Settings, child_environment, merge_sections
 from infra.kafka_server import KafkaServer
 from infra.process import free_port
 from infra.redis_server import RedisServer
 from infra.service import LocalService
 from infra.settings import ServicesSettings, on_free_ports
 from infra.triton_server import TritonServer
+from streams.retraining.settings import on_services as retrainer_on_services
 from streams.topics import TopicNames
 from streams.worker.settings import WorkerSettings, on_services
 
@@ -85,19 +88,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @dataclass
-class WorkerProcess:
-    """A real `streamscore worker` subprocess and the settings it was started with."""
+class Child:
+    """A real `streamscore` subprocess (a worker, the drift agent) and its settings."""
 
-    settings: WorkerSettings
+    settings: Any
     proc: subprocess.Popen[bytes]
     log: Path
+    metrics_port: int
 
     @property
     def topics(self) -> TopicNames:
-        return self.settings.topics
+        return self.settings.topics  # type: ignore[no-any-return]
 
     def metrics(self) -> str:
-        url = f"http://127.0.0.1:{self.settings.metrics_port}/metrics"
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url) as page:
             return str(page.read().decode())
 
@@ -110,19 +114,97 @@ class WorkerProcess:
                 self.proc.kill()
                 self.proc.wait()
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash."""
+        self.proc.kill()
+        self.proc.wait()
+
+
+def _spawn(settings: Settings, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", *args, "--loglevel", "info"],
+            env=child_environment(settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
 
 @pytest.fixture
-def start_worker(stack: ServicesSettings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+def topic_prefix() -> str:
+    """A test's own topics and consumer groups: its workers and agents share them."""
+    return f"t{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def start_agent(
+    stack: ServicesSettings, tmp_path: Path, topic_prefix: str
+) -> Iterator[Callable[..., Child]]:
+    """Start `streamscore drift agent` processes on the test's topics; stopped at test end.
+    ``settings`` are DriftAgentSettings fields, sections as dicts. The topics must exist."""
+    started: list[Child] = []
+
+    def start(**settings: Any) -> Child:
+        defaults: dict[str, Any] = {
+            "agent": {
+                "app_id": f"{topic_prefix}-drift",
+                "metrics_port": free_port(),
+                "status_every_s": 0.5,
+            },
+            "topics": TopicNames().prefixed(topic_prefix),
+        }
+        agent_settings: DriftAgentSettings = agent_on_services(
+            stack, **merge_sections(defaults, settings)
+        )
+        log = tmp_path / f"agent-{len(started)}.log"
+        proc = _spawn(agent_settings, ["drift", "agent"], log)
+        child = Child(agent_settings, proc, log, agent_settings.agent.metrics_port)
+        started.append(child)
+        return child
+
+    yield start
+    for child in started:
+        child.stop()
+
+
+@pytest.fixture
+def start_retrainer(
+    stack: ServicesSettings, tmp_path: Path, topic_prefix: str
+) -> Iterator[Callable[..., Child]]:
+    """Start `streamscore retrain worker` processes on the test's topics; stopped at test end.
+    ``settings`` are RetrainingSettings fields, sections as dicts."""
+    started: list[Child] = []
+
+    def start(**settings: Any) -> Child:
+        defaults: dict[str, Any] = {
+            "training": {"app_id": f"{topic_prefix}-retrainer"},
+            "topics": TopicNames().prefixed(topic_prefix),
+        }
+        config = retrainer_on_services(stack, **merge_sections(defaults, settings))
+        log = tmp_path / f"retrainer-{len(started)}.log"
+        child = Child(config, _spawn(config, ["retrain", "worker"], log), log, 0)
+        started.append(child)
+        return child
+
+    yield start
+    for child in started:
+        child.stop()
+
+
+@pytest.fixture
+def start_worker(
+    stack: ServicesSettings, tmp_path: Path, topic_prefix: str
+) -> Iterator[Callable[..., Child]]:
     """Start `streamscore worker` processes against the test services; stopped at test end.
 
     Each test gets its own topics and consumer group (a random prefix), so tests never see
     each other's events. ``settings`` are WorkerSettings fields, sections as dicts:
     ``start_worker(engine="librdkafka", triton={"timeout_s": 0.5})``.
     """
-    started: list[WorkerProcess] = []
-    prefix = f"t{uuid.uuid4().hex[:8]}"
+    started: list[Child] = []
+    prefix = topic_prefix
 
-    def start(**settings: Any) -> WorkerProcess:
+    def start(**settings: Any) -> Child:
         defaults: dict[str, Any] = {
             "app_id": f"{prefix}-scorer",
             "topics": TopicNames().prefixed(prefix),
@@ -131,16 +213,10 @@ def start_worker(stack: ServicesSettings, tmp_path: Path) -> Iterator[Callable[.
             "commit_interval_s": 0.2,
             "metrics_port": free_port(),
         }
-        worker_settings = on_services(stack, **merge_sections(defaults, settings))
+        worker_settings: WorkerSettings = on_services(stack, **merge_sections(defaults, settings))
         log = tmp_path / f"worker-{len(started)}.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
-                env=child_environment(worker_settings),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        worker = WorkerProcess(worker_settings, proc, log)
+        proc = _spawn(worker_settings, ["worker"], log)
+        worker = Child(worker_settings, proc, log, worker_settings.metrics_port)
         started.append(worker)
         return worker
 

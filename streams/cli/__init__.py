@@ -6,7 +6,9 @@
     features   features load | load-simulated | get
     records    produce | consume          records in and out of the topics by hand
     simulate   simulate                   synthetic events and labels, drift on demand
+    retrain    retrain request | worker   ask for a retrained model; the worker that answers
     demo       demo                       the live demo behind `make run`
+    drift      drift agent | status | calibrate
 
 Each module has ``register(cli)``; errors are printed by :func:`streams.cli.common.fail`.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli import demo, features, models, records, services, simulate, worker
+from streams.cli import demo, drift, features, models, records, retrain, services, simulate, worker
 
 cli = typer.Typer(
     name="streamscore",
@@ -23,5 +25,5 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-for group in (services, worker, models, features, records, simulate, demo):
+for group in (services, worker, models, features, records, simulate, retrain, demo, drift):
     group.register(cli)

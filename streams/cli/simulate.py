@@ -42,12 +42,16 @@ def simulate(
         Literal["abrupt", "gradual"], typer.Option(help="At once, or linearly over a window.")
     ] = "abrupt",
     drift_feature: Annotated[
-        str | None, typer.Option(help=f"Feature that drifts: {', '.join(sim.DRIFTS)}.")
+        str | None, typer.Option(help=f"Feature that drifts (risk units: {', '.join(sim.DRIFTS)}).")
     ] = None,
     drift_window: Annotated[
         int, typer.Option(help="Events over which gradual drift ramps up.", min=1)
     ] = 1000,
     drift_magnitude: Annotated[float, typer.Option(help="Scales the shift.", min=0.0)] = 1.0,
+    drift_unit: Annotated[
+        Literal["risk", "sigma"],
+        typer.Option(help="risk: riskier by the ground truth; sigma: MAGNITUDE std deviations."),
+    ] = "risk",
     bootstrap: Bootstrap = None,
 ) -> None:
     """Send reproducible synthetic events (and their labels) at a steady rate."""
@@ -58,7 +62,9 @@ def simulate(
         if drift_at is None or drift_feature is None:
             raise typer.BadParameter("drift needs both --drift-at and --drift-feature")
         try:
-            drift = sim.Drift(drift_feature, drift_at, drift_kind, drift_window, drift_magnitude)
+            drift = sim.Drift(
+                drift_feature, drift_at, drift_kind, drift_window, drift_magnitude, drift_unit
+            )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
     config = client_settings(bootstrap)

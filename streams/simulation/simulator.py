@@ -13,12 +13,15 @@ labels) draws from its own child of one ``SeedSequence``, in fixed chunks. event
 to reproduce it too.
 
 Drift moves one event feature from event K on, at once (abrupt) or linearly over a window
-(gradual), always in a direction the ground truth scores as riskier, so that the score
-distribution moves with it; features the ground truth ignores cannot drift here.
+(gradual). In ``risk`` units (the default) it moves in a direction the ground truth scores as
+riskier, so that the score distribution moves with it; features the ground truth ignores
+cannot drift so. In ``sigma`` units any event feature can: its values move up by
+``magnitude`` standard deviations of that feature, the shift drift calibration is made of.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections import deque
@@ -58,20 +61,42 @@ DRIFTS: dict[str, Shift] = {
 }
 
 
+@functools.cache
+def feature_sigma() -> dict[str, float]:
+    """Standard deviation of each event feature, as the generator draws it (fixed sample)."""
+    x = sample_features(np.random.default_rng(20240101), 200_000)[:, :_N_EVENT]
+    return {f.name: float(x[:, i].std()) for i, f in enumerate(EVENT_FEATURES)}
+
+
+def _shift(feature: str, unit: str) -> Shift:
+    """How full drift moves ``feature``; ``p`` (progress times magnitude) scales it."""
+    if unit == "risk":
+        return DRIFTS[feature]
+    step = feature_sigma()[feature]
+    return lambda x, p, rng: x + step * p
+
+
 @dataclass(frozen=True, slots=True)
 class Drift:
-    """Feature ``feature`` shifts from event ``at`` on; ``magnitude`` scales the shift."""
+    """Feature ``feature`` shifts from event ``at`` on; ``magnitude`` scales the shift (in
+    ``sigma`` units: the shift is ``magnitude`` standard deviations of the feature)."""
 
     feature: str
     at: int
     kind: Literal["abrupt", "gradual"] = "abrupt"
     window: int = 1000
     magnitude: float = 1.0
+    unit: Literal["risk", "sigma"] = "risk"
 
     def __post_init__(self) -> None:
-        if self.feature not in DRIFTS:
-            known = ", ".join(DRIFTS)
-            raise ValueError(f"cannot drift {self.feature!r}: choose one of {known}")
+        if self.unit not in ("risk", "sigma"):
+            raise ValueError(f"drift unit must be risk or sigma, not {self.unit!r}")
+        known = list(DRIFTS) if self.unit == "risk" else [f.name for f in EVENT_FEATURES]
+        if self.feature not in known:
+            raise ValueError(
+                f"cannot drift {self.feature!r} in {self.unit} units: choose one of "
+                f"{', '.join(known)}"
+            )
         if self.kind not in ("abrupt", "gradual"):
             raise ValueError(f"drift kind must be abrupt or gradual, not {self.kind!r}")
         if self.at < 0 or self.window < 1 or self.magnitude <= 0:
@@ -173,7 +198,8 @@ class EventSimulator:
         if self.drift is not None:
             col = [f.name for f in EVENT_FEATURES].index(self.drift.feature)
             p = self.drift.progress(np.arange(first, first + CHUNK))
-            x[:, col] = DRIFTS[self.drift.feature](x[:, col], p, drift_rng)
+            shift = _shift(self.drift.feature, self.drift.unit)
+            x[:, col] = shift(x[:, col], p, drift_rng)
         x = np.round(x, 4)  # readable numbers; labels are drawn from what is sent
         full = np.concatenate([x, self._entity_features[who]], axis=1)
         outcomes = label_rng.random(CHUNK) < true_probability(full)

@@ -22,7 +22,16 @@ from tests.support.dashboard import dashboard_panels
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 DASHBOARD = REPO / "infra" / "grafana" / "dashboards" / "streamscore.json"
-SERVICES = {"kafka", "redis", "triton", "worker", "prometheus", "grafana"}
+SERVICES = {
+    "kafka",
+    "redis",
+    "triton",
+    "worker",
+    "drift-agent",
+    "retrainer",
+    "prometheus",
+    "grafana",
+}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +96,7 @@ def bind_mounts(service: dict[str, Any]) -> dict[str, str]:
     return mounts
 
 
-def test_all_six_services_are_defined(services: dict[str, dict[str, Any]]) -> None:
+def test_every_service_is_defined(services: dict[str, dict[str, Any]]) -> None:
     assert set(services) >= SERVICES
 
 
@@ -98,6 +107,7 @@ def test_all_six_services_are_defined(services: dict[str, dict[str, Any]]) -> No
         ("redis", "redis-cli ping"),
         ("triton", "http://localhost:8000/v2/health/ready"),
         ("worker", "http://localhost:9100/metrics"),
+        ("drift-agent", "http://localhost:9101/metrics"),
     ],
 )
 def test_service_has_a_healthcheck(
@@ -189,7 +199,9 @@ def test_relative_bind_mount_sources_exist(compose: dict[str, Any]) -> None:
                 assert source in declared, f"{name}: named volume {source} is not declared"
 
 
-def test_prometheus_scrapes_worker_and_triton(services: dict[str, dict[str, Any]]) -> None:
+def test_prometheus_scrapes_worker_drift_agent_and_triton(
+    services: dict[str, dict[str, Any]],
+) -> None:
     mounts = bind_mounts(services["prometheus"])
     config = yaml.safe_load((REPO / mounts["/etc/prometheus/prometheus.yml"]).read_text())
     targets = {
@@ -198,8 +210,9 @@ def test_prometheus_scrapes_worker_and_triton(services: dict[str, dict[str, Any]
         for static in job["static_configs"]
         for target in static["targets"]
     }
-    assert {"worker:9100", "triton:8002"} <= targets
+    assert {"worker:9100", "drift-agent:9101", "triton:8002"} <= targets
     assert 9100 in published_ports(services["worker"]).values()
+    assert 9101 in published_ports(services["drift-agent"]).values()
 
 
 def test_grafana_provisioning_points_at_the_dashboard(services: dict[str, dict[str, Any]]) -> None:

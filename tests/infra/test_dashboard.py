@@ -1,7 +1,8 @@
-"""The Grafana dashboard reads only what is exported, and a running worker exports all of it.
+"""The Grafana dashboard reads only what is exported, and a running worker exports its part.
 
-The names come from the code (streams/worker/metrics.py registers each metric once, with its
-labels), never from a list copied here; Triton's own metric is read from the real Triton.
+The names come from the code (streams/worker/metrics.py and drift/metrics.py register each
+metric once, with its labels), never from a list copied here; Triton's own metric is read
+from the real Triton.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from drift.metrics import DriftMetrics
 from inference.repository import DEFAULT_MODEL
 from infra.settings import ServicesSettings
 from streams.routing import ModelRef, Routing
@@ -27,10 +29,17 @@ HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
 TRITON_PREFIX = "nv_"  # Triton's own metrics, scraped from Triton itself
 
 
-def series_of_the_code() -> dict[str, set[str]]:
-    """Series name → labels, as streams/worker/metrics.py registers them."""
+def exported() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Every metric of the worker and of the drift agent."""
+    return {**Metrics().exported(), **DriftMetrics().exported()}
+
+
+def series_of_the_code(
+    metrics: dict[str, tuple[str, tuple[str, ...]]] | None = None,
+) -> dict[str, set[str]]:
+    """Series name → labels, as the code registers them."""
     out: dict[str, set[str]] = {}
-    for name, (kind, labels) in Metrics().exported().items():
+    for name, (kind, labels) in (metrics or exported()).items():
         if kind == "histogram":
             for suffix in HISTOGRAM_SERIES:
                 out[name + suffix] = set(labels) | ({"le"} if suffix == "_bucket" else set())
@@ -43,14 +52,14 @@ def test_the_dashboard_reads_only_series_the_worker_exports_and_groups_by_their_
     code = series_of_the_code()
     reads = dashboard_reads(DASHBOARD)
     ours = {name: grouped for name, grouped in reads.items() if not name.startswith("nv_")}
-    assert set(ours) <= set(code), f"not exported by the worker: {set(ours) - set(code)}"
+    assert set(ours) <= set(code), f"exported by no one: {set(ours) - set(code)}"
     for name, grouped in ours.items():
         assert grouped <= code[name] | {"le"}, f"{name} is grouped by {grouped - code[name]}"
 
 
-def test_every_metric_of_the_worker_has_a_panel() -> None:
+def test_every_metric_of_the_worker_and_the_drift_agent_has_a_panel() -> None:
     reads = dashboard_reads(DASHBOARD)
-    for name, (kind, _labels) in Metrics().exported().items():
+    for name, (kind, _labels) in exported().items():
         series = [name + s for s in HISTOGRAM_SERIES] if kind == "histogram" else [name]
         assert set(series) & set(reads), f"no panel reads {name}"
 
@@ -79,7 +88,8 @@ def test_a_running_worker_and_triton_export_every_series_the_dashboard_reads(
     produce(stack.kafka_bootstrap, worker.topics.events, [(b"bad", b"\x00not avro")])
     assert len(predictions(stack.kafka_bootstrap, worker.topics.predictions, 20)) == 20
     reads = dashboard_reads(DASHBOARD)
-    ours = {name for name in reads if not name.startswith(TRITON_PREFIX)}
+    worker_series = series_of_the_code(Metrics().exported())
+    ours = {name for name in reads if name in worker_series}
 
     def missing() -> set[str]:
         found = exposed(worker.metrics())
@@ -89,6 +99,6 @@ def test_a_running_worker_and_triton_export_every_series_the_dashboard_reads(
     url = f"http://{stack.host}:{stack.triton_metrics_port}/metrics"
     with urllib.request.urlopen(url) as page:
         triton = exposed(page.read().decode())
-    for name in reads.keys() - ours:
+    for name in {n for n in reads if n.startswith(TRITON_PREFIX)}:
         assert name in triton, f"Triton does not export {name}"
         assert reads[name] <= triton[name]

@@ -67,6 +67,33 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "from_time": T0,
         "to_time": None,
     },
+    "retraining_result": {
+        "result_id": None,
+        "request_id": "r-1",
+        "model_name": "fraud-mlp",
+        "outcome": "rejected",
+        "reasons": ["candidate AUC 0.51 is below the floor 0.60"],
+        "new_version": None,
+        "metrics": {"candidate_auc": 0.51, "rows": 12000.0},
+        "primary_version": "3",
+        "from_time": T0,
+        "to_time": T0,
+        "finished_at": T0,
+    },
+    "window_summary": {
+        "producer": "host-1-abc",
+        "seq": 7,
+        "model_name": "fraud-mlp",
+        "model_version": "3",
+        "window_start": T0,
+        "window_end": T0,
+        "max_event_time": T0,
+        "events": 3,
+        "features_missing": 1,
+        "decisions": [2, 1, 0],
+        "n_bins": 2,
+        "counts": [1, 2, 3, 0],
+    },
 }
 
 

@@ -1,0 +1,279 @@
+"""`streamscore drift agent`: the Faust app that merges window summaries and runs detectors.
+
+Thin agents over plain code (drift/state.py, drift/labels.py):
+
+    [drift.summaries] ──► merge agent ──► tables: windows, versions, policies (changelogged)
+                                      ──► closed windows ──► Monitor ──► [drift.alerts]
+                                                             policy  ──► [retraining.requests]
+    [labels] + [predictions] ──► label agent ──► table: joins ──► DDM per version ──► alerts
+
+Bad input: an undecodable label, prediction or summary goes to the DLQ with its cause in the
+headers, as a scoring worker's bad event does; a summary of a version without a reference is
+counted (``streamscore_drift_summaries_merged_total{outcome="unknown-version"}``) and
+skipped. Neither stops the agent.
+
+Delivery: a taken batch is applied to the tables, every record it produced (changelog
+writes, alerts, requests) is flushed to the broker, and only then are its input messages
+acked, so a committed offset never runs ahead of the state it produced. A SIGKILL therefore
+loses nothing; a summary handled again after a restart is a duplicate by its
+``(producer, seq)`` and skipped, and an alert or request produced again has the same id.
+
+A Faust table changes only while an agent handles a message, so the timer that finds quiet
+versions sends a *tick* (key ``tick|name:version``) to the partition that version's
+summaries use, and the merge agent closes its windows when the tick arrives.
+
+Run one agent per deployment: the policy of a model is one table entry, and two agents
+would each keep their own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import shutil
+import tempfile
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import faust
+from confluent_kafka.admin import AdminClient
+from faust.worker import Worker
+
+from drift.labels import LabelJoin
+from drift.metrics import DriftMetrics
+from drift.settings import STATUS_KEY, DriftAgentSettings
+from drift.state import Applied, Closed, DriftState
+from drift.status import snapshot
+from drift.summary import RepositoryReferences
+from schemas.errors import DecodeError
+from streams.worker.engines.faust import faust_credentials
+from streams.worker.messages import DeadLetter, InMessage
+
+log = logging.getLogger(__name__)
+TICK = b"tick|"
+
+
+def run(settings: DriftAgentSettings, loglevel: str = "info") -> None:
+    app = create_app(settings)
+    Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
+
+
+def _partitions(settings: DriftAgentSettings, topic: str) -> int:
+    admin = AdminClient(settings.kafka.librdkafka())
+    meta = admin.list_topics(topic, timeout=30).topics.get(topic)
+    if meta is None or meta.error is not None or not meta.partitions:
+        raise SystemExit(f"topic {topic!r} does not exist: run `streamscore up` first")
+    return len(meta.partitions)
+
+
+def _table(app: faust.App, name: str, partitions: int) -> Any:
+    """A table of JSON keys and values, changelogged to ``<app id>-<name>-changelog``."""
+    schema: Any = faust.Schema(key_serializer="json", value_serializer="json")
+    return app.Table(name, partitions=partitions, schema=schema)
+
+
+def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None) -> faust.App:
+    metrics = metrics or DriftMetrics()
+    topics, agent = settings.topics, settings.agent
+    datadir = tempfile.mkdtemp(prefix="streamscore-drift-")
+    atexit.register(shutil.rmtree, datadir, ignore_errors=True)
+    partitions = _partitions(settings, topics.drift_summaries)
+    app = faust.App(
+        agent.app_id,
+        broker=[f"kafka://{host}" for host in settings.kafka.bootstrap.split(",")],
+        broker_credentials=faust_credentials(settings.kafka),
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        store="memory://",
+        datadir=datadir,
+        topic_partitions=partitions,
+        broker_commit_interval=0.5,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        stream_wait_empty=False,
+    )
+    codec = settings.registry.codec
+    summary_codec = codec("window_summary", logical_types=False)
+    alert_codec = codec("drift_alert", logical_types=False)
+    request_codec = codec("retraining_request", logical_types=False)
+    summaries = app.topic(topics.drift_summaries, key_type=bytes, value_type=bytes)
+    alerts_topic = app.topic(topics.drift_alerts, key_type=bytes, value_type=bytes)
+    requests_topic = app.topic(topics.retraining, key_type=bytes, value_type=bytes)
+
+    dlq = app.topic(topics.dlq, key_type=bytes, value_type=bytes)
+
+    async def dead_letter(msg: Any, exc: DecodeError) -> None:
+        """The original bytes to the DLQ, the cause in its headers (as the worker does)."""
+        source = InMessage(msg.key, msg.value, msg.topic, msg.partition, msg.offset)
+        letter = DeadLetter(source, type(exc).__name__, str(exc.reason), exc.detail)
+        log.warning("%s[%d]@%d dead-lettered: %s", msg.topic, msg.partition, msg.offset, exc)
+        await dlq.send(key=msg.key, value=msg.value, headers=letter.headers())
+
+    def table(name: str, n: int = partitions) -> Any:
+        return _table(app, name, n)
+
+    detectors = settings.detectors
+    metrics.threshold.labels("psi").set(detectors.psi_threshold)
+    metrics.threshold.labels("ks").set(detectors.ks_min_statistic)
+    metrics.threshold.labels("share").set(detectors.missing_share_threshold)
+    state = DriftState(
+        table("windows"), table("versions"), table("policies"),
+        RepositoryReferences(settings.model_repository),
+        settings.window, settings.detectors, settings.policy,
+    )  # fmt: skip
+
+    async def publish(closed: list[Closed]) -> None:
+        for result in closed:
+            label = f"{result.window.model_name}:{result.window.model_version}"
+            metrics.windows_closed.labels(label).inc()
+            metrics.window_events.labels(label).inc(result.window.events)
+            for (column, detector), value in result.statistics.items():
+                metrics.statistic.labels(label, column, detector).set(value)
+            for finding in result.findings:
+                metrics.alerts.labels(finding.feature, finding.detector).inc()
+            for alert in result.alerts:
+                await alerts_topic.send(
+                    key=alert["feature"].encode(), value=alert_codec.encode(alert)
+                )
+            if result.request is not None:
+                request = result.request
+                metrics.requests.labels(request["model_name"]).inc()
+                log.warning("retraining requested: %s", request["reason"])
+                await requests_topic.send(
+                    key=request["model_name"].encode(), value=request_codec.encode(request)
+                )
+
+    @app.agent(summaries, name="merge")
+    async def merge(stream: faust.StreamT[bytes]) -> None:
+        s = cast(Any, stream)
+        async for taken in s.noack_take(500, within=0.2):
+            now = time.time()
+            touched: set[str] = set()
+            ticked: set[str] = set()
+            for event in taken:
+                s._set_current_event(event)  # table writes go to this message's partition
+                msg = event.message
+                key = bytes(msg.key or b"")
+                if key.startswith(TICK):
+                    ticked.add(key[len(TICK) :].decode())
+                    continue
+                try:
+                    record = summary_codec.decode(msg.value)
+                except DecodeError as exc:
+                    metrics.summaries.labels("undecodable").inc()
+                    await dead_letter(msg, exc)
+                    continue
+                outcome = state.apply(record, msg.partition, now)
+                metrics.summaries.labels(str(outcome)).inc()
+                if outcome is Applied.APPLIED or outcome is Applied.LATE:
+                    touched.add(f"{record['model_name']}:{record['model_version']}")
+            for vkey in sorted(touched | ticked):
+                await publish(state.close_due(vkey, now, everything=vkey in ticked))
+            await app.producer.flush()  # changelog, alerts and requests durable before acks
+            for event in taken:
+                await stream.ack(event)
+
+    @app.timer(1.0)
+    async def tick_quiet_versions() -> None:
+        for vkey, partition in state.quiet_versions(time.time()):
+            await summaries.send(key=TICK + vkey.encode(), value=b"", partition=partition)
+
+    store = settings.redis.async_client()
+
+    @app.timer(agent.status_every_s)
+    async def write_status() -> None:
+        try:
+            await store.set(STATUS_KEY, json.dumps(snapshot(state, settings.detectors)))
+        except Exception as exc:  # status is a convenience; the agent goes on without it
+            log.info("status not written: %s", exc)
+
+    if agent.label_join:
+        _label_agent(app, settings, metrics, alerts_topic, alert_codec, dead_letter)
+
+    @app.task
+    async def serve_metrics() -> None:
+        if agent.metrics_port:
+            metrics.serve(agent.metrics_port)
+
+    return app
+
+
+def _label_agent(
+    app: faust.App,
+    settings: DriftAgentSettings,
+    metrics: DriftMetrics,
+    alerts_topic: Any,
+    alert_codec: Any,
+    dead_letter: Callable[[Any, DecodeError], Awaitable[None]],
+) -> None:
+    from drift.error_watch import ErrorWatch
+
+    topics = settings.topics
+    n = _partitions(settings, topics.labels)
+    codec = settings.registry.codec
+    label_codec = codec("label", logical_types=False)
+    prediction_codec = codec("prediction", logical_types=False)
+    joins, watches = _table(app, "joins", n), _table(app, "errors", n)
+    join = LabelJoin(joins, ttl_s=settings.agent.label_ttl_s)
+    watch = ErrorWatch(watches, settings.detectors)
+    source = app.topic(topics.labels, topics.predictions, key_type=bytes, value_type=bytes)
+    expire_every_s = min(10.0, settings.agent.label_ttl_s / 4)
+    cut = int(settings.agent.label_sample * 2**32)
+
+    def sampled(event_id: str) -> bool:
+        # Each join entry costs a changelog record: a fixed share of events, the same share
+        # on both sides, keeps the error stream unbiased at a fraction of the cost.
+        return zlib.crc32(event_id.encode()) < cut
+
+    @app.agent(source, name="labels")
+    async def labels(stream: faust.StreamT[bytes]) -> None:
+        s = cast(Any, stream)
+        last_expiry = time.time()
+        async for taken in s.noack_take(1000, within=0.2):
+            now = time.time()
+            for event in taken:
+                s._set_current_event(event)
+                msg = event.message
+                is_label = msg.topic == topics.labels
+                try:
+                    record = (label_codec if is_label else prediction_codec).decode(msg.value)
+                except DecodeError as exc:
+                    metrics.labels.labels("undecodable").inc()
+                    await dead_letter(msg, exc)
+                    continue
+                if not sampled(record["event_id"]):
+                    continue
+                if not is_label and len(joins) >= settings.agent.label_max_entries:
+                    metrics.labels.labels("full").inc()
+                    continue
+                if is_label:
+                    match = join.add_label(record["event_id"], int(record["label"]), now)
+                else:
+                    match = join.add_prediction(
+                        record["event_id"], record["model_name"], record["model_version"],
+                        float(record["score"]), now,
+                    )  # fmt: skip
+                if match is None:
+                    continue
+                metrics.labels.labels("matched").inc()
+                alert = watch.add(match, now)
+                metrics.error_rate.labels(f"{match.model_name}:{match.model_version}").set(
+                    watch.error_rate(match.model_name, match.model_version)
+                )
+                if alert is not None:
+                    metrics.alerts.labels(alert["feature"], alert["detector"]).inc()
+                    await alerts_topic.send(
+                        key=alert["feature"].encode(), value=alert_codec.encode(alert)
+                    )
+            if taken and now - last_expiry >= expire_every_s:
+                expired = join.expire(now)
+                metrics.labels.labels("expired-prediction").inc(expired.predictions)
+                metrics.labels.labels("unmatched-label").inc(expired.labels)
+                last_expiry = now
+            await app.producer.flush()
+            for event in taken:
+                await stream.ack(event)

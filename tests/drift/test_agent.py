@@ -1,0 +1,157 @@
+"""The drift agent on the real broker, fed by real scoring workers (both engines)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from drift.settings import STATUS_KEY
+from infra.config import merge_sections
+from infra.process import log_tail
+from infra.settings import ServicesSettings
+from schemas.codec import codec_for
+from streams.routing import ModelRef, Routing
+from streams.simulation.simulator import Drift
+from tests.support.drift import RATE, T0, load_entities, read_records, send_events, simulator
+from tests.support.kafka import consume, create_topics, produce
+from tests.support.models import set_routing
+from tests.support.samples import SAMPLES
+from tests.support.waiting import metric, wait_for
+
+SUMMARY = codec_for("window_summary")
+WINDOW_S = 5.0
+AGENT = {
+    "agent": {"label_join": False},
+    "window": {"size_s": WINDOW_S, "allowed_lateness_s": 1.0, "idle_close_s": 2.0},
+    "policy": {"cooldown_s": 3600.0},
+}
+WORKER = {"window": {"size_s": WINDOW_S}, "batch": {"size": 512}}
+
+
+@pytest.fixture
+def scoring(
+    stack: ServicesSettings, start_worker: Any, start_agent: Any, request: pytest.FixtureRequest
+) -> Callable[..., tuple[Any, Any]]:
+    """A worker of the engine under test and a drift agent, on the test's topics."""
+    load_entities(stack)
+    set_routing(stack, Routing(ModelRef("scorer", "1")))
+
+    def start(engine: str, **agent: Any) -> tuple[Any, Any]:
+        """``agent``: the agent's settings on top of AGENT; its window goes to the worker too."""
+        window = {"window": agent["window"]} if "window" in agent else {}
+        worker = start_worker(engine=engine, **merge_sections(WORKER, window))
+        create_topics(stack.kafka_bootstrap, worker.topics)
+        return worker, start_agent(**merge_sections(AGENT, agent))
+
+    return start
+
+
+def agent_metric(agent: Any, series: str) -> float:
+    """A series of the agent's /metrics (-1 while it is not up yet)."""
+    if agent.proc.poll() is not None:
+        raise AssertionError(f"the agent exited:\n{log_tail(agent.log)}")
+    try:
+        return metric(agent.metrics(), series)
+    except OSError:
+        return -1
+
+
+def closed_events(agent: Any) -> float:
+    """Events in the windows the agent has closed."""
+    return agent_metric(agent, "streamscore_drift_window_events_total")
+
+
+@pytest.mark.parametrize("engine", ["librdkafka", "faust"])
+def test_a_stationary_stream_never_asks_for_retraining(
+    stack: ServicesSettings, scoring: Any, engine: str
+) -> None:
+    worker, agent = scoring(engine)
+    n = 50_000
+    send_events(stack.kafka_bootstrap, worker.topics.events, simulator(), n)
+    wait_for(lambda: closed_events(agent) == n, 120, f"{n} events in closed windows")
+    page = agent.metrics()
+    assert metric(page, "streamscore_drift_windows_closed_total") >= n / RATE / WINDOW_S
+    assert read_records(stack.kafka_bootstrap, worker.topics.retraining, "retraining_request") == []
+    alerts = read_records(stack.kafka_bootstrap, worker.topics.drift_alerts, "drift_alert")
+    assert [a for a in alerts if a["detector"] in ("psi", "ks")] == []
+
+
+@pytest.mark.parametrize("engine", ["librdkafka", "faust"])
+def test_an_abrupt_one_sigma_shift_is_named_within_two_windows(
+    stack: ServicesSettings, scoring: Any, engine: str
+) -> None:
+    worker, agent = scoring(engine)
+    onset = 20_000
+    drift = Drift("merchant_risk", onset, unit="sigma", magnitude=1.0)
+    send_events(stack.kafka_bootstrap, worker.topics.events, simulator(drift), 40_000)
+    wait_for(lambda: closed_events(agent) == 40_000, 120, "every window closed")
+    alerts = read_records(stack.kafka_bootstrap, worker.topics.drift_alerts, "drift_alert")
+    named = sorted(a["window_end"] for a in alerts if a["feature"] == "merchant_risk")
+    assert named, (
+        f"no alert on merchant_risk among {[(a['feature'], a['detector']) for a in alerts]}"
+    )
+    onset_ms = int(T0.timestamp() * 1000 + onset / RATE * 1000)
+    assert named[0] - onset_ms <= 2 * WINDOW_S * 1000
+    assert all(end > onset_ms for end in named), "an alert before the shift"
+    requests = read_records(stack.kafka_bootstrap, worker.topics.retraining, "retraining_request")
+    assert len(requests) == 1, requests  # one request, not one per drifted window
+    cited = {a["alert_id"] for a in alerts}
+    assert set(requests[0]["alert_ids"]) <= cited and requests[0]["alert_ids"]
+
+
+def test_a_sigkilled_agent_restarts_with_its_window_intact(
+    stack: ServicesSettings, scoring: Any, start_agent: Any
+) -> None:
+    """One long window: half its events merged, the agent killed mid-window, the other half
+    sent while it is down; the restarted agent closes it with every event counted once."""
+    worker, agent = scoring("librdkafka", window={"size_s": 60.0, "idle_close_s": 600.0})
+    sim = simulator()
+    send_events(stack.kafka_bootstrap, worker.topics.events, sim, 20_000)
+    wait_for(lambda: open_window_events(stack) == 20_000, 60, "the first half merged")
+    agent.kill()
+    send_events(stack.kafka_bootstrap, worker.topics.events, sim, 10_000, skip=20_000)
+    restarted = start_agent(window={"size_s": 60.0, "idle_close_s": 3.0})
+    wait_for(lambda: closed_events(restarted) >= 30_000, 120, "the window closed")
+    page = restarted.metrics()
+    assert metric(page, "streamscore_drift_window_events_total") == 30_000
+    assert metric(page, "streamscore_drift_windows_closed_total") == 1
+
+
+def open_window_events(stack: ServicesSettings) -> int:
+    """Events in the newest open window of scorer:1, from the status the agent writes."""
+    raw = redis.Redis(host=stack.host, port=stack.redis_port).get(STATUS_KEY)
+    window = json.loads(raw or "{}").get("versions", {}).get("scorer:1", {}).get("window")
+    return int(window["events"]) if window else 0
+
+
+def test_labels_join_their_predictions_and_bad_input_never_stops_the_agent(
+    stack: ServicesSettings, scoring: Any
+) -> None:
+    worker, agent = scoring("librdkafka", agent={"label_join": True, "label_sample": 1.0})
+    topics = worker.topics
+    n = 5_000
+    send_events(stack.kafka_bootstrap, topics.events, simulator(), n, labels_topic=topics.labels)
+    produce(stack.kafka_bootstrap, topics.labels, [(b"acct-1", b"\x00not a label")])
+    stranger = {**SAMPLES["window_summary"], "model_name": "nobody", "n_bins": 10}
+    stranger["counts"] = [0] * 170
+    produce(
+        stack.kafka_bootstrap, topics.drift_summaries, [(b"nobody:1", SUMMARY.encode(stranger))]
+    )
+
+    def joined() -> float:
+        return agent_metric(agent, 'streamscore_drift_label_join_total{outcome="matched"}')
+
+    wait_for(lambda: joined() == n, 120, f"{n} labels joined with their predictions")
+    page = agent.metrics()
+    assert metric(page, 'streamscore_drift_summaries_merged_total{outcome="unknown-version"}') == 1
+    assert 'streamscore_drift_error_rate{model="scorer:1"}' in page
+    (letter,) = consume(stack.kafka_bootstrap, topics.dlq, 1)
+    headers = dict(letter.headers() or [])
+    assert letter.value() == b"\x00not a label"
+    assert headers["source.topic"].decode() == topics.labels
+    assert headers["error.reason"] == b"bad-magic"
+    assert agent.proc.poll() is None
