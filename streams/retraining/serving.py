@@ -1,0 +1,83 @@
+"""What the retraining worker asks of Triton and of the routing value.
+
+tritonclient's exceptions leave here as the InferenceError tree (inference/errors.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import redis
+import tritonclient.grpc as grpcclient
+from tritonclient.utils import InferenceServerException
+
+from inference.errors import ModelUnavailableError
+from schemas.features import INPUT_TENSOR, OUTPUT_TENSOR
+from streams.routing.state import ROUTING_KEY, ModelRef, Routing
+
+SCORE_CHUNK = 4096  # rows per Triton request: the repository's max_batch_size
+SCORE_TIMEOUT_S = 60.0  # an offline job: no latency budget, only a bound
+
+
+@contextmanager
+def _triton(ref: ModelRef) -> Iterator[None]:
+    """tritonclient's exceptions as the InferenceError tree, naming ``ref``."""
+    try:
+        yield
+    except InferenceServerException as exc:
+        raise ModelUnavailableError(str(ref), exc.message() or str(exc)) from exc
+
+
+def scores(client: grpcclient.InferenceServerClient, ref: ModelRef, x: np.ndarray) -> np.ndarray:
+    """The scores that Triton's ``ref`` gives the rows ``x``, in chunks of SCORE_CHUNK."""
+    out = [np.empty(0, dtype=np.float32)]
+    for start in range(0, len(x), SCORE_CHUNK):
+        chunk = np.ascontiguousarray(x[start : start + SCORE_CHUNK], dtype=np.float32)
+        tensor = grpcclient.InferInput(INPUT_TENSOR, list(chunk.shape), "FP32")
+        tensor.set_data_from_numpy(chunk)
+        with _triton(ref):
+            answer = client.infer(
+                ref.name,
+                [tensor],
+                model_version=ref.version,
+                outputs=[grpcclient.InferRequestedOutput(OUTPUT_TENSOR)],
+                client_timeout=SCORE_TIMEOUT_S,
+            )
+        scores = answer.as_numpy(OUTPUT_TENSOR)
+        if scores is None or len(scores) != len(chunk):
+            raise ModelUnavailableError(str(ref), "answer has the wrong number of scores")
+        out.append(scores.reshape(-1))
+    return np.concatenate(out)
+
+
+def ensure_ready(client: grpcclient.InferenceServerClient, ref: ModelRef, timeout_s: float) -> None:
+    """Load ``ref``'s model on Triton (every exported version) unless ``ref`` is ready."""
+    deadline = time.monotonic() + timeout_s
+    with _triton(ref):
+        if client.is_model_ready(ref.name, ref.version):
+            return
+        client.load_model(ref.name)
+        while not client.is_model_ready(ref.name, ref.version):
+            if time.monotonic() > deadline:
+                raise ModelUnavailableError(str(ref), f"not ready after {timeout_s:.0f} s")
+            time.sleep(0.2)
+
+
+def add_shadow(store: redis.Redis, ref: ModelRef, primary: ModelRef) -> Routing:
+    """Add ``ref`` as a shadow to the stored routing; a concurrent change retries."""
+    with store.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(ROUTING_KEY)
+                raw = pipe.get(ROUTING_KEY)
+                current = Routing(primary) if raw is None else Routing.from_json(raw)
+                new = current.add_shadow(ref)
+                pipe.multi()
+                pipe.set(ROUTING_KEY, new.to_json())
+                pipe.execute()
+                return new
+            except redis.WatchError:
+                continue

@@ -1,0 +1,285 @@
+"""The retraining worker: answers each retraining request once, on `retraining.results`.
+
+For each request (a librdkafka consumer in group ``training.app_id``, offsets committed by hand):
+
+1. An undecodable request is logged, counted and skipped: it has no id to answer.
+   A request_id already answered is skipped: on start the worker reads the whole results
+   topic to learn them, then remembers each one it answers.
+2. A model with no version in the model repository: rejected, "unknown model".
+3. The primary is the routing's primary when it is a version of the model, else the
+   model's newest version in the repository; it is loaded on Triton if it is not ready.
+4. The training set is read from the topics (dataset.py), the candidate trained and gated
+   against the primary's scores from Triton, the serving truth (inference/retraining.py).
+5. Accepted: the candidate is exported as a new version with its reference distributions,
+   loaded on Triton, and once that version is ready it is added as a shadow (a watched
+   read-modify-write of the routing value; with no routing stored yet, the primary of step 3
+   becomes the primary).
+6. The result (key model_name) is published and acknowledged; then the request's offset is
+   committed. A request whose result was not acknowledged when the worker stops is read
+   again on restart; a crash between export and commit may thus export a version twice.
+
+Any failure in 3-5 (Triton, Redis, Kafka, or a bug) rejects the request with the error as its
+reason: one request never stops the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+
+from inference.repository import ModelRepository, reference_of
+from inference.retraining import RetrainOutcome, retrain
+from infra.errors import StreamScoreError
+from schemas.errors import DecodeError
+from streams.backoff import Backoff
+from streams.client.admin import check_topic
+from streams.client.errors import KAFKA_LOG
+from streams.client.producer import PRODUCER_DEFAULTS
+from streams.retraining import serving
+from streams.retraining.dataset import DatasetReader
+from streams.retraining.reading import read_range, reader
+from streams.retraining.settings import RetrainingSettings
+from streams.routing.state import ModelRef, RoutingError, read_sync
+
+log = logging.getLogger("streamscore.retraining")
+
+MAX_POLL_INTERVAL_MS = 3_600_000  # one request may train for a long time between polls
+FAILURES = (StreamScoreError, redis.RedisError, KafkaException)
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    requests: int = 0
+    duplicates: int = 0
+    undecodable: int = 0
+    accepted: int = 0
+    rejected: int = 0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class RetrainingWorker:
+    """Consumes retraining requests until ``stop`` is set (between requests)."""
+
+    def __init__(self, settings: RetrainingSettings, stop: threading.Event | None = None) -> None:
+        self.settings = settings
+        self.stop = stop or threading.Event()
+        self.repo = ModelRepository(settings.model_repository)
+        self.requests = settings.registry.codec("retraining_request", logical_types=False)
+        self.results = settings.registry.codec("retraining_result", logical_types=False)
+        self.handled: set[str] = set()
+        self.stats = WorkerStats()
+
+    def run(self) -> None:
+        topics = self.settings.topics
+        for topic in (topics.retraining, topics.retraining_results):
+            check_topic(self.settings, topic)
+        self.handled = self._answered()
+        log.info("%d request(s) already answered", len(self.handled))
+        kafka = self.settings.kafka
+        # Every delivery reports back: a result counts only once acknowledged.
+        conf = {**PRODUCER_DEFAULTS, "delivery.report.only.error": False, "logger": KAFKA_LOG}
+        producer = Producer(kafka.librdkafka(**conf))
+        consumer = Consumer(
+            kafka.librdkafka(
+                **{
+                    "group.id": self.settings.training.app_id,
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
+                    "logger": KAFKA_LOG,
+                }
+            )
+        )
+        consumer.subscribe([topics.retraining])
+        try:
+            while not self.stop.is_set():
+                msg = consumer.poll(0.5)
+                if msg is None:
+                    continue
+                err = msg.error()
+                if err is not None:
+                    if err.code() != KafkaError._PARTITION_EOF:
+                        log.warning("reading requests: %s", err.str())
+                    continue
+                if not self._handle(msg, producer):
+                    break  # stopping before the result was acknowledged: read again later
+                consumer.commit(message=msg, asynchronous=False)
+        finally:
+            consumer.close()
+            producer.flush(5.0)
+            log.info("stopped: %s", self.stats)
+
+    def _answered(self) -> set[str]:
+        consumer = reader(self.settings)
+        topic = self.settings.topics.retraining_results
+        timeout_s = self.settings.training.read_timeout_s
+        try:
+            found = set()
+            for msg in read_range(consumer, self.settings, topic, None, timeout_s):
+                try:
+                    found.add(self.results.decode(msg.value() or b"")["request_id"])
+                except DecodeError as exc:
+                    log.warning("unreadable result at offset %s: %s", msg.offset(), exc)
+            return found
+        finally:
+            consumer.close()
+
+    def _handle(self, msg: Message, producer: Producer) -> bool:
+        """True once the request needs nothing more (answered or skipped)."""
+        try:
+            request = self.requests.decode(msg.value() or b"")
+        except DecodeError as exc:
+            self.stats.undecodable += 1
+            where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
+            log.warning("skipping an undecodable request at %s: %s", where, exc)
+            return True
+        request_id = request["request_id"]
+        if request_id in self.handled:
+            self.stats.duplicates += 1
+            log.info("request %s was answered already: skipped", request_id)
+            return True
+        self.stats.requests += 1
+        log.info(
+            "request %s: retrain %s (%s)", request_id, request["model_name"], request["reason"]
+        )
+        result = self.process(request)
+        if not self._publish(producer, result):
+            return False
+        self.handled.add(request_id)
+        if result["outcome"] == "accepted":
+            self.stats.accepted += 1
+        else:
+            self.stats.rejected += 1
+        log.info("request %s: %s %s", request_id, result["outcome"], result["reasons"])
+        return True
+
+    def process(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The result of one request (never raises for a failure of the services)."""
+        name = request["model_name"]
+        to_ms = request["to_time"] if request["to_time"] is not None else _now_ms()
+        from_ms = request["from_time"]
+        if from_ms is None:
+            from_ms = to_ms - int(self.settings.training.lookback_s * 1000)
+        result: dict[str, Any] = {
+            "result_id": str(uuid.uuid4()),
+            "request_id": request["request_id"],
+            "model_name": name,
+            "outcome": "rejected",
+            "reasons": [],
+            "new_version": None,
+            "metrics": {},
+            "primary_version": None,
+            "from_time": from_ms,
+            "to_time": to_ms,
+        }
+        if not self.repo.versions(name):
+            root = self.settings.model_repository
+            result["reasons"] = [f"unknown model {name!r}: no version of it in {root}"]
+        elif from_ms > to_ms:
+            result["reasons"] = [f"the range starts ({from_ms}) after it ends ({to_ms})"]
+        else:
+            try:
+                self._retrain(request, result)
+            except Exception as exc:  # one request never stops the worker: its result says why
+                log.exception("request %s failed", request["request_id"])
+                result["reasons"].append(f"retraining failed: {type(exc).__name__}: {exc}")
+        result["finished_at"] = _now_ms()
+        return result
+
+    def _retrain(self, request: dict[str, Any], result: dict[str, Any]) -> None:
+        name, settings = request["model_name"], self.settings
+        triton, store = settings.triton.client(), settings.redis.client()
+        try:
+            primary = self._primary(store, name)
+            result["primary_version"] = primary.version
+            serving.ensure_ready(triton, primary, settings.training.ready_timeout_s)
+            data, stats = DatasetReader(settings).read(result["from_time"], result["to_time"])
+            outcome = retrain(
+                data,
+                lambda x: serving.scores(triton, primary, x),
+                settings.gate,
+                settings.training.retrain_config(),
+            )
+            result["metrics"] = {**stats.metrics(), **outcome.metrics}
+            result["reasons"] = list(outcome.reasons)
+            if not outcome.accepted:
+                return
+            version = self._export(name, outcome, request, result["metrics"])
+            result["new_version"] = ref_version = str(version)
+            try:
+                serving.ensure_ready(
+                    triton, ModelRef(name, ref_version), settings.training.ready_timeout_s
+                )
+                serving.add_shadow(store, ModelRef(name, ref_version), primary)
+            except FAILURES as exc:
+                result["reasons"] = [
+                    f"passed the gate and was exported as version {version}, but could not "
+                    f"be served as a shadow: {type(exc).__name__}: {exc}"
+                ]
+                return
+            result["outcome"] = "accepted"
+        finally:
+            triton.close()
+            store.close()
+
+    def _primary(self, store: redis.Redis, name: str) -> ModelRef:
+        try:
+            routing = read_sync(store)
+        except (RoutingError, redis.RedisError) as exc:
+            log.warning("routing unreadable (%s): using the newest version of %s", exc, name)
+            routing = None
+        if routing is not None and routing.primary.name == name:
+            return routing.primary
+        return ModelRef(name, str(self.repo.versions(name)[-1]))
+
+    def _export(
+        self, name: str, outcome: RetrainOutcome, request: dict[str, Any], metrics: dict[str, float]
+    ) -> int:
+        assert outcome.model is not None and outcome.train_x is not None
+        metadata = {
+            "trained_on": "retraining",
+            "request_id": request["request_id"],
+            "reason": request["reason"],
+            "requested_by": request["requested_by"],
+            "metrics": {k: round(v, 6) for k, v in metrics.items()},
+        }
+        reference = reference_of(outcome.model, outcome.train_x)
+        return self.repo.export(outcome.model, name, metadata=metadata, reference=reference)
+
+    def _publish(self, producer: Producer, result: dict[str, Any]) -> bool:
+        """Publish and wait for the broker's ack, retrying until acked or stopping."""
+        value, key = self.results.encode(result), result["model_name"].encode()
+        reports: list[KafkaError | None] = []
+        for delay in Backoff(initial_s=0.5, max_s=10.0).delays():
+            reports.clear()
+            topic = self.settings.topics.retraining_results
+            producer.produce(topic, value, key, on_delivery=lambda err, _: reports.append(err))
+            producer.flush(30.0)
+            if reports and reports[0] is None:
+                return True
+            log.warning("result not acknowledged (%s): retrying", reports or "timeout")
+            if self.stop.wait(delay):
+                return False
+        return False  # pragma: no cover - the delays never end
+
+
+def run(settings: RetrainingSettings) -> WorkerStats:
+    """Run a worker until SIGTERM or SIGINT (handled when called from the main thread)."""
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    worker = RetrainingWorker(settings, stop)
+    worker.run()
+    return worker.stats
