@@ -1,0 +1,81 @@
+"""The whole loop, unattended, on the real services: drift → one request → a new version
+trained, gated, loaded, and scoring as a shadow, with no worker restarted."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from confluent_kafka import Producer
+
+from infra.settings import ServicesSettings
+from schemas.codec import codec_for
+from streams.routing import ModelRef, Routing
+from streams.simulation.simulator import Drift, entity_feature_rows
+from tests.support.drift import ENTITIES, RATE, read_records, send_events, simulator
+from tests.support.kafka import consume, create_topics
+from tests.support.models import export_model, set_routing
+from tests.support.waiting import wait_for
+
+WINDOW = {"size_s": 5.0, "allowed_lateness_s": 1.0, "idle_close_s": 3.0}
+
+
+def publish_entities(bootstrap: str, topic: str, at: datetime) -> None:
+    """The simulated entities' features on the features topic, stamped ``at``: the workers
+    apply them to Redis, and the retraining worker reads them back as of each event."""
+    codec = codec_for("entity_features")
+    producer = Producer({"bootstrap.servers": bootstrap})
+    stamp = int(at.timestamp() * 1000)
+    for entity_id, values in entity_feature_rows(0, ENTITIES):
+        record = {"entity_id": entity_id, **values}
+        producer.produce(topic, key=entity_id.encode(), value=codec.encode(record), timestamp=stamp)
+    assert producer.flush(30) == 0
+
+
+def test_drift_ends_in_a_gated_shadow_without_a_restart(
+    stack: ServicesSettings, start_worker: Any, start_agent: Any, start_retrainer: Any
+) -> None:
+    # A weak primary (little data, few epochs), so that a candidate has room to be better.
+    model = export_model(stack, f"loop{uuid.uuid4().hex[:6]}", seed=7)
+    set_routing(stack, Routing(ModelRef(model, "1")))
+    worker = start_worker(engine="librdkafka", window=WINDOW, routing={"default_model": model})
+    topics = worker.topics
+    create_topics(stack.kafka_bootstrap, topics)
+    start_agent(window=WINDOW, policy={"cooldown_s": 3600.0})
+    start_retrainer(training={"epochs": 6})
+    n, onset = 50_000, 25_000
+    start = datetime.now(UTC) - timedelta(seconds=onset / RATE)  # the shift lands about now
+    publish_entities(stack.kafka_bootstrap, topics.features, start - timedelta(minutes=5))
+    sim = simulator(Drift("merchant_risk", onset, unit="sigma", magnitude=1.0), start=start)
+    send_events(stack.kafka_bootstrap, topics.events, sim, onset, labels_topic=topics.labels)
+    drift_sent = time.monotonic()
+    send_events(stack.kafka_bootstrap, topics.events, sim, n - onset, skip=onset,
+                labels_topic=topics.labels)  # fmt: skip
+
+    results: list[Any] = []
+
+    def answered() -> bool:
+        results[:] = read_records(
+            stack.kafka_bootstrap, topics.retraining_results, "retraining_result", 1
+        )
+        return bool(results)
+
+    wait_for(answered, 240, "a retraining result")
+    assert [r["outcome"] for r in results] == ["accepted"], results
+    version = results[0]["new_version"]
+    shadow_codec = codec_for("prediction")
+
+    def shadow_scores() -> bool:
+        sent = consume(stack.kafka_bootstrap, topics.shadow, 10**9, 2)
+        return any(shadow_codec.decode(m.value())["model_version"] == version for m in sent)
+
+    # Events keep coming, as they would: the new version scores them as a shadow.
+    more = simulator(Drift("merchant_risk", 0, unit="sigma"), seed=1, start=datetime.now(UTC))
+    send_events(stack.kafka_bootstrap, topics.events, more, 2_000)
+    wait_for(shadow_scores, 60, f"shadow outputs of {model}:{version}")
+    print(f"\ndrift onset to the new shadow serving: {time.monotonic() - drift_sent:.0f} s")
+    requests = read_records(stack.kafka_bootstrap, topics.retraining, "retraining_request")
+    assert len(requests) == 1, requests
+    assert worker.proc.poll() is None  # the same worker, never restarted
