@@ -1,0 +1,99 @@
+"""The worker's half: batches counted into window summaries, exactly and cheaply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drift.reference import WATCHED, Reference
+from drift.summary import RepositoryReferences, WindowAccumulator
+from drift.windows import WindowConfig
+from inference.synthetic import sample_features, true_probability
+from schemas.codec import codec_for
+from schemas.features import EVENT_FEATURE_NAMES
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a multiple of every window size here
+
+
+class Fixed:
+    def __init__(self, reference: Reference | None) -> None:
+        self.reference = reference
+
+    def get(self, name: str, version: str) -> Reference | None:
+        return self.reference
+
+
+@pytest.fixture(scope="module")
+def reference() -> Reference:
+    x = sample_features(np.random.default_rng(1), 10_000)
+    return Reference.build(x, true_probability(x))
+
+
+def batch(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    x = sample_features(np.random.default_rng(seed), n)
+    return x, true_probability(x).astype(np.float32)
+
+
+def test_a_batch_over_two_windows_is_split_by_event_time(reference: Reference) -> None:
+    acc = WindowAccumulator(Fixed(reference), WindowConfig(size_s=5.0), producer="p")
+    x, scores = batch(10, 2)
+    times = T0 + np.array([0, 1, 2, 3, 4, 5_000, 5_001, 5_002, 9_999, 4_999])
+    missing = np.zeros(10, bool)
+    missing[[0, 5]] = True
+    decisions = np.array([0, 1, 2, 0, 0, 0, 1, 1, 2, 0])
+    assert acc.add("m", "1", times, x, scores, missing, decisions)
+    first, second = acc.drain()
+    assert (first["window_start"], first["window_end"]) == (T0, T0 + 5_000)
+    assert (first["events"], first["features_missing"]) == (6, 1)
+    assert (second["events"], second["features_missing"]) == (4, 1)
+    assert first["decisions"] == [4, 1, 1] and second["decisions"] == [1, 2, 1]
+    assert (first["max_event_time"], second["max_event_time"]) == (T0 + 4_999, T0 + 9_999)
+    assert (first["seq"], second["seq"]) == (1, 2)
+    counts = np.array(first["counts"]).reshape(len(WATCHED), -1)
+    rows = [0, 1, 2, 3, 4, 9]
+    columns = np.column_stack([x[rows], scores[rows]])
+    expected = reference.histogram(columns)
+    entity = slice(len(EVENT_FEATURE_NAMES), len(WATCHED) - 1)
+    expected[entity] -= reference.histogram(columns[:1])[entity]  # row 0 had no features
+    assert (counts == expected).all()
+    assert acc.drain() == []  # deltas: nothing new since the last drain
+
+
+def test_summaries_encode_with_their_schema(reference: Reference) -> None:
+    acc = WindowAccumulator(Fixed(reference), WindowConfig(), producer="p")
+    x, scores = batch(100, 3)
+    acc.add("m", "1", T0 + np.arange(100), x, scores, np.zeros(100, bool), np.zeros(100, int))
+    codec = codec_for("window_summary", logical_types=False)
+    (summary,) = acc.drain()
+    assert codec.decode(codec.encode(summary)) == summary
+
+
+def test_a_version_without_a_reference_is_not_counted() -> None:
+    acc = WindowAccumulator(Fixed(None), WindowConfig(), producer="p")
+    x, scores = batch(8, 4)
+    assert not acc.add("m", "9", T0 + np.arange(8), x, scores, np.zeros(8, bool), np.zeros(8, int))
+    assert acc.unmonitored == 8 and acc.drain() == []
+
+
+def test_references_are_read_once_and_absent_ones_asked_again_later(
+    reference: Reference, tmp_path: Path
+) -> None:
+    now = [0.0]
+    refs = RepositoryReferences(tmp_path, clock=lambda: now[0])
+    assert refs.get("m", "1") is None
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    reference.save(tmp_path / "m" / "1")
+    assert refs.get("m", "1") is None  # believed absent for a while
+    now[0] = 60.0
+    assert refs.get("m", "1") is not None
+    (tmp_path / "m" / "1" / "reference.json").unlink()
+    assert refs.get("m", "1") is not None  # a version never changes: kept
+
+
+def test_hopping_windows_count_each_event_in_each_of_its_windows(reference: Reference) -> None:
+    acc = WindowAccumulator(Fixed(reference), WindowConfig(size_s=4.0, hop_s=2.0), producer="p")
+    x, scores = batch(1, 5)
+    acc.add("m", "1", np.array([T0 + 3_000]), x, scores, np.zeros(1, bool), np.zeros(1, int))
+    assert sorted(s["window_start"] for s in acc.drain()) == [T0, T0 + 2_000]
