@@ -9,9 +9,12 @@ window spans the matches since the previous alert, by the wall time they were jo
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import MutableMapping
 from typing import Any
+
+from river.drift.binary import DDM
 
 from drift.detectors import DetectorConfig
 from drift.labels import Match, error_detector
@@ -50,19 +53,24 @@ class ErrorWatch:
         }
         alert = None
         if detector.drift_detected:
-            rate = entry["errors"] / entry["matches"]
+            statistic, threshold = _ddm_levels(detector)
             alert = {
                 "alert_id": str(uuid.uuid5(_NS, f"{key}:{entry['alerts']}")),
                 "feature": LABEL_ERROR,
                 "detector": "ddm",
-                "statistic": float(rate),
-                "threshold": float(self.error_rate_before(entry)),
+                "statistic": statistic,
+                "threshold": threshold,
                 "window_start": int(entry["since_s"] * 1000),
                 "window_end": int(at_s * 1000),
                 "window_size": int(entry["matches"]),
                 "model_name": match.model_name,
                 "model_version": match.model_version,
-                "evidence": {"errors": float(entry["errors"]), "matches": float(entry["matches"])},
+                "evidence": {
+                    "errors": float(entry["errors"]),
+                    "matches": float(entry["matches"]),
+                    "error_rate": entry["errors"] / entry["matches"],
+                    "lowest_error_rate": float(detector._p_min or 0.0),
+                },
                 "raised_at": int(at_s * 1000),
             }
             entry = {**entry, "matches": 0, "errors": 0, "since_s": at_s,
@@ -71,7 +79,12 @@ class ErrorWatch:
         self.table[key] = entry
         return alert
 
-    @staticmethod
-    def error_rate_before(entry: dict[str, Any]) -> float:
-        """The long-run error rate, the level the detector judged against."""
-        return entry["total_errors"] / entry["total"] if entry["total"] else 0.0
+
+def _ddm_levels(detector: DDM) -> tuple[float, float]:
+    """What DDM compared when it fired: the error rate plus its standard deviation, against
+    the lowest such level seen plus ``drift_threshold`` of its deviations. river keeps them
+    private; the version is pinned in pyproject.toml."""
+    p, n = detector._p.get(), detector._p.n
+    level = p + math.sqrt(p * (1 - p) / n)
+    p_min, s_min = detector._p_min or 0.0, detector._s_min or 0.0  # set once DDM is warm
+    return float(level), float(p_min + detector.drift_threshold * s_min)

@@ -73,10 +73,11 @@ class Reference:
 
     def bin_index(self, columns: np.ndarray) -> np.ndarray:
         """(n, columns) bin numbers of each value: one ``searchsorted`` per column."""
-        out = np.empty(columns.shape, dtype=np.int64)
+        by_column = np.ascontiguousarray(columns.T)  # each searchsorted reads one row
+        out = np.empty(by_column.shape, dtype=np.int64)
         for i, edges in enumerate(self.edges):
-            out[:, i] = np.searchsorted(edges, columns[:, i], side="right")
-        return out
+            out[i] = np.searchsorted(edges, by_column[i], side="right")
+        return out.T
 
     def histogram(self, columns: np.ndarray) -> np.ndarray:
         """(columns, n_bins) counts of ``columns`` (n rows, one per watched column), in one

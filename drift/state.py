@@ -9,8 +9,9 @@ The agent (drift/agent.py) hands in Faust tables; tests hand in dicts. Three map
     policies   "name"               → the pickled RetrainingPolicy of a model
 
 Every value is rewritten whole on change (a Faust table writes its changelog on assignment,
-not on mutation). A window closes once the version's watermark (its latest event time)
-passes the window's end plus the allowed lateness, or when the version has been quiet for
+not on mutation). A window closes once the version's watermark (the lowest of the
+watermarks its workers report, drift/summary.py) passes the window's end plus the allowed
+lateness, or when the version has been quiet for
 ``idle_close_s``; windows close in start order, each evaluated once by the version's
 :class:`~drift.monitor.Monitor` against the version's reference distributions. A summary for
 an already closed window is late: counted and dropped. Alert and request ids are derived
@@ -106,7 +107,11 @@ class DriftState:
             "seen_at": now_s, "open": [], "monitor": _dump(Monitor(ref, self.detectors)),
         }  # fmt: skip
         info = {**info, "seen_at": now_s, "partition": partition}
-        info["watermark"] = max(info["watermark"], int(summary["max_event_time"]))
+        producers = dict(info.get("producers", {}))
+        mark = max(int(summary["watermark"]), producers.get(summary["producer"], [0, 0])[0])
+        producers[summary["producer"]] = [mark, now_s]
+        info["producers"] = self._active(producers, now_s)
+        info["watermark"] = max(info["watermark"], self._lowest(info["producers"]))
         if info["closed_through"] is not None and start <= info["closed_through"]:
             self.versions[vkey] = info
             return Applied.LATE
@@ -134,6 +139,16 @@ class DriftState:
             info["open"] = sorted([*info["open"], start])
         self.versions[vkey] = info
         return Applied.APPLIED
+
+    def _active(self, producers: dict[str, list[float]], now_s: float) -> dict[str, list[float]]:
+        """The producers heard from within ``idle_close_s``: a worker that stopped (or moved
+        to other partitions) stops holding the watermark back."""
+        idle = self.window.idle_close_s
+        return {p: v for p, v in producers.items() if now_s - v[1] < idle}
+
+    @staticmethod
+    def _lowest(producers: dict[str, list[float]]) -> int:
+        return int(min((mark for mark, _ in producers.values()), default=0))
 
     def quiet_versions(self, now_s: float) -> list[tuple[str, int]]:
         """(version key, partition) of versions with open windows and no summary for

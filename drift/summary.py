@@ -12,6 +12,13 @@ Each summary carries ``(producer, seq)``: a process-unique producer id and a num
 grows by one per summary. The agent applies each pair once, so a summary published twice
 (a retried publish) is never counted twice.
 
+Each also carries the producer's *watermark*: for every input partition it read from in the
+last ``idle_close_s``, the latest event time read; the lowest of those. Partitions are read
+at different speeds (a worker catching up reads one partition minutes of event time ahead
+of another), so the latest event time overall would close windows whose events are still on
+their way; the lowest one is a time before which every event has been counted. A partition
+that went quiet stops holding it back after ``idle_close_s``.
+
 An entity-feature column counts only the events whose entity features were found: an event
 scored with defaults is counted in ``features_missing`` instead, which has its own detector,
 so that a feature-store outage reads as what it is and not as a shift of eight features.
@@ -113,6 +120,8 @@ class WindowAccumulator:
         self.producer = producer or producer_id()
         self._seq = itertools.count(1)
         self._open: dict[tuple[str, str, int], _Window] = {}
+        self._read: dict[int, tuple[int, float]] = {}  # partition → (latest event time, when)
+        self._clock = time.monotonic
         self.unmonitored = 0  # events of versions without a reference
 
     def add(
@@ -124,10 +133,13 @@ class WindowAccumulator:
         scores: np.ndarray,
         missing: np.ndarray,
         decisions: np.ndarray,
+        partitions: np.ndarray | None = None,
     ) -> bool:
         """Count one batch: its feature rows ``x`` (n, features), the primary's ``scores``,
-        which rows had no entity features, and each row's decision index (0 approve,
-        1 review, 2 decline). False when the version has no reference (not counted)."""
+        which rows had no entity features, each row's decision index (0 approve, 1 review,
+        2 decline) and input partition. False when the version has no reference (not
+        counted)."""
+        self._progress(times_ms, partitions)
         ref = self.references.get(model_name, model_version)
         if ref is None:
             self.unmonitored += len(x)
@@ -139,15 +151,19 @@ class WindowAccumulator:
         flat[missing, _ENTITY_COLUMNS] = stride - 1
         times = np.asarray(times_ms, dtype=np.int64)
         rows, starts = self.window.assign(times)
-        uniq, slot = np.unique(starts, return_inverse=True)
+        if len(rows) == len(times) and starts.min() == starts.max():
+            # The common case: a tumbling window holds the whole batch; no regrouping.
+            uniq, slot = starts[:1], np.zeros(len(times), np.int64)
+        else:
+            uniq, slot = np.unique(starts, return_inverse=True)
+            flat, times = flat[rows], times[rows]
+            missing, decisions = missing[rows], decisions[rows]
         n_win = len(uniq)
-        index = (slot[:, None] * stride + flat[rows]).ravel()
+        index = (slot[:, None] * stride + flat).ravel()
         counts = np.bincount(index, minlength=n_win * stride).reshape(n_win, stride)
         events = np.bincount(slot, minlength=n_win)
-        absent = np.bincount(slot, weights=missing[rows], minlength=n_win)
-        decided = np.bincount(slot * 3 + decisions[rows], minlength=n_win * 3).reshape(n_win, 3)
-        latest = np.full(n_win, np.iinfo(np.int64).min)
-        np.maximum.at(latest, slot, times[rows])
+        absent = np.bincount(slot, weights=missing, minlength=n_win)
+        decided = np.bincount(slot * 3 + decisions, minlength=n_win * 3).reshape(n_win, 3)
         for k, start in enumerate(uniq.tolist()):
             key = (model_name, model_version, start)
             w = self._open.get(key)
@@ -157,12 +173,38 @@ class WindowAccumulator:
             w.events += int(events[k])
             w.features_missing += int(absent[k])
             w.decisions += decided[k]
-            w.max_event_time = max(w.max_event_time, int(latest[k]))
+            latest = times.max() if n_win == 1 else times[slot == k].max()
+            w.max_event_time = max(w.max_event_time, int(latest))
         return True
+
+    def _progress(self, times_ms: np.ndarray, partitions: np.ndarray | None) -> None:
+        if len(times_ms) == 0:
+            return
+        now = self._clock()
+        times = np.asarray(times_ms, dtype=np.int64)
+        seen: dict[int, int]
+        if partitions is None or partitions.min() == partitions.max():
+            seen = {0 if partitions is None else int(partitions[0]): int(times.max())}
+        else:
+            order = np.argsort(partitions, kind="stable")
+            parts, ordered = partitions[order], times[order]
+            starts = np.flatnonzero(np.r_[True, parts[1:] != parts[:-1]])
+            maxima = np.maximum.reduceat(ordered, starts)
+            seen = dict(zip(parts[starts].tolist(), maxima.tolist(), strict=True))
+        for partition, latest in seen.items():
+            before = self._read.get(partition, (latest, now))[0]
+            self._read[partition] = (max(before, latest), now)
+
+    def watermark(self) -> int:
+        """The lowest latest event time of the partitions read from lately (0: none yet)."""
+        now, idle = self._clock(), self.window.idle_close_s
+        recent = [t for t, seen in self._read.values() if now - seen < idle]
+        return min(recent, default=max((t for t, _ in self._read.values()), default=0))
 
     def drain(self) -> list[dict[str, Any]]:
         """WindowSummary records of everything counted since the last drain (then forgotten)."""
         size = self.window.size_ms
+        watermark = self.watermark()
         out = []
         for (name, version, start), w in sorted(self._open.items()):
             out.append(
@@ -174,6 +216,7 @@ class WindowAccumulator:
                     "window_start": start,
                     "window_end": start + size,
                     "max_event_time": w.max_event_time,
+                    "watermark": watermark,
                     "events": w.events,
                     "features_missing": w.features_missing,
                     "decisions": w.decisions.tolist(),

@@ -202,6 +202,7 @@ class WindowSummary(AvroRecord):
     window_start: UtcMillis
     window_end: UtcMillis
     max_event_time: UtcMillis
+    watermark: UtcMillis
     events: Annotated[Long, Field(ge=0)]
     features_missing: Annotated[Long, Field(ge=0)]
     decisions: list[Annotated[Long, Field(ge=0)]]

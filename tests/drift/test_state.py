@@ -129,3 +129,22 @@ def test_a_quiet_version_is_found_and_closed_whole(state: DriftState, reference:
     (closed,) = state.close_due("m:1", 60.0, everything=True)
     assert closed.window.events == 3_000
     assert state.quiet_versions(100.0) == []
+
+
+def test_a_worker_behind_the_others_holds_the_windows_open(
+    state: DriftState, reference: Reference
+) -> None:
+    ahead = summaries(reference, 0, 20)  # one worker read 20 s of event time
+    w2 = [{**s, "producer": "w2"} for s in summaries(reference, 0, 8)]
+    behind, late = w2[:3], w2[3:]  # the other has read 3 s so far
+    for s in behind + ahead:
+        state.apply(s, 0, 0.0)
+    assert state.close_due("m:1", 0.0) == []  # w2's events of [0, 5) may still come
+    for s in late:
+        state.apply(s, 0, 1.0)
+    (closed,) = state.close_due("m:1", 1.0)
+    assert closed.window.events == 10_000  # every event of both workers, none dropped late
+    later = summaries(reference, 20, 1)[0]
+    state.apply({**later, "seq": 1_000}, 0, 100.0)  # w2 silent for longer than idle_close_s
+    closed_now = state.close_due("m:1", 100.0)  # watermark 20.999 s: [5, 10) and [10, 15)
+    assert [c.window.start_ms - T0 for c in closed_now] == [5_000, 10_000]

@@ -97,3 +97,18 @@ def test_hopping_windows_count_each_event_in_each_of_its_windows(reference: Refe
     x, scores = batch(1, 5)
     acc.add("m", "1", np.array([T0 + 3_000]), x, scores, np.zeros(1, bool), np.zeros(1, int))
     assert sorted(s["window_start"] for s in acc.drain()) == [T0, T0 + 2_000]
+
+
+def test_the_watermark_is_the_slowest_partition_until_it_goes_quiet(reference: Reference) -> None:
+    now = [0.0]
+    acc = WindowAccumulator(Fixed(reference), WindowConfig(idle_close_s=10.0), producer="p")
+    acc._clock = lambda: now[0]
+    x, scores = batch(4, 6)
+    times = T0 + np.array([30_000, 31_000, 9_000, 10_000])
+    acc.add("m", "1", times, x, scores, np.zeros(4, bool), np.zeros(4, int), np.array([0, 0, 1, 1]))
+    assert acc.watermark() == T0 + 10_000  # partition 1 is 21 s behind partition 0
+    assert {s["watermark"] for s in acc.drain()} == {T0 + 10_000}
+    now[0] = 11.0
+    acc.add("m", "1", T0 + np.array([32_000]), x[:1], scores[:1], np.zeros(1, bool),
+            np.zeros(1, int), np.array([0]))  # fmt: skip
+    assert acc.watermark() == T0 + 32_000  # partition 1 said nothing for 11 s

@@ -88,6 +88,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "window_start": T0,
         "window_end": T0,
         "max_event_time": T0,
+        "watermark": T0,
         "events": 3,
         "features_missing": 1,
         "decisions": [2, 1, 0],
