@@ -2,8 +2,8 @@
 
 `request` sends one RetrainingRequest (schemas/retraining_request.avsc) to
 `retraining.requests`; `worker` runs the retraining worker (streams/retraining/), which
-publishes every outcome on `retraining.results` (`streamscore consume retraining.results
---schema retraining_result` shows them).
+publishes every outcome on `retraining.results` (`streamscore consume retraining.results`
+shows them).
 """
 
 from __future__ import annotations

@@ -62,6 +62,9 @@ def schema_for_topic(topic: str, config: ClientSettings) -> str | None:
         t.shadow: "prediction",
         t.drift_alerts: "drift_alert",
         t.retraining: "retraining_request",
+        t.retraining_results: "retraining_result",
+        t.drift_summaries: "window_summary",
+        t.features: "entity_features",
     }
     return by_topic.get(topic)
 

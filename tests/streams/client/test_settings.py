@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from schemas.schema_files import schema_names
 from streams.client import ClientSettings, KafkaConfig
+from streams.client.consumer import schema_for_topic
 from tests.support.env import set_env
 
 
@@ -65,3 +67,13 @@ def test_settings_are_frozen() -> None:
         settings.kafka = KafkaConfig(bootstrap="elsewhere:9092")  # type: ignore[misc]
     with pytest.raises(ValidationError):
         settings.kafka.bootstrap = "elsewhere:9092"  # type: ignore[misc]
+
+
+def test_every_topic_but_the_dlq_has_its_schema() -> None:
+    config = ClientSettings()
+    for role, name in config.topics:
+        schema = schema_for_topic(name, config)
+        if role == "dlq":
+            assert schema is None  # the original bytes, whatever they were
+        else:
+            assert schema in schema_names(), f"{role} carries no bundled schema"
