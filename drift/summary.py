@@ -152,30 +152,48 @@ class WindowAccumulator:
         times = np.asarray(times_ms, dtype=np.int64)
         rows, starts = self.window.assign(times)
         if len(rows) == len(times) and starts.min() == starts.max():
-            # The common case: a tumbling window holds the whole batch; no regrouping.
-            uniq, slot = starts[:1], np.zeros(len(times), np.int64)
-        else:
-            uniq, slot = np.unique(starts, return_inverse=True)
-            flat, times = flat[rows], times[rows]
-            missing, decisions = missing[rows], decisions[rows]
+            # The common case: one tumbling window holds the whole batch; no regrouping.
+            counts = np.bincount(flat.ravel(), minlength=stride)
+            decided = np.bincount(decisions, minlength=3)
+            self._into(model_name, model_version, int(starts[0]), n_bins, counts, len(times),
+                       int(missing.sum()), decided, int(times.max()))  # fmt: skip
+            return True
+        uniq, slot = np.unique(starts, return_inverse=True)
+        flat, times = flat[rows], times[rows]
+        missing, decisions = missing[rows], decisions[rows]
         n_win = len(uniq)
         index = (slot[:, None] * stride + flat).ravel()
-        counts = np.bincount(index, minlength=n_win * stride).reshape(n_win, stride)
+        all_counts = np.bincount(index, minlength=n_win * stride).reshape(n_win, stride)
         events = np.bincount(slot, minlength=n_win)
         absent = np.bincount(slot, weights=missing, minlength=n_win)
-        decided = np.bincount(slot * 3 + decisions, minlength=n_win * 3).reshape(n_win, 3)
+        decided_by = np.bincount(slot * 3 + decisions, minlength=n_win * 3).reshape(n_win, 3)
         for k, start in enumerate(uniq.tolist()):
-            key = (model_name, model_version, start)
-            w = self._open.get(key)
-            if w is None:
-                w = self._open[key] = _Window(np.zeros((_N_COLS, n_bins), np.int64))
-            w.counts += counts[k, :-1].reshape(_N_COLS, n_bins)
-            w.events += int(events[k])
-            w.features_missing += int(absent[k])
-            w.decisions += decided[k]
-            latest = times.max() if n_win == 1 else times[slot == k].max()
-            w.max_event_time = max(w.max_event_time, int(latest))
+            latest = int(times[slot == k].max())
+            self._into(model_name, model_version, start, n_bins, all_counts[k], int(events[k]),
+                       int(absent[k]), decided_by[k], latest)  # fmt: skip
         return True
+
+    def _into(
+        self,
+        name: str,
+        version: str,
+        start: int,
+        n_bins: int,
+        counts: np.ndarray,
+        events: int,
+        missing: int,
+        decided: np.ndarray,
+        latest: int,
+    ) -> None:
+        """Add one window's part of a batch (``counts`` with its trailing discard slot)."""
+        w = self._open.get((name, version, start))
+        if w is None:
+            w = self._open[(name, version, start)] = _Window(np.zeros((_N_COLS, n_bins), np.int64))
+        w.counts += counts[:-1].reshape(_N_COLS, n_bins)
+        w.events += events
+        w.features_missing += missing
+        w.decisions += decided
+        w.max_event_time = max(w.max_event_time, latest)
 
     def _progress(self, times_ms: np.ndarray, partitions: np.ndarray | None) -> None:
         if len(times_ms) == 0:

@@ -123,7 +123,6 @@ class ScoringPipeline:
         x[:, len(EVENT_FEATURE_NAMES) :] = rows.values
         finite = np.isfinite(x).all(axis=1)
         missing = rows.missing
-        partitions = np.fromiter((msg.partition for msg in kept), np.int64, len(kept))
         if not finite.all():
             for i in np.flatnonzero(~finite):
                 result.dead_letters.append(
@@ -131,7 +130,8 @@ class ScoringPipeline:
                 )
                 m.dlq.labels("invalid-value").inc()
             records = [r for r, ok in zip(records, finite, strict=True) if ok]
-            x, missing, partitions = x[finite], missing[finite], partitions[finite]
+            kept = [msg for msg, ok in zip(kept, finite, strict=True) if ok]
+            x, missing = x[finite], missing[finite]
             if not records:
                 return result  # nothing left to ask a model about
 
@@ -170,6 +170,7 @@ class ScoringPipeline:
             ref = models.primary
             decisions = self.config.decision_index(primary)
             times_ms = np.asarray(times, dtype=np.int64)
+            partitions = np.fromiter((msg.partition for msg in kept), np.int64, len(kept))
             counted = self.monitor.add(
                 ref.name, ref.version, times_ms, x, primary, missing, decisions, partitions
             )
