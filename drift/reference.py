@@ -72,12 +72,16 @@ class Reference:
         return len(self.edges[column]) + 1
 
     def bin_index(self, columns: np.ndarray) -> np.ndarray:
-        """(n, columns) bin numbers of each value: one ``searchsorted`` per column."""
-        by_column = np.ascontiguousarray(columns.T)  # each searchsorted reads one row
+        """(n, columns) bin numbers of each value of ``columns`` (n rows)."""
+        return self.bin_columns(np.ascontiguousarray(columns.T)).T
+
+    def bin_columns(self, by_column: np.ndarray) -> np.ndarray:
+        """(columns, n) bin numbers of ``by_column`` laid out one watched column per row:
+        one ``searchsorted`` each, reading a contiguous row (the worker's layout)."""
         out = np.empty(by_column.shape, dtype=np.int64)
         for i, edges in enumerate(self.edges):
             out[i] = np.searchsorted(edges, by_column[i], side="right")
-        return out.T
+        return out
 
     def histogram(self, columns: np.ndarray) -> np.ndarray:
         """(columns, n_bins) counts of ``columns`` (n rows, one per watched column), in one

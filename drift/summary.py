@@ -26,6 +26,7 @@ so that a feature-store outage reads as what it is and not as a shift of eight f
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -62,6 +63,7 @@ class MonitoringConfig(Section):
 
 _N_COLS = len(WATCHED)
 _RECHECK_S = 10.0  # how long "this version has no reference" is believed
+_PROGRESS_EVERY_S = 0.1
 
 
 class RepositoryReferences:
@@ -122,6 +124,7 @@ class WindowAccumulator:
         self._open: dict[tuple[str, str, int], _Window] = {}
         self._read: dict[int, tuple[int, float]] = {}  # partition → (latest event time, when)
         self._clock = time.monotonic
+        self._progressed_at = -_PROGRESS_EVERY_S
         self.unmonitored = 0  # events of versions without a reference
 
     def add(
@@ -134,21 +137,29 @@ class WindowAccumulator:
         missing: np.ndarray,
         decisions: np.ndarray,
         partitions: np.ndarray | None = None,
+        track: bool = True,
     ) -> bool:
         """Count one batch: its feature rows ``x`` (n, features), the primary's ``scores``,
         which rows had no entity features, each row's decision index (0 approve, 1 review,
-        2 decline) and input partition. False when the version has no reference (not
-        counted)."""
-        self._progress(times_ms, partitions)
+        2 decline) and input partition (None: one partition). ``track=False`` leaves the
+        partitions' progress as it was (see :meth:`progress_due`). False when the version has
+        no reference (not counted)."""
+        if track:
+            self._progress(times_ms, partitions)
         ref = self.references.get(model_name, model_version)
         if ref is None:
             self.unmonitored += len(x)
             return False
         n_bins = ref.n_bins
         stride = _N_COLS * n_bins + 1  # the extra slot takes what is not counted
-        flat = ref.bin_index(np.column_stack([x, scores]))
-        flat += np.arange(_N_COLS) * n_bins
-        flat[missing, _ENTITY_COLUMNS] = stride - 1
+        # One watched column per row, so that each searchsorted reads contiguous memory and
+        # the bins come out ready for one bincount.
+        columns = np.empty((_N_COLS, len(x)), dtype=np.float64)
+        columns[:-1] = x.T
+        columns[-1] = np.reshape(scores, -1)
+        flat = ref.bin_columns(columns)
+        flat += self._offsets(n_bins)
+        flat[_ENTITY_COLUMNS][:, missing] = stride - 1
         times = np.asarray(times_ms, dtype=np.int64)
         rows, starts = self.window.assign(times)
         if len(rows) == len(times) and starts.min() == starts.max():
@@ -159,10 +170,10 @@ class WindowAccumulator:
                        int(missing.sum()), decided, int(times.max()))  # fmt: skip
             return True
         uniq, slot = np.unique(starts, return_inverse=True)
-        flat, times = flat[rows], times[rows]
+        flat, times = flat[:, rows], times[rows]
         missing, decisions = missing[rows], decisions[rows]
         n_win = len(uniq)
-        index = (slot[:, None] * stride + flat).ravel()
+        index = (slot[None, :] * stride + flat).ravel()
         all_counts = np.bincount(index, minlength=n_win * stride).reshape(n_win, stride)
         events = np.bincount(slot, minlength=n_win)
         absent = np.bincount(slot, weights=missing, minlength=n_win)
@@ -172,6 +183,12 @@ class WindowAccumulator:
             self._into(model_name, model_version, start, n_bins, all_counts[k], int(events[k]),
                        int(absent[k]), decided_by[k], latest)  # fmt: skip
         return True
+
+    @staticmethod
+    @functools.cache
+    def _offsets(n_bins: int) -> np.ndarray:
+        """Where each column's bins start in a flat (columns x n_bins) count array."""
+        return (np.arange(_N_COLS) * n_bins)[:, None]
 
     def _into(
         self,
@@ -212,6 +229,16 @@ class WindowAccumulator:
         for partition, latest in seen.items():
             before = self._read.get(partition, (latest, now))[0]
             self._read[partition] = (max(before, latest), now)
+
+    def progress_due(self) -> bool:
+        """Whether the next batch should update the partitions' progress. Ten times a second
+        is plenty for a watermark read once per flush, and spares the busy worker the work on
+        most batches; a watermark that lags by a batch only closes windows a little later."""
+        now = self._clock()
+        if now - self._progressed_at < _PROGRESS_EVERY_S:
+            return False
+        self._progressed_at = now
+        return True
 
     def watermark(self) -> int:
         """The lowest latest event time of the partitions read from lately (0: none yet)."""

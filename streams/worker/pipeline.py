@@ -170,9 +170,12 @@ class ScoringPipeline:
             ref = models.primary
             decisions = self.config.decision_index(primary)
             times_ms = np.asarray(times, dtype=np.int64)
-            partitions = np.fromiter((msg.partition for msg in kept), np.int64, len(kept))
+            due = self.monitor.progress_due()
+            partitions = (
+                np.fromiter((msg.partition for msg in kept), np.int64, len(kept)) if due else None
+            )
             counted = self.monitor.add(
-                ref.name, ref.version, times_ms, x, primary, missing, decisions, partitions
+                ref.name, ref.version, times_ms, x, primary, missing, decisions, partitions, due
             )
             if not counted:
                 m.drift_unmonitored.inc(len(records))

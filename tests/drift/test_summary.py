@@ -112,3 +112,17 @@ def test_the_watermark_is_the_slowest_partition_until_it_goes_quiet(reference: R
     acc.add("m", "1", T0 + np.array([32_000]), x[:1], scores[:1], np.zeros(1, bool),
             np.zeros(1, int), np.array([0]))  # fmt: skip
     assert acc.watermark() == T0 + 32_000  # partition 1 said nothing for 11 s
+
+
+def test_partition_progress_is_due_ten_times_a_second_at_most(reference: Reference) -> None:
+    now = [100.0]
+    acc = WindowAccumulator(Fixed(reference), WindowConfig(), producer="p")
+    acc._clock = lambda: now[0]
+    assert acc.progress_due()
+    assert not acc.progress_due()
+    x, scores = batch(2, 7)
+    acc.add("m", "1", np.array([T0 + 5, T0 + 6]), x, scores, np.zeros(2, bool),
+            np.zeros(2, int), None, track=False)  # fmt: skip
+    assert acc.watermark() == 0  # counted, but the progress was not due
+    now[0] = 100.25
+    assert acc.progress_due()
