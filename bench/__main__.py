@@ -1,5 +1,9 @@
 """`python -m bench [--quick] [--batch-size N] [--batch-timeout-ms T] [--set NAME=VALUE] …`
 
+``python -m bench --only drift`` measures only the librdkafka worker with drift monitoring off
+and on (interleaved pairs; ``drift-faust`` for the Faust engine) and rewrites only their rows
+and section of BENCHMARKS.md, each naming that command.
+
 ``python -m bench --report bench/results/<run>.json`` prints a saved run again and rewrites
 BENCHMARKS.md from it, without measuring anything.
 """

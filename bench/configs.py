@@ -1,4 +1,7 @@
-"""The four configurations under test, and how to start one on given topics.
+"""The configurations under test, and how to start one on given topics.
+
+Baselines (raw, Faust, naive) and the StreamScore worker with each engine; each worker also
+with drift monitoring explicitly off and on (``…-drift-off``, ``…-drift-on``).
 
 Each reads an events topic with a consumer group of its own and writes one output per event
 to a topic of its own (``output``); StreamScore also writes shadow outputs and a DLQ. All of
@@ -48,7 +51,30 @@ STREAMSCORE_LIBRDKAFKA = Configuration(
     "prediction",
     (("STREAMSCORE_ENGINE", "librdkafka"),),
 )
-CONFIGURATIONS = {c.key: c for c in (RAW, FAUST, NAIVE, STREAMSCORE, STREAMSCORE_LIBRDKAFKA)}
+
+
+def _drift(base: Configuration, enabled: bool) -> Configuration:
+    """``base`` with drift monitoring (counting scored batches into window summaries)
+    explicitly off or on; on is the worker's default."""
+    state = "on" if enabled else "off"
+    return Configuration(
+        f"{base.key}-drift-{state}",
+        f"{base.title.removesuffix(' (primary + 1 shadow)')}, drift monitoring {state} "
+        "(primary + 1 shadow)",
+        base.output_schema,
+        (*(base.worker_env or ()), ("STREAMSCORE_DRIFT_ENABLED", "true" if enabled else "false")),
+    )
+
+
+DRIFT_CONFIGURATIONS = tuple(
+    _drift(base, enabled)
+    for base in (STREAMSCORE, STREAMSCORE_LIBRDKAFKA)
+    for enabled in (False, True)
+)
+CONFIGURATIONS = {
+    c.key: c
+    for c in (RAW, FAUST, NAIVE, STREAMSCORE, STREAMSCORE_LIBRDKAFKA, *DRIFT_CONFIGURATIONS)
+}
 
 
 def available(config: Configuration) -> bool:
@@ -93,6 +119,7 @@ def topics_for(config: Configuration, prefix: str, events: str) -> Topics:
 class Launched:
     child: Child
     metrics_url: str | None = None
+    drift_enabled: bool | None = None  # a worker: whether it counts drift, as it reads it
 
 
 def launch(
@@ -141,5 +168,13 @@ def launch(
         env["TMPDIR"] = str(tmp)
         argv = [python, "-m", "streams.cli", "worker", "--loglevel", "warn"]
         child = Child(config.key, argv, env, log, ROOT)
-        return Launched(child, f"http://127.0.0.1:{port}/metrics")
+        return Launched(child, f"http://127.0.0.1:{port}/metrics", _drift_enabled(env))
     return Launched(Child(config.key, argv, env, log, ROOT))
+
+
+def _drift_enabled(env: dict[str, str]) -> bool:
+    """Whether a worker started with ``env`` counts drift: its settings, read as it reads them."""
+    from streams.worker.settings import WorkerSettings
+
+    with mock.patch.dict(os.environ, env):
+        return bool(WorkerSettings().drift.enabled)

@@ -14,7 +14,18 @@ from dataclasses import dataclass, field
 # librdkafka consumer engine (skipped where the worker has no such setting).
 WORKER_KEYS = ("streamscore", "streamscore-librdkafka")
 CONFIG_KEYS = ("raw", "faust", "naive", *WORKER_KEYS)
-PART_KEYS = (*CONFIG_KEYS, "components")
+# Drift monitoring off and on, measured in interleaved pairs (off, on, on, off, …) for the
+# ratio on ÷ off: part key → (the worker it varies, its "off" and "on" configurations).
+DRIFT_PARTS = {
+    "drift": (
+        "streamscore-librdkafka",
+        "streamscore-librdkafka-drift-off",
+        "streamscore-librdkafka-drift-on",
+    ),
+    "drift-faust": ("streamscore", "streamscore-drift-off", "streamscore-drift-on"),
+}
+DRIFT_KEYS = tuple(k for _, off, on in DRIFT_PARTS.values() for k in (off, on))
+PART_KEYS = (*CONFIG_KEYS, *DRIFT_PARTS, "components")
 LOAD_FRACTIONS = (0.25, 0.5, 0.8)
 
 
@@ -31,6 +42,7 @@ class Options:
     seed: int
     batch_size: int
     batch_timeout_ms: float
+    drift_pairs: int = 5  # interleaved off/on pairs per drift part
     worker_env: dict[str, str] = field(default_factory=dict)
     parts: tuple[str, ...] = PART_KEYS
     keep: bool = False
@@ -67,6 +79,11 @@ def parse(argv: list[str] | None = None) -> Options:
         "--batch-timeout-ms", type=float, default=20.0, help="micro-batch T for the same"
     )
     parser.add_argument(
+        "--drift-pairs",
+        type=int,
+        help="interleaved drift off/on runs per drift part (3; quick 2)",
+    )
+    parser.add_argument(
         "--set",
         dest="worker_env",
         action="append",
@@ -76,7 +93,9 @@ def parse(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument(
         "--only",
-        help=f"comma-separated parts to run, of: {', '.join(PART_KEYS)} (default: all)",
+        help=f"comma-separated parts to run, of: {', '.join(PART_KEYS)} (default: all); "
+        "drift: the librdkafka worker with drift monitoring off and on, drift-faust: the same "
+        "with the Faust engine; `--only drift` rewrites only their rows of BENCHMARKS.md",
     )
     parser.add_argument("--keep", action="store_true", help="leave the services running at the end")
     parser.add_argument("--no-markdown", action="store_true", help="do not rewrite BENCHMARKS.md")
@@ -98,6 +117,8 @@ def parse(argv: list[str] | None = None) -> Options:
                 f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PART_KEYS)}"
             )
     quick = bool(args.quick)
+    if args.drift_pairs is not None and args.drift_pairs < 1:
+        parser.error("--drift-pairs wants at least 1")
 
     def pick(value: float | None, full: float, fast: float) -> float:
         return value if value is not None else (fast if quick else full)
@@ -115,6 +136,7 @@ def parse(argv: list[str] | None = None) -> Options:
         seed=args.seed,
         batch_size=args.batch_size,
         batch_timeout_ms=args.batch_timeout_ms,
+        drift_pairs=int(pick(args.drift_pairs, 5, 3)),
         worker_env=worker_env,
         parts=parts,
         keep=args.keep,

@@ -10,12 +10,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.options import WORKER_KEYS
+from bench.options import DRIFT_PARTS, WORKER_KEYS
 from bench.tables import (
     WORKER_LABELS,
     Rows,
     component_rows,
     cpu_rows,
+    drift_run_rows,
     footnotes,
     main_rows,
     ratios,
@@ -50,6 +51,11 @@ def print_report(results: dict[str, Any], console: Console) -> None:
             (f"{name}: stages (worker /metrics, throughput run)", stage_rows(results, key))
         )
         tables.append((f"{name}: Triton per model (throughput run)", triton_rows(results, key)))
+    for part, (worker, _, _) in DRIFT_PARTS.items():
+        tables.append(
+            (f"{WORKER_LABELS[worker]}: drift monitoring off and on, every run ({part})",
+             drift_run_rows(results, part))
+        )  # fmt: skip
     tables.append(("Components alone", component_rows(results)))
     for title, table in tables:
         if table[1]:

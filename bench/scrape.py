@@ -1,7 +1,7 @@
 """Prometheus pages read twice, around a measured window: where the worker spends its time.
 
 From the worker's /metrics: ``streamscore_stage_seconds{stage}`` (decode, features, infer,
-encode, publish), batch sizes and Triton request time per model. From Triton's metrics
+encode, drift, publish), batch sizes and Triton request time per model. From Triton's metrics
 port: per model, how long requests queued in the dynamic batcher and how long the Python
 backend computed, and how many requests each execution merged.
 """
@@ -16,7 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
-STAGES = ("decode", "features", "infer", "encode", "publish")
+# In the scoring loop one after another, then publish (overlapping the next batches); "drift"
+# is the counting into drift window histograms, only while drift monitoring is on.
+STAGES = ("decode", "features", "infer", "encode", "drift", "publish")
 TRITON_COUNTERS = (
     "nv_inference_request_success",
     "nv_inference_count",
@@ -64,7 +66,7 @@ def worker_breakdown(before: Samples, after: Samples, wall_s: float) -> dict[str
             "us_per_event": 1e6 * seconds / events if events else 0.0,
             "share_of_wall": seconds / wall_s if wall_s else 0.0,
         }
-    # decode → features → infer → encode run one after another in the agent; publishing may
+    # decode → features → infer → encode → drift run one after another; publishing may
     # overlap them (the worker pipelines it), so it is left out of the agent's busy time.
     scoring = sum(s["seconds"] for name, s in stages.items() if name != "publish")
     models = sorted(
@@ -91,6 +93,15 @@ def worker_breakdown(before: Samples, after: Samples, wall_s: float) -> dict[str
         "outside_scoring_s": max(wall_s - scoring, 0.0),
         "outside_scoring_share": max(wall_s - scoring, 0.0) / wall_s if wall_s else 0.0,
         "infer_per_model": infer,
+    }
+
+
+def drift_counts(samples: Samples) -> dict[str, float]:
+    """A worker's drift counters since it started: summaries published, events not counted
+    for lack of a reference."""
+    return {
+        "summaries": _total(samples, "streamscore_drift_summaries"),
+        "unmonitored": _total(samples, "streamscore_drift_unmonitored"),
     }
 
 

@@ -66,12 +66,12 @@ class Stack:
 def _export_challenger(repository: Path) -> ModelRef:
     from inference.repository import ModelRepository
     from inference.synthetic import labelled_dataset
-    from inference.training import TrainConfig, train_mlp
+    from inference.training import TrainConfig, train_and_export
 
     repo = ModelRepository(repository)
     if not repo.versions(CHALLENGER):
         x, y = labelled_dataset(seed=11, n=5_000)
-        repo.export(train_mlp(x, y, TrainConfig(epochs=2, seed=11)).model, CHALLENGER)
+        train_and_export(repo, CHALLENGER, x, y, TrainConfig(epochs=2, seed=11))
     return ModelRef(CHALLENGER, str(repo.versions(CHALLENGER)[-1]))
 
 

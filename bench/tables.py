@@ -5,16 +5,16 @@ Plain lists of strings, so the terminal (rich) and BENCHMARKS.md (markdown) show
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from bench.options import CONFIG_KEYS, LOAD_FRACTIONS, WORKER_KEYS
+from bench.options import CONFIG_KEYS, DRIFT_KEYS, DRIFT_PARTS, LOAD_FRACTIONS, WORKER_KEYS
 from bench.scrape import STAGES
 
 Rows = tuple[list[str], list[list[str]]]
 
-NOT_YET = "not yet"
-DRIFT_ROWS = ("StreamScore, drift monitoring off", "StreamScore, drift monitoring on")
+DRIFT_GOAL = 0.95  # drift on ÷ off, at the maximum throughput
 
 
 def footnotes(results: dict[str, Any]) -> str:
@@ -49,9 +49,48 @@ def _load(results: dict[str, Any], key: str, fraction: float) -> dict[str, Any] 
 WORKER_LABELS = {"streamscore": "StreamScore", "streamscore-librdkafka": "StreamScore (librdkafka)"}
 
 
+def drift_part(worker_key: str) -> str | None:
+    """The drift part (bench/options.py) that varies ``worker_key``."""
+    return next((part for part, (w, _, _) in DRIFT_PARTS.items() if w == worker_key), None)
+
+
+def drift_ratio(results: dict[str, Any], part: str) -> Ratio:
+    """Drift on ÷ off for one pair part: the median of the per-pair ratios. Each "on" run
+    shares its minute with its "off" run, so its ratio cancels what the shared host did to
+    both; the ratio of the two medians (shown beside it) mixes pairs run minutes apart, which
+    on these cores differ by more than the effect measured. "n/a" when the part was not run,
+    "failed" when a run of either side failed (its sanity check included)."""
+    worker, off_key, on_key = DRIFT_PARTS[part]
+    name = f"{WORKER_LABELS.get(worker, worker)} drift on ÷ off"
+    goal = f"≥ {DRIFT_GOAL:g}"
+    configs = results["configurations"]
+    if off_key not in configs and on_key not in configs:
+        return Ratio(name, "n/a", goal, "n/a (not run)")
+    pairs = drift_pair_ratios(results, part)
+    value = float(statistics.median(pairs)) if pairs else None
+    shown = "n/a" if value is None else f"{value:.3f}"
+    if value is not None:
+        off, on = _rate(results, off_key), _rate(results, on_key)
+        of_medians = f"; ratio of the medians {on / off:.3f}" if on and off else ""
+        shown += f" (median of {len(pairs)} interleaved pairs{of_medians})"
+    failed = off_key in results["errors"] or on_key in results["errors"]
+    return Ratio(name, shown, goal, "failed" if failed else _met(value, DRIFT_GOAL, True))
+
+
+def _runs(results: dict[str, Any], key: str) -> int:
+    t = results["configurations"].get(key, {}).get("throughput") or {}
+    return int(t.get("runs", 0))
+
+
 def ratios(results: dict[str, Any]) -> list[Ratio]:
     """The goals, for the shipped worker and for each other worker variant measured."""
-    present = [k for k in WORKER_KEYS if k in results["configurations"]] or ["streamscore"]
+    configs = results["configurations"]
+
+    def measured(key: str) -> bool:  # the worker, or its drift pair
+        part = drift_part(key)
+        return any(k in configs for k in (key, *(DRIFT_PARTS[part][1:] if part else ())))
+
+    present = [k for k in WORKER_KEYS if measured(k)] or ["streamscore"]
     out = []
     for key in present:
         name = WORKER_LABELS.get(key, key)
@@ -69,7 +108,9 @@ def ratios(results: dict[str, Any]) -> list[Ratio]:
         out.append(Ratio(f"{name} ÷ Faust passthrough", _x(over("faust")), "—", "—"))
         naive = over("naive")
         out.append(Ratio(f"{name} ÷ naive pipeline", _x(naive), "≥ 20", _met(naive, 20, True)))
-        out.append(Ratio(f"{name} drift on ÷ off", NOT_YET, "≥ 0.95", NOT_YET))
+        part = drift_part(key)
+        if part is not None:
+            out.append(drift_ratio(results, part))
         half = _load(results, key, 0.5)
         p99 = half["latency_ms"].get("p99") if half else None
         out.append(
@@ -111,10 +152,9 @@ def main_rows(results: dict[str, Any]) -> Rows:
     ]
     fastest = min(probes, default=0.0)
     for key in CONFIG_KEYS:
-        entry = results["configurations"].get(key)
-        if entry is None and key not in results["errors"]:
+        entry = _measured(results, key)
+        if entry is None:
             continue
-        entry = entry or {}
         t = entry.get("throughput")
         notes = []
         if key in results["errors"]:
@@ -137,19 +177,112 @@ def main_rows(results: dict[str, Any]) -> Rows:
                 "; ".join(notes),
             ]
         )
-    for title in DRIFT_ROWS:
+    for part in DRIFT_PARTS:
+        rows += drift_main_rows(results, part)
+    return header, rows
+
+
+def _measured(results: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """A configuration's entry ({} when it failed before measuring); None when not run."""
+    entry = results["configurations"].get(key)
+    if entry is None and key not in results["errors"]:
+        return None
+    return dict(entry or {})
+
+
+def drift_main_rows(results: dict[str, Any], part: str, source: str = "") -> list[list[str]]:
+    """The main table's rows of one drift pair, medians of its runs; none when it was not
+    run. ``source`` (the command that measured them) goes in the notes when it differs from
+    the one that produced the rest of the table."""
+    rows = []
+    for key in DRIFT_PARTS[part][1:]:
+        entry = _measured(results, key)
+        if entry is None:
+            continue
+        t = entry.get("throughput")
+        notes = []
+        if t:
+            each = " / ".join(f"{r:,.0f}" for r in t["median_of"])
+            runs = f"median of {t['runs']} interleaved runs" if t["runs"] > 1 else "1 run"
+            notes.append(f"{runs} ({each} events/s)")
+        if key in results["errors"]:
+            notes.append("failed: " + results["errors"][key][:120])
+        if source:
+            notes.append(source)
         rows.append(
             [
-                title,
-                NOT_YET,
-                NOT_YET,
-                NOT_YET,
-                NOT_YET,
-                NOT_YET,
-                "drift monitoring does not exist yet",
+                entry.get("title", key),
+                f"{t['events_per_s']:,.0f}" if t else "—",
+                f"{t['cpu_s_per_1k']:.3f}" if t else "—",
+                *(_latency_cell(_load(results, key, f)) for f in LOAD_FRACTIONS),
+                "; ".join(notes),
             ]
         )
+    return rows
+
+
+def drift_run_rows(results: dict[str, Any], part: str) -> Rows:
+    """Every run of one drift pair, in the order run, with the drift counting's own time
+    (``streamscore_stage_seconds{stage="drift"}``) and the sanity counters."""
+    header = ["run", "configuration", "events/s", "CPU-s / 1k events", "drift ms / batch",
+              "drift µs / event", "drift share of wall", "mean batch", "summaries published",
+              "events unmonitored", "other processes (cores)", "host probe"]  # fmt: skip
+    runs = []
+    for key in DRIFT_PARTS[part][1:]:
+        for r in results["configurations"].get(key, {}).get("runs", []):
+            runs.append((r["pair"], key, r))
+    runs.sort(key=lambda x: x[2].get("order", 0))  # as they ran: off, on, on, off, …
+    probes = [r["speed_probe_s"] for _, _, r in runs if r.get("speed_probe_s")]
+    fastest = min(probes, default=0.0)
+    rows = []
+    for n, (_, key, r) in enumerate(runs, 1):
+        t = r.get("throughput")
+        w = r.get("worker") or {}
+        stage = w.get("stages", {}).get("drift", {})
+        counted = bool(stage.get("seconds"))
+        d = r.get("drift") or {}
+        probe = r.get("speed_probe_s", 0.0)
+        rows.append(
+            [str(n), key.rsplit("-", 1)[-1] + (" (failed)" if "error" in r else ""),
+             f"{t['events_per_s']:,.0f}" if t else "—",
+             f"{t['cpu_s_per_1k']:.3f}" if t else "—",
+             f"{stage['ms_per_batch']:.3f}" if counted else "—",
+             f"{stage['us_per_event']:.2f}" if counted else "—",
+             f"{stage['share_of_wall']:.1%}" if counted else "—",
+             f"{w['mean_batch']:.0f}" if w else "—",
+             f"{d['summaries']:,.0f}" if "summaries" in d else "—",
+             f"{d['unmonitored']:,.0f}" if "unmonitored" in d else "—",
+             f"{t.get('other_cores', 0.0):.2f}" if t else "—",
+             f"+{probe / fastest - 1:.0%}" if fastest and probe else "—"]
+        )  # fmt: skip
     return header, rows
+
+
+def drift_pair_ratios(results: dict[str, Any], part: str) -> list[float]:
+    """On ÷ off of each pair on its own (the spread the median smooths)."""
+    _, off_key, on_key = DRIFT_PARTS[part]
+    by_pair: dict[int, dict[str, float]] = {}
+    for key in (off_key, on_key):
+        for r in results["configurations"].get(key, {}).get("runs", []):
+            if r.get("throughput") and "error" not in r:
+                by_pair.setdefault(r["pair"], {})[key] = r["throughput"]["events_per_s"]
+    return [
+        rates[on_key] / rates[off_key]
+        for _, rates in sorted(by_pair.items())
+        if rates.get(on_key) and rates.get(off_key)
+    ]
+
+
+def drift_share(results: dict[str, Any], part: str) -> float | None:
+    """The median share of the worker's wall time spent counting drift, over the "on" runs:
+    at most what drift monitoring can take off the maximum throughput (1 ÷ (1 + share))."""
+    on_key = DRIFT_PARTS[part][2]
+    shares = [
+        r["worker"]["stages"]["drift"]["share_of_wall"]
+        for r in results["configurations"].get(on_key, {}).get("runs", [])
+        if "error" not in r and r.get("worker", {}).get("stages", {}).get("drift")
+    ]
+    return float(statistics.median(shares)) if shares else None
 
 
 def cpu_rows(results: dict[str, Any]) -> Rows:
@@ -174,7 +307,7 @@ def latency_rows(results: dict[str, Any]) -> Rows:
               "p50 ms", "p95 ms", "p99 ms", "max ms", "way in p50 / p99 ms", "kept up",
               "other processes (cores)"]  # fmt: skip
     rows = []
-    for key in CONFIG_KEYS:
+    for key in (*CONFIG_KEYS, *DRIFT_KEYS):
         for load in results["configurations"].get(key, {}).get("latency", []):
             lat = load["latency_ms"]
             rows.append(
@@ -193,7 +326,9 @@ def stage_rows(results: dict[str, Any], key: str = "streamscore") -> Rows:
     if not worker:
         return header, []
     rows = []
-    for stage in STAGES:
+    # Runs saved before the drift stage existed lack it; a worker not counting drift has 0.
+    stages = [st for st in STAGES if worker["stages"].get(st, {}).get("seconds") or st != "drift"]
+    for stage in stages:
         s = worker["stages"][stage]
         name = stage if stage != "publish" else "publish (until acked; overlaps the scoring)"
         rows.append(
@@ -204,8 +339,8 @@ def stage_rows(results: dict[str, Any], key: str = "streamscore") -> Rows:
     scoring = sum(s["seconds"] for name, s in worker["stages"].items() if name != "publish")
     outside = max(wall - scoring, 0.0)
     rows.insert(
-        4,
-        ["= scoring (decode + features + infer + encode)", "",
+        stages.index("publish"),
+        [f"= scoring ({' + '.join(stages[: stages.index('publish')])})", "",
          f"{1e6 * scoring / events:.1f}", f"{scoring / wall:.0%}"],
     )  # fmt: skip
     rows.append(
