@@ -19,7 +19,7 @@ from tests.support.kafka import consume, create_topics
 from tests.support.models import export_model, set_routing
 from tests.support.waiting import wait_for
 
-WINDOW = {"size_s": 5.0, "allowed_lateness_s": 1.0, "idle_close_s": 3.0}
+WINDOW = {"size_s": 5.0, "allowed_lateness_s": 1.0, "idle_close_s": 6.0}
 
 
 def publish_entities(bootstrap: str, topic: str, at: datetime) -> None:
