@@ -20,7 +20,8 @@ loses nothing; a summary handled again after a restart is a duplicate by its
 
 A Faust table changes only while an agent handles a message, so the timer that finds quiet
 versions sends a *tick* (key ``tick|name:version``) to the partition that version's
-summaries use, and the merge agent closes its windows when the tick arrives.
+summaries use, and the merge agent closes its windows when the tick arrives, if the version
+is still quiet then (summaries queued ahead of the tick would have refreshed it).
 
 Run one agent per deployment: the policy of a model is one table entry, and two agents
 would each keep their own.
@@ -172,7 +173,8 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
                 if outcome is Applied.APPLIED or outcome is Applied.LATE:
                     touched.add(f"{record['model_name']}:{record['model_version']}")
             for vkey in sorted(touched | ticked):
-                await publish(state.close_due(vkey, now, everything=vkey in ticked))
+                quiet = vkey in ticked and state.is_quiet(vkey, now)
+                await publish(state.close_due(vkey, now, everything=quiet))
             await app.producer.flush()  # changelog, alerts and requests durable before acks
             for event in taken:
                 await stream.ack(event)

@@ -157,8 +157,15 @@ class DriftState:
         return [
             (key, info["partition"])
             for key, info in list(self.versions.items())
-            if info["open"] and now_s - info["seen_at"] >= self.window.idle_close_s
+            if self.is_quiet(key, now_s)
         ]
+
+    def is_quiet(self, vkey: str, now_s: float) -> bool:
+        """Open windows, and no summary for ``idle_close_s``. Asked again when a tick arrives:
+        an agent that fell behind its input sends ticks for versions whose summaries are
+        still queued before the tick, and those must not close the windows they fill."""
+        info = self.versions.get(vkey)
+        return bool(info and info["open"] and now_s - info["seen_at"] >= self.window.idle_close_s)
 
     def close_due(self, vkey: str, now_s: float, everything: bool = False) -> list[Closed]:
         """Close, in start order, the windows of ``vkey`` the watermark has passed (or all of

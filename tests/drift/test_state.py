@@ -148,3 +148,13 @@ def test_a_worker_behind_the_others_holds_the_windows_open(
     state.apply({**later, "seq": 1_000}, 0, 100.0)  # w2 silent for longer than idle_close_s
     closed_now = state.close_due("m:1", 100.0)  # watermark 20.999 s: [5, 10) and [10, 15)
     assert [c.window.start_ms - T0 for c in closed_now] == [5_000, 10_000]
+
+
+def test_a_tick_that_comes_after_fresh_summaries_closes_nothing_early(
+    state: DriftState, reference: Reference
+) -> None:
+    first, second = summaries(reference, 0, 2)
+    state.apply(first, 1, 0.0)
+    assert state.is_quiet("m:1", 20.0)  # the timer would send a tick now...
+    state.apply(second, 1, 21.0)  # ...but a summary queued before it is handled first
+    assert not state.is_quiet("m:1", 21.0)
