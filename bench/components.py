@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -100,3 +100,18 @@ def triton_components(stack: Stack, batch: int, seconds: float) -> list[Componen
         ]
     finally:
         client.close()
+
+
+def measure(
+    stack: Stack, entities: int, batch: int, seconds: float, say: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """Every component alone, each said as it is measured, as the results record them."""
+    found = redis_components(stack, entities, batch, seconds)
+    found += triton_components(stack, batch, seconds)
+    for c in found:
+        say(f"  {c.name}: {c.rows_per_s:,.0f} rows/s, {c.ms_per_batch:.2f} ms per batch")
+    return [
+        {"name": c.name, "batch": c.batch, "rows_per_s": c.rows_per_s,
+         "ms_per_batch": c.ms_per_batch, "batches": c.batches}
+        for c in found
+    ]  # fmt: skip

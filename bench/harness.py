@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,11 +25,17 @@ from rich.console import Console
 
 from bench import components, cpu, latency, load, machine, scrape, throughput
 from bench.configs import CONFIGURATIONS, Configuration, available, launch, topics_for
+from bench.drift_pairs import check_drift, drift_parts
 from bench.kafka_io import TopicReader, create_topics
 from bench.options import CONFIG_KEYS, DRIFT_KEYS, DRIFT_PARTS, LOAD_FRACTIONS, Options
 from bench.stack import Stack, load_features, running_stack
 from schemas.codec import codec_for
 
+RECORDED_OPTIONS = (
+    "quick", "events", "max_seconds", "latency_seconds", "latency_events",
+    "component_seconds", "drain_seconds", "entities", "batch_size", "batch_timeout_ms",
+    "drift_pairs",
+)  # fmt: skip
 TEMPLATES = 50_000  # distinct events; the pre-filled topic cycles through them
 
 
@@ -82,13 +87,13 @@ class Run:
         """Fills ``out`` as it goes, so a failure late in the run keeps what was measured."""
         out["title"] = config.title
         out["speed_probe_s"] = cpu.speed_probe()
-        result = self._throughput(config, out)
-        self._said(config.key, result)
+        result = self.run_throughput(config, out)
+        self.said(config.key, result)
         if result.rate <= 0:
             raise RuntimeError("no rate measured; latency loads skipped")
-        out["latency"] = self._latency(config, result.rate)
+        out["latency"] = self.run_latency(config, result.rate)
 
-    def _said(self, name: str, result: throughput.Throughput, extra: str = "") -> None:
+    def said(self, name: str, result: throughput.Throughput, extra: str = "") -> None:
         self.say(
             f"[bold]{name}[/] throughput {result.rate:,.0f} events/s "
             f"({result.span.records:,} outputs, capped by {result.capped_by}), "
@@ -100,65 +105,10 @@ class Run:
                 "cores busy during the run: the numbers are disturbed[/]"
             )
 
-    # -- drift monitoring off and on ----------------------------------------------------------
-    def drift_pair(self, part: str, results: dict[str, Any]) -> None:
-        """The worker with drift monitoring off and on, ``drift_pairs`` times each, interleaved
-        (off, on, on, off, …: neither side always runs first); the medians go in the entries.
-        A run that fails (the drift sanity check included) counts as an error of its side."""
-        o = self.options
-        _, off_key, on_key = DRIFT_PARTS[part]
-        pair = (CONFIGURATIONS[off_key], CONFIGURATIONS[on_key])
-        entries: dict[str, dict[str, Any]] = {}
-        for config in pair:
-            entries[config.key] = results["configurations"].setdefault(config.key, {})
-            entries[config.key].update(title=config.title, runs=[])
-        began, order = time.monotonic(), 0
-        for i in range(o.drift_pairs):
-            for config in pair if i % 2 == 0 else pair[::-1]:
-                order += 1
-                run_out: dict[str, Any] = {"pair": i + 1, "order": order}
-                entries[config.key]["runs"].append(run_out)
-                try:
-                    run_out["speed_probe_s"] = cpu.speed_probe()
-                    result = self._throughput(config, run_out, tag=f"-{i + 1}")
-                    stage = run_out.get("worker", {}).get("stages", {}).get("drift", {})
-                    self._said(
-                        f"{config.key} (pair {i + 1})",
-                        result,
-                        f"; drift counting {stage.get('ms_per_batch', 0.0):.2f} ms per batch"
-                        if stage.get("seconds")
-                        else "",
-                    )
-                except Exception as exc:
-                    run_out["error"] = message = f"{type(exc).__name__}: {exc}"
-                    errors = results["errors"]
-                    errors[config.key] = "; ".join(filter(None, [errors.get(config.key), message]))
-                    self.say(f"[red]{config.key} (pair {i + 1}): {exc}[/]")
-        for config in pair:
-            entry = entries[config.key]
-            entry["throughput"] = _medians(entry["runs"])
-            rate = entry["throughput"]["events_per_s"] if entry["throughput"] else 0.0
-            if part == "drift" and rate > 0:  # latency once, at loads of the median maximum
-                try:
-                    entry["latency"] = self._latency(config, rate)
-                except Exception as exc:
-                    message = f"latency: {type(exc).__name__}: {exc}"
-                    errors = results["errors"]
-                    errors[config.key] = "; ".join(filter(None, [errors.get(config.key), message]))
-                    self.say(f"[red]{config.key}: {message}[/]")
-        off, on = (entries[c.key]["throughput"] for c in pair)
-        if off and on and off["events_per_s"]:
-            self.say(
-                f"[bold]{part}[/]: median {on['events_per_s']:,.0f} on / "
-                f"{off['events_per_s']:,.0f} off = {on['events_per_s'] / off['events_per_s']:.3f}"
-            )
-        for config in pair:
-            entries[config.key]["bench_seconds"] = round(time.monotonic() - began, 1)
-
     def _roots(self, pid: int) -> Callable[[], dict[str, list[int]]]:
         return lambda: {**self.stack.service_pids(), "configuration": [pid]}
 
-    def _throughput(
+    def run_throughput(
         self, config: Configuration, out: dict[str, Any], tag: str = ""
     ) -> throughput.Throughput:
         o = self.options
@@ -216,7 +166,7 @@ class Run:
             counts = scrape.drift_counts(after["worker"]) if after is not None else None
             out["drift"] = {"enabled": launched.drift_enabled, **(counts or {})}
             if counts is not None:
-                _check_drift(launched.drift_enabled, counts)
+                check_drift(launched.drift_enabled, counts)
             elif config.key in DRIFT_KEYS:
                 raise RuntimeError("drift sanity check: the worker's metrics were not scraped")
         return result
@@ -237,7 +187,7 @@ class Run:
             self.say(f"[yellow]metrics not scraped: {exc}[/]")
             return None
 
-    def _latency(self, config: Configuration, max_rate: float) -> list[dict[str, Any]]:
+    def run_latency(self, config: Configuration, max_rate: float) -> list[dict[str, Any]]:
         o = self.options
         prefix = f"bench-{self.id}.{config.key}-lat"
         topics = topics_for(config, prefix, f"{prefix}.events")
@@ -282,54 +232,6 @@ class Run:
         return [ld.summary() for ld in loads]
 
     # -- components ------------------------------------------------------------------------
-    def components(self) -> list[dict[str, Any]]:
-        o = self.options
-        found = components.redis_components(
-            self.stack, o.entities, o.batch_size, o.component_seconds
-        ) + components.triton_components(self.stack, o.batch_size, o.component_seconds)
-        for c in found:
-            self.say(f"  {c.name}: {c.rows_per_s:,.0f} rows/s, {c.ms_per_batch:.2f} ms per batch")
-        return [
-            {"name": c.name, "batch": c.batch, "rows_per_s": c.rows_per_s,
-             "ms_per_batch": c.ms_per_batch, "batches": c.batches}
-            for c in found
-        ]  # fmt: skip
-
-
-def _check_drift(enabled: bool, counts: dict[str, float]) -> None:
-    """A worker counting drift published summaries, all its events counted (the primary has
-    a reference); one not counting published none. Otherwise the pair compares nothing."""
-    summaries, unmonitored = counts["summaries"], counts["unmonitored"]
-    if enabled and (summaries <= 0 or unmonitored > 0):
-        raise RuntimeError(
-            f"drift sanity check: drift on, yet {summaries:.0f} summaries published and "
-            f"{unmonitored:.0f} events unmonitored (want > 0 and 0)"
-        )
-    if not enabled and summaries > 0:
-        raise RuntimeError(
-            f"drift sanity check: drift off, yet {summaries:.0f} summaries published (want 0)"
-        )
-
-
-def _medians(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The median of each figure over the runs that succeeded, as a configuration's
-    ``throughput``; None when none did."""
-    good = [r["throughput"] for r in runs if "throughput" in r and "error" not in r]
-    if not good:
-        return None
-
-    def median(name: str) -> float:
-        return float(statistics.median(t[name] for t in good))
-
-    return {
-        "events_per_s": median("events_per_s"),
-        "cpu_s_per_1k": median("cpu_s_per_1k"),
-        "outputs": int(median("outputs")),
-        "capped_by": "time" if any(t["capped_by"] == "time" for t in good) else "count",
-        "other_cores": median("other_cores"),
-        "runs": len(good),
-        "median_of": [t["events_per_s"] for t in good],
-    }
 
 
 def run(options: Options, console: Console) -> dict[str, Any]:
@@ -338,17 +240,7 @@ def run(options: Options, console: Console) -> dict[str, Any]:
         "started_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": options.command,
         "options": {
-            "quick": options.quick,
-            "events": options.events,
-            "max_seconds": options.max_seconds,
-            "latency_seconds": options.latency_seconds,
-            "latency_events": options.latency_events,
-            "component_seconds": options.component_seconds,
-            "drain_seconds": options.drain_seconds,
-            "entities": options.entities,
-            "batch_size": options.batch_size,
-            "batch_timeout_ms": options.batch_timeout_ms,
-            "drift_pairs": options.drift_pairs,
+            **{name: getattr(options, name) for name in RECORDED_OPTIONS},
             "worker_settings": {
                 "STREAMSCORE_BATCH_SIZE": str(options.batch_size),
                 "STREAMSCORE_BATCH_TIMEOUT_MS": str(options.batch_timeout_ms),
@@ -395,16 +287,12 @@ def run(options: Options, console: Console) -> dict[str, Any]:
                 console.print(f"[red]{key}: {exc}[/]", highlight=False)
             entry["bench_seconds"] = round(time.monotonic() - began, 1)
             console.print(f"  ({key} took {entry['bench_seconds']:.0f} s in all)", highlight=False)
-        for part, (_, off_key, on_key) in DRIFT_PARTS.items():
-            if part not in options.parts:
-                continue
-            if not all(available(CONFIGURATIONS[k]) for k in (off_key, on_key)):
-                console.print(f"{part}: the worker has no such setting here; skipped")
-                continue
-            console.rule(f"drift monitoring off and on: {part}, {options.drift_pairs} pairs")
-            run.drift_pair(part, results)
+        drift_parts(run, results)
         if "components" in options.parts:
             console.rule(f"components alone, batch {options.batch_size}")
-            results["components"] = run.components()
+            o = options
+            results["components"] = components.measure(
+                stack, o.entities, o.batch_size, o.component_seconds, run.say
+            )
     results["seconds"] = round(time.monotonic() - t0, 1)
     return results

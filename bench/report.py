@@ -10,23 +10,21 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.detail_tables import component_rows, cpu_rows, stage_rows, triton_rows
 from bench.options import DRIFT_PARTS, WORKER_KEYS
 from bench.tables import (
     WORKER_LABELS,
     Rows,
-    component_rows,
-    cpu_rows,
     drift_run_rows,
     footnotes,
     main_rows,
     ratios,
-    stage_rows,
-    triton_rows,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+HANDWRITTEN_FROM = "## Before/after"  # BENCHMARKS.md from there on is written by hand
 MAKE_TARGETS = {"python -m bench": "make bench", "python -m bench --quick": "make bench-quick"}
 
 

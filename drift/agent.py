@@ -29,11 +29,8 @@ would each keep their own.
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
-import shutil
-import tempfile
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -50,7 +47,7 @@ from drift.state import Applied, Closed, DriftState
 from drift.status import snapshot
 from drift.summary import RepositoryReferences
 from schemas.errors import DecodeError
-from streams.worker.engines.faust import faust_credentials
+from streams.worker.engines.faust import faust_app
 from streams.worker.messages import DeadLetter, InMessage
 
 log = logging.getLogger(__name__)
@@ -79,23 +76,9 @@ def _table(app: faust.App, name: str, partitions: int) -> Any:
 def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None) -> faust.App:
     metrics = metrics or DriftMetrics()
     topics, agent = settings.topics, settings.agent
-    datadir = tempfile.mkdtemp(prefix="streamscore-drift-")
-    atexit.register(shutil.rmtree, datadir, ignore_errors=True)
     partitions = _partitions(settings, topics.drift_summaries)
-    app = faust.App(
-        agent.app_id,
-        broker=[f"kafka://{host}" for host in settings.kafka.bootstrap.split(",")],
-        broker_credentials=faust_credentials(settings.kafka),
-        key_serializer="raw",
-        value_serializer="raw",
-        web_enabled=False,
-        store="memory://",
-        datadir=datadir,
-        topic_partitions=partitions,
-        broker_commit_interval=0.5,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        stream_wait_empty=False,
+    app = faust_app(
+        agent.app_id, settings.kafka, topic_partitions=partitions, broker_commit_interval=0.5
     )
     codec = settings.registry.codec
     summary_codec = codec("window_summary", logical_types=False)

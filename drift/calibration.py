@@ -43,10 +43,9 @@ from drift.state import Applied, Closed, DriftState
 from drift.summary import RepositoryReferences, WindowAccumulator
 from drift.windows import WindowConfig
 from inference.repository import DEFAULT_MODEL, ModelRepository, ensure_default_model
-from inference.synthetic import sample_features
 from schemas.features import EVENT_FEATURES
 from streams.features.store import DEFAULTS
-from streams.simulation.simulator import CHUNK, Drift, _entity_table, _seeds, _shift
+from streams.simulation.simulator import CHUNK, Drift, EventSimulator
 from streams.worker.pipeline import PipelineConfig
 
 RATE = 1000.0  # events per second of event time: the demo's and the simulator's default
@@ -74,27 +73,20 @@ def simulated_rows(
     """(event times in epoch ms, float32 model input rows) of the first ``count`` events of
     ``EventSimulator(seed, entities, drift, start, rate)``, ``block`` events at a time: the
     same draws in the same order, event features as the worker decodes them."""
-    entity_features, _ = _entity_table(seed, entities)
-    _, event_rng, drift_rng, _ = _seeds(seed)
-    t0 = epoch_ms(start.replace(microsecond=start.microsecond // 1000 * 1000))
-    ms_per_event = 1000.0 / rate
+    sim = EventSimulator(seed, entities, drift, start, rate)
+    t0 = epoch_ms(sim.start)
     times, rows = [], []
-    for first in range(0, count, CHUNK):
-        x = sample_features(event_rng, CHUNK)[:, :_N_EVENT].astype(np.float64)
-        who = event_rng.integers(0, entities, CHUNK)
-        event_rng.bytes(16 * CHUNK)  # the event ids: drawn so the stream stays in step
+    for chunk in sim.chunks():
+        first = chunk.first
+        if first >= count:
+            break
         index = np.arange(first, first + CHUNK)
-        if drift is not None:
-            col = [f.name for f in EVENT_FEATURES].index(drift.feature)
-            x[:, col] = _shift(drift.feature, drift.unit)(
-                x[:, col], drift.progress(index), drift_rng
-            )
-        x = np.round(x, 4)
+        x = chunk.full.copy()
         x[:, _INTS] = np.trunc(x[:, _INTS])  # int(value) in the event
         x[:, _BOOLS] = x[:, _BOOLS] != 0  # bool(value)
         keep = min(CHUNK, count - first)
-        rows.append(np.concatenate([x, entity_features[who]], axis=1)[:keep].astype(np.float32))
-        times.append(t0 + (index[:keep] * ms_per_event).astype(np.int64))
+        rows.append(x[:keep].astype(np.float32))
+        times.append(t0 + (index[:keep] * sim.ms_per_event).astype(np.int64))
         if sum(map(len, times)) >= block or first + CHUNK >= count:
             yield np.concatenate(times), np.concatenate(rows)
             times, rows = [], []

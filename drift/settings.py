@@ -69,9 +69,4 @@ class DriftAgentSettings(ClientSettings):
 
 def on_services(services: ServicesSettings, **values: Any) -> DriftAgentSettings:
     """Settings of a drift agent of the local ``services``, ``values`` on top."""
-    addresses = {
-        "kafka": {"bootstrap": services.kafka_bootstrap},
-        "redis": {"url": services.redis_url},
-        "model_repository": services.model_repository,
-    }
-    return DriftAgentSettings(**merge_sections(addresses, values))
+    return DriftAgentSettings(**merge_sections(services.addresses(DriftAgentSettings), values))

@@ -8,6 +8,7 @@ Python stub per model instance; Kafka is one JVM).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -198,3 +199,13 @@ def _group_alive(pgid: int) -> bool:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+def basic_logging(loglevel: str) -> None:
+    """Log lines of a StreamScore process, at a level named as Faust names them (``crit``,
+    ``error``, ``warn``, ``info``, ``debug``), for the processes that do not run Faust."""
+    levels = {"crit": logging.CRITICAL, "error": logging.ERROR, "warn": logging.WARNING}
+    logging.basicConfig(
+        level=levels.get(loglevel, logging.INFO if loglevel == "info" else logging.DEBUG),
+        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
+    )

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from infra.config import Settings
 
@@ -78,6 +78,17 @@ class ServicesSettings(Settings):
             state = data.get("state_dir") or _default_state_dir()
             data = {**data, "model_repository": Path(state) / "model_repository"}
         return data
+
+    def addresses(self, deployable: type[BaseModel]) -> dict[str, Any]:
+        """Where these services are, as keyword arguments of ``deployable``'s settings: only
+        the sections (kafka, redis, triton) and the model repository it has."""
+        every: dict[str, Any] = {
+            "kafka": {"bootstrap": self.kafka_bootstrap},
+            "redis": {"url": self.redis_url},
+            "triton": {"grpc_url": self.triton_grpc_url},
+            "model_repository": self.model_repository,
+        }
+        return {k: v for k, v in every.items() if k in deployable.model_fields}
 
     @property
     def kafka_bootstrap(self) -> str:

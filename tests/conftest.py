@@ -120,14 +120,38 @@ class Child:
         self.proc.wait()
 
 
-def _spawn(settings: Settings, args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", *args, "--loglevel", "info"],
-            env=child_environment(settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+class Children:
+    """The `streamscore` subprocesses a test started, each logging to a file of its own;
+    all stopped when the test ends (the ``children`` fixture)."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.started: list[Child] = []
+
+    def start(self, kind: str, settings: Settings, args: list[str], metrics_port: int) -> Child:
+        index = sum(1 for c in self.started if c.log.name.startswith(f"{kind}-"))
+        log = self.logs / f"{kind}-{index}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", *args, "--loglevel", "info"],
+                env=child_environment(settings),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        child = Child(settings, proc, log, metrics_port)
+        self.started.append(child)
+        return child
+
+    def stop(self) -> None:
+        for child in self.started:
+            child.stop()
+
+
+@pytest.fixture
+def children(tmp_path: Path) -> Iterator[Children]:
+    started = Children(tmp_path)
+    yield started
+    started.stop()
 
 
 @pytest.fixture
@@ -138,11 +162,10 @@ def topic_prefix() -> str:
 
 @pytest.fixture
 def start_agent(
-    stack: ServicesSettings, tmp_path: Path, topic_prefix: str
-) -> Iterator[Callable[..., Child]]:
+    stack: ServicesSettings, children: Children, topic_prefix: str
+) -> Callable[..., Child]:
     """Start `streamscore drift agent` processes on the test's topics; stopped at test end.
     ``settings`` are DriftAgentSettings fields, sections as dicts. The topics must exist."""
-    started: list[Child] = []
 
     def start(**settings: Any) -> Child:
         defaults: dict[str, Any] = {
@@ -153,27 +176,18 @@ def start_agent(
             },
             "topics": TopicNames().prefixed(topic_prefix),
         }
-        agent_settings: DriftAgentSettings = agent_on_services(
-            stack, **merge_sections(defaults, settings)
-        )
-        log = tmp_path / f"agent-{len(started)}.log"
-        proc = _spawn(agent_settings, ["drift", "agent"], log)
-        child = Child(agent_settings, proc, log, agent_settings.agent.metrics_port)
-        started.append(child)
-        return child
+        config: DriftAgentSettings = agent_on_services(stack, **merge_sections(defaults, settings))
+        return children.start("agent", config, ["drift", "agent"], config.agent.metrics_port)
 
-    yield start
-    for child in started:
-        child.stop()
+    return start
 
 
 @pytest.fixture
 def start_retrainer(
-    stack: ServicesSettings, tmp_path: Path, topic_prefix: str
-) -> Iterator[Callable[..., Child]]:
+    stack: ServicesSettings, children: Children, topic_prefix: str
+) -> Callable[..., Child]:
     """Start `streamscore retrain worker` processes on the test's topics; stopped at test end.
     ``settings`` are RetrainingSettings fields, sections as dicts."""
-    started: list[Child] = []
 
     def start(**settings: Any) -> Child:
         defaults: dict[str, Any] = {
@@ -181,27 +195,21 @@ def start_retrainer(
             "topics": TopicNames().prefixed(topic_prefix),
         }
         config = retrainer_on_services(stack, **merge_sections(defaults, settings))
-        log = tmp_path / f"retrainer-{len(started)}.log"
-        child = Child(config, _spawn(config, ["retrain", "worker"], log), log, 0)
-        started.append(child)
-        return child
+        return children.start("retrainer", config, ["retrain", "worker"], 0)
 
-    yield start
-    for child in started:
-        child.stop()
+    return start
 
 
 @pytest.fixture
 def start_worker(
-    stack: ServicesSettings, tmp_path: Path, topic_prefix: str
-) -> Iterator[Callable[..., Child]]:
+    stack: ServicesSettings, children: Children, topic_prefix: str
+) -> Callable[..., Child]:
     """Start `streamscore worker` processes against the test services; stopped at test end.
 
     Each test gets its own topics and consumer group (a random prefix), so tests never see
     each other's events. ``settings`` are WorkerSettings fields, sections as dicts:
     ``start_worker(engine="librdkafka", triton={"timeout_s": 0.5})``.
     """
-    started: list[Child] = []
     prefix = topic_prefix
 
     def start(**settings: Any) -> Child:
@@ -213,13 +221,7 @@ def start_worker(
             "commit_interval_s": 0.2,
             "metrics_port": free_port(),
         }
-        worker_settings: WorkerSettings = on_services(stack, **merge_sections(defaults, settings))
-        log = tmp_path / f"worker-{len(started)}.log"
-        proc = _spawn(worker_settings, ["worker"], log)
-        worker = Child(worker_settings, proc, log, worker_settings.metrics_port)
-        started.append(worker)
-        return worker
+        config: WorkerSettings = on_services(stack, **merge_sections(defaults, settings))
+        return children.start("worker", config, ["worker"], config.metrics_port)
 
-    yield start
-    for worker in started:
-        worker.stop()
+    return start

@@ -75,9 +75,8 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "info",
 ) -> None:
     """Consume retraining requests until SIGTERM or Ctrl-C; answer each one once."""
-    import logging
-
     from infra.errors import StreamScoreError
+    from infra.process import basic_logging
     from streams.retraining import worker as retraining
     from streams.retraining.settings import RetrainingSettings
 
@@ -85,11 +84,7 @@ def worker(
         settings = RetrainingSettings(**given(kafka={"bootstrap": bootstrap}))
     except ValidationError as exc:
         raise settings_error(exc) from None
-    levels = {"crit": logging.CRITICAL, "error": logging.ERROR, "warn": logging.WARNING}
-    logging.basicConfig(
-        level=levels.get(loglevel, logging.INFO if loglevel == "info" else logging.DEBUG),
-        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
-    )
+    basic_logging(loglevel)
     try:
         retraining.run(settings)
     except StreamScoreError as exc:  # at start: a topic missing, Kafka unreachable

@@ -87,10 +87,4 @@ class RetrainingSettings(ClientSettings):
 
 def on_services(services: ServicesSettings, **values: Any) -> RetrainingSettings:
     """Settings of a retraining worker of the local ``services``, ``values`` on top."""
-    addresses = {
-        "kafka": {"bootstrap": services.kafka_bootstrap},
-        "redis": {"url": services.redis_url},
-        "triton": {"grpc_url": services.triton_grpc_url},
-        "model_repository": services.model_repository,
-    }
-    return RetrainingSettings(**merge_sections(addresses, values))
+    return RetrainingSettings(**merge_sections(services.addresses(RetrainingSettings), values))

@@ -39,6 +39,7 @@ CHUNK = 1024  # fixed: changing it changes every stream
 SEGMENTS: tuple[str | None, ...] = ("retail", "gaming", "travel", None)
 _N_EVENT = len(EVENT_FEATURES)
 Shift = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
+_AVRO_CAST: dict[str, Callable[[Any], Any]] = {"boolean": bool, "int": int, "long": int}
 
 
 def _flip(to: Callable[[np.random.Generator, int], np.ndarray]) -> Shift:
@@ -89,16 +90,14 @@ class Drift:
     unit: Literal["risk", "sigma"] = "risk"
 
     def __post_init__(self) -> None:
-        if self.unit not in ("risk", "sigma"):
-            raise ValueError(f"drift unit must be risk or sigma, not {self.unit!r}")
+        if self.unit not in ("risk", "sigma") or self.kind not in ("abrupt", "gradual"):
+            raise ValueError(f"drift is abrupt|gradual in risk|sigma units: not {self}")
         known = list(DRIFTS) if self.unit == "risk" else [f.name for f in EVENT_FEATURES]
         if self.feature not in known:
             raise ValueError(
                 f"cannot drift {self.feature!r} in {self.unit} units: choose one of "
                 f"{', '.join(known)}"
             )
-        if self.kind not in ("abrupt", "gradual"):
-            raise ValueError(f"drift kind must be abrupt or gradual, not {self.kind!r}")
         if self.at < 0 or self.window < 1 or self.magnitude <= 0:
             raise ValueError("drift needs at >= 0, window >= 1 and magnitude > 0")
 
@@ -131,6 +130,17 @@ def entity_feature_rows(seed: int, entities: int) -> Iterator[tuple[str, dict[st
     features, _ = _entity_table(seed, entities)
     for entity_id, row in zip(entity_ids(entities), features, strict=True):
         yield entity_id, dict(zip(ENTITY_FEATURE_NAMES, map(float, row), strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """``CHUNK`` consecutive events as arrays: ``full`` is each event's features (rounded as
+    sent) then its entity's, the row a worker scores; ``who`` indexes the entities."""
+
+    first: int
+    full: np.ndarray
+    who: np.ndarray
+    id_bytes: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,52 +182,46 @@ class EventSimulator:
         self._ids = entity_ids(entities)
         self._entity_features, self._segments = _entity_table(seed, entities)
 
-    def entity_rows(self) -> Iterator[tuple[str, dict[str, float]]]:
-        return entity_feature_rows(self.seed, self.entities)
-
     def event_time(self, index: int) -> datetime:
         return self.start + timedelta(milliseconds=int(index * self.ms_per_event))
 
-    def events(self) -> Iterator[SimulatedEvent]:
-        _, event_rng, drift_rng, label_rng = _seeds(self.seed)
+    def chunks(self) -> Iterator[Chunk]:
+        """The stream as arrays, ``CHUNK`` events at a time: what :meth:`events` makes records
+        of, for code that wants the numbers without a dict per event (drift calibration)."""
+        _, event_rng, drift_rng, _ = _seeds(self.seed)
         first = 0
         while True:
-            yield from self._chunk(first, event_rng, drift_rng, label_rng)
+            x = sample_features(event_rng, CHUNK)[:, :_N_EVENT].astype(np.float64)
+            who = event_rng.integers(0, self.entities, CHUNK)
+            id_bytes = event_rng.bytes(16 * CHUNK)
+            if self.drift is not None:
+                col = [f.name for f in EVENT_FEATURES].index(self.drift.feature)
+                p = self.drift.progress(np.arange(first, first + CHUNK))
+                shift = _shift(self.drift.feature, self.drift.unit)
+                x[:, col] = shift(x[:, col], p, drift_rng)
+            x = np.round(x, 4)  # readable numbers; labels are drawn from what is sent
+            full = np.concatenate([x, self._entity_features[who]], axis=1)
+            yield Chunk(first, full, who, id_bytes)
             first += CHUNK
 
-    def _chunk(
-        self,
-        first: int,
-        event_rng: np.random.Generator,
-        drift_rng: np.random.Generator,
-        label_rng: np.random.Generator,
-    ) -> list[SimulatedEvent]:
-        x = sample_features(event_rng, CHUNK)[:, :_N_EVENT].astype(np.float64)
-        who = event_rng.integers(0, self.entities, CHUNK)
-        id_bytes = event_rng.bytes(16 * CHUNK)
-        if self.drift is not None:
-            col = [f.name for f in EVENT_FEATURES].index(self.drift.feature)
-            p = self.drift.progress(np.arange(first, first + CHUNK))
-            shift = _shift(self.drift.feature, self.drift.unit)
-            x[:, col] = shift(x[:, col], p, drift_rng)
-        x = np.round(x, 4)  # readable numbers; labels are drawn from what is sent
-        full = np.concatenate([x, self._entity_features[who]], axis=1)
-        outcomes = label_rng.random(CHUNK) < true_probability(full)
+    def events(self) -> Iterator[SimulatedEvent]:
+        label_rng = _seeds(self.seed)[3]
+        for chunk in self.chunks():
+            outcomes = label_rng.random(CHUNK) < true_probability(chunk.full)
+            yield from self._records(chunk, outcomes)
+
+    def _records(self, chunk: Chunk, outcomes: np.ndarray) -> list[SimulatedEvent]:
         out = []
         for k in range(CHUNK):
+            id_bytes = chunk.id_bytes[16 * k : 16 * k + 16]
             event: dict[str, Any] = {
-                "event_id": str(uuid.UUID(bytes=id_bytes[16 * k : 16 * k + 16], version=4)),
-                "entity_id": self._ids[who[k]],
-                "event_time": self.event_time(first + k),
+                "event_id": str(uuid.UUID(bytes=id_bytes, version=4)),
+                "entity_id": self._ids[chunk.who[k]],
+                "event_time": self.event_time(chunk.first + k),
             }
-            for f, value in zip(EVENT_FEATURES, x[k], strict=True):
-                if f.avro_type == "boolean":
-                    event[f.name] = bool(value)
-                elif f.avro_type in ("int", "long"):
-                    event[f.name] = int(value)
-                else:
-                    event[f.name] = float(value)
-            event["segment"] = SEGMENTS[self._segments[who[k]]]
+            for f, value in zip(EVENT_FEATURES, chunk.full[k, :_N_EVENT], strict=True):
+                event[f.name] = _AVRO_CAST.get(f.avro_type, float)(value)
+            event["segment"] = SEGMENTS[self._segments[chunk.who[k]]]
             out.append(SimulatedEvent(event, int(outcomes[k])))
         return out
 

@@ -95,10 +95,4 @@ def on_services(services: ServicesSettings, **values: Any) -> WorkerSettings:
     The demo, the tests and the bench start workers with these, passed to the child process
     as :func:`infra.config.child_environment` writes them.
     """
-    addresses = {
-        "kafka": {"bootstrap": services.kafka_bootstrap},
-        "redis": {"url": services.redis_url},
-        "triton": {"grpc_url": services.triton_grpc_url},
-        "model_repository": services.model_repository,
-    }
-    return WorkerSettings(**merge_sections(addresses, values))
+    return WorkerSettings(**merge_sections(services.addresses(WorkerSettings), values))

@@ -34,29 +34,39 @@ def run(settings: WorkerSettings, loglevel: str = "info") -> None:
     Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
 
 
-def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faust.App:
-    metrics = metrics or Metrics()
+def faust_app(app_id: str, kafka: KafkaConfig, **options: Any) -> faust.App:
+    """A Faust app of StreamScore's: raw bytes in and out (the codecs are ours), in-memory
+    tables, acks from every replica, no web server; ``options`` on top."""
     # Faust wants a data folder even with in-memory tables; it is removed at exit.
-    datadir = tempfile.mkdtemp(prefix="streamscore-faust-")
+    datadir = tempfile.mkdtemp(prefix=f"{app_id}-")
     atexit.register(shutil.rmtree, datadir, ignore_errors=True)
-    app = faust.App(
-        settings.app_id,
-        broker=[f"kafka://{host}" for host in settings.kafka.bootstrap.split(",")],
-        broker_credentials=faust_credentials(settings.kafka),
+    return faust.App(
+        app_id,
+        broker=[f"kafka://{host}" for host in kafka.bootstrap.split(",")],
+        broker_credentials=faust_credentials(kafka),
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
         store="memory://",
         datadir=datadir,
-        broker_commit_interval=settings.commit_interval_s,
         consumer_auto_offset_reset="earliest",
-        stream_buffer_maxsize=max(4 * settings.batch.size, 4096),
         producer_acks=-1,
-        producer_linger_ms=2,
-        topic_allow_declare=False,  # `streamscore up` (or the operator) creates topics
-        # Events taken but not yet scored are never acked; Faust's default would wait for
+        # Events taken but not yet handled are never acked; Faust's default would wait for
         # them forever at shutdown. Unacked means redelivered: stop without waiting.
         stream_wait_empty=False,
+        **options,
+    )
+
+
+def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faust.App:
+    metrics = metrics or Metrics()
+    app = faust_app(
+        settings.app_id,
+        settings.kafka,
+        broker_commit_interval=settings.commit_interval_s,
+        stream_buffer_maxsize=max(4 * settings.batch.size, 4096),
+        producer_linger_ms=2,
+        topic_allow_declare=False,  # `streamscore up` (or the operator) creates topics
     )
     events = app.topic(settings.topics.events, key_type=bytes, value_type=bytes)
     lock = asyncio.Lock()

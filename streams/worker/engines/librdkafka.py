@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from infra.process import basic_logging
 from streams.backoff import Stopped
 from streams.worker.messages import InMessage
 from streams.worker.metrics import Metrics
@@ -180,9 +181,5 @@ class LibrdkafkaEngine:
 
 
 def run(settings: WorkerSettings, loglevel: str = "info") -> None:
-    levels = {"crit": logging.CRITICAL, "error": logging.ERROR, "warn": logging.WARNING}
-    logging.basicConfig(
-        level=levels.get(loglevel, logging.INFO if loglevel == "info" else logging.DEBUG),
-        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s",
-    )
+    basic_logging(loglevel)
     asyncio.run(LibrdkafkaEngine(settings, Metrics()).run())

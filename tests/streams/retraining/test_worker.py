@@ -39,7 +39,7 @@ from streams.retraining.settings import RetrainingSettings, on_services
 from streams.retraining.worker import RetrainingWorker
 from streams.routing import ModelRef, Routing
 from streams.routing.state import ROUTING_KEY, read_sync
-from streams.simulation.simulator import EventSimulator
+from streams.simulation.simulator import EventSimulator, entity_feature_rows
 from streams.topics import TopicNames, ensure_topics
 from tests.support.kafka import committed, consume
 from tests.support.models import export_model, set_routing
@@ -281,7 +281,7 @@ def _better_model_is_shadowed(
 ) -> None:
     sim = EventSimulator(3, 500)
     before = _ms(datetime.now(UTC) - timedelta(hours=1))
-    rows = [{"entity_id": e, **values} for e, values in sim.entity_rows()]
+    rows = [{"entity_id": e, **values} for e, values in entity_feature_rows(sim.seed, sim.entities)]
     produce(
         settings, settings.topics.features, encoded("entity_features", rows, "entity_id"), before
     )
