@@ -4,6 +4,12 @@ This file runs inside Triton, not in StreamScore: ``inference.repository`` copie
 ``<repository>/<model>/<version>/model.py`` (the name Triton requires). Triton's
 dynamic batcher may hand several requests to one ``execute`` call; they are concatenated and
 run as ONE forward pass, then split back per request.
+
+The forward pass always runs on a multiple of ``ROW_BLOCK`` rows (zero rows pad the batch):
+CPU matmul kernels pick their code path by row count, so without the padding an event's
+score could differ in the last bits with the size of the batch it happened to arrive in.
+With it, a score depends on the event alone, and `streamscore replay` of a version
+reproduces that version's live scores exactly (tests/streams/replay/).
 """
 
 import json
@@ -15,6 +21,7 @@ import triton_python_backend_utils as pb_utils
 
 INPUT = "features"
 OUTPUT = "score"
+ROW_BLOCK = 64
 
 
 class TritonPythonModel:
@@ -31,9 +38,11 @@ class TritonPythonModel:
 
     def execute(self, requests):
         arrays = [pb_utils.get_input_tensor_by_name(r, INPUT).as_numpy() for r in requests]
-        batch = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+        rows = sum(len(a) for a in arrays)
+        batch = np.zeros((rows + (-rows) % ROW_BLOCK, arrays[0].shape[1]), dtype=np.float32)
+        np.concatenate(arrays, out=batch[:rows])
         with torch.inference_mode():
-            scores = self.model(torch.from_numpy(batch).to(self.device)).cpu().numpy()
+            scores = self.model(torch.from_numpy(batch).to(self.device)).cpu().numpy()[:rows]
         responses = []
         offset = 0
         for array in arrays:

@@ -24,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -71,6 +71,11 @@ class PipelineConfig(Section):
 
     def decide(self, scores: np.ndarray) -> list[str]:
         return list(_DECISIONS[self.decision_index(scores)])
+
+
+class Scored(NamedTuple):
+    scores: np.ndarray
+    infer_ms: float
 
 
 class Routes(Protocol):
@@ -135,7 +140,8 @@ class ScoringPipeline:
             if not records:
                 return result  # nothing left to ask a model about
 
-        primary, shadow_scores = await self._infer(models, x, result)
+        first, shadow_scores = await self._infer(models, x, result)
+        primary = first.scores
         t3 = time.perf_counter()
         m.stage_seconds.labels("infer").observe(t3 - t2)
 
@@ -153,16 +159,17 @@ class ScoringPipeline:
         keys = [r["entity_id"].encode() for r in records]
         flags = missing.tolist()
 
-        def outputs(model: Model, scores: np.ndarray) -> list[OutRecord]:
+        def outputs(model: Model, scored: Scored) -> list[OutRecord]:
+            scores = scored.scores
             values = self.writer.encode(
                 parts, scores.tolist(), self.config.decide(scores), flags,
-                model.name, model.version, now_ms, timings,
+                model.name, model.version, now_ms, {**timings, "infer_ms": scored.infer_ms},
             )  # fmt: skip
             return [OutRecord(*kv) for kv in zip(keys, values, times, strict=True)]
 
-        result.predictions = outputs(models.primary, primary)
-        for shadow, scores in shadow_scores:
-            result.shadow.extend(outputs(shadow, scores))
+        result.predictions = outputs(models.primary, first)
+        for shadow, scored in shadow_scores:
+            result.shadow.extend(outputs(shadow, scored))
         t4 = time.perf_counter()
         m.stage_seconds.labels("encode").observe(t4 - t3)
         if self.monitor is not None:
@@ -213,7 +220,7 @@ class ScoringPipeline:
 
     async def _infer(
         self, models: RoutedModels, x: np.ndarray, result: BatchResult
-    ) -> tuple[np.ndarray, list[tuple[Model, np.ndarray]]]:
+    ) -> tuple[Scored, list[tuple[Model, Scored]]]:
         outcomes = await asyncio.gather(
             self._timed(models.primary, x),
             *(self._timed(s, x) for s in models.shadows),
@@ -237,10 +244,13 @@ class ScoringPipeline:
                 shadow_scores.append((shadow, outcome))
         return first, shadow_scores
 
-    async def _timed(self, model: Model, x: np.ndarray) -> np.ndarray:
+    async def _timed(self, model: Model, x: np.ndarray) -> Scored:
+        """The model's scores and its own request time in ms (shadows run concurrently, so
+        each output carries its model's time, not the batch's)."""
         t0 = time.perf_counter()
         try:
-            return await model.predict(x)
+            scores = await model.predict(x)
+            return Scored(scores, (time.perf_counter() - t0) * 1e3)
         finally:
             label = f"{model.name}:{model.version}"
             self.metrics.infer_seconds.labels(label).observe(time.perf_counter() - t0)
