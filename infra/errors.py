@@ -25,6 +25,7 @@ they are raised, with ``raise ... from exc`` so the cause stays on the traceback
     ├── FeatureStoreError            (streams/features/store.py) Redis did not answer
     ├── PublishError                 (streams/worker/sink.py) outputs not acknowledged
     ├── RoutingError                 (streams/routing/state.py) unusable routing value
+    ├── ReportError                  (streams/report/errors.py) nothing can be reported
     └── Stopped                      (streams/backoff.py) a retry gave up: the process stops
 
 A package adds its branch in its own ``errors`` module (or beside the one class that raises

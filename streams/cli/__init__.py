@@ -9,6 +9,8 @@
     retrain    retrain request | worker   ask for a retrained model; the worker that answers
     demo       demo                       the live demo behind `make run`
     drift      drift agent | status | calibrate
+    report     report shadow               shadow-mode comparison: evidence and a verdict
+    replay     replay                     score a past range of events with any version
 
 Each module has ``register(cli)``; errors are printed by :func:`streams.cli.common.fail`.
 """
@@ -17,7 +19,19 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli import demo, drift, features, models, records, retrain, services, simulate, worker
+from streams.cli import (
+    demo,
+    drift,
+    features,
+    models,
+    records,
+    replay,
+    report,
+    retrain,
+    services,
+    simulate,
+    worker,
+)
 
 cli = typer.Typer(
     name="streamscore",
@@ -25,5 +39,17 @@ cli = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-for group in (services, worker, models, features, records, simulate, retrain, demo, drift):
+for group in (
+    services,
+    worker,
+    models,
+    features,
+    records,
+    simulate,
+    retrain,
+    demo,
+    drift,
+    report,
+    replay,
+):
     group.register(cli)

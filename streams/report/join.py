@@ -1,0 +1,152 @@
+"""The primary's and the shadow's outputs joined by event_id, in bounded memory.
+
+A worker writes the primary and the shadow output of an event in the same batch, so the two
+records sit close together in event time on their two topics. Each side keeps the records
+still waiting for their partner in a pending buffer; a record is given up on (counted as
+"primary only" or "shadow only") once the OTHER side's reader has passed its event time by
+``grace_ms`` (its partner would have been read by then), or when a side's buffer outgrows
+``max_pending`` (then the oldest are counted, not held). Matched keys are remembered for the
+same grace, so a redelivered copy (at-least-once) is counted as a duplicate instead of being
+joined twice. Everything is numpy per chunk; the only per-record Python is the set of keys
+matched within the grace.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streams.report.columns import Columns
+from streams.report.reading import TimeRange
+
+PRIMARY, SHADOW = 0, 1
+Sink = Callable[[Columns, Columns], None]
+
+
+@dataclass(slots=True)
+class Coverage:
+    records: list[int] = field(default_factory=lambda: [0, 0])  # in range, chosen model
+    only: list[int] = field(default_factory=lambda: [0, 0])  # never found a partner
+    duplicates: list[int] = field(default_factory=lambda: [0, 0])
+    out_of_range: list[int] = field(default_factory=lambda: [0, 0])
+    at_bound: list[int] = field(default_factory=lambda: [0, 0])  # evicted by max_pending
+    other_models: Counter[int] = field(default_factory=Counter)  # model code → records
+    joined: int = 0
+
+
+class ShadowJoin:
+    def __init__(
+        self,
+        window: TimeRange,
+        models: tuple[int, int],
+        sink: Sink,
+        grace_ms: int = 60_000,
+        max_pending: int = 1_000_000,
+    ) -> None:
+        self.window = window
+        self.models = models
+        self.sink = sink
+        self.grace_ms = grace_ms
+        self.max_pending = max_pending
+        self.coverage = Coverage()
+        self.pending: list[Columns | None] = [None, None]
+        self.clocks = [-(2**62), -(2**62)]
+        self._recent: set[int] = set()
+        self._recent_generations: deque[tuple[int, list[int]]] = deque()
+
+    def add(self, side: int, cols: Columns, clock: int) -> None:
+        """A chunk of ``side``'s records, and the event time that side's reader has reached."""
+        cov = self.coverage
+        in_range = (cols.event_time >= self.window.start_ms) & (
+            cols.event_time < self.window.end_ms
+        )
+        cov.out_of_range[side] += int(len(cols) - in_range.sum())
+        chosen = in_range & (cols.model == self.models[side])
+        others = cols.model[in_range & ~chosen]
+        if len(others):
+            for code, n in zip(*np.unique(others, return_counts=True), strict=True):
+                cov.other_models[int(code)] += int(n)
+        cols = cols.take(np.flatnonzero(chosen))
+        cov.records[side] += len(cols)
+        cols = self._drop_duplicates(side, cols)
+        other = self.pending[1 - side]
+        if other is not None and len(other) and len(cols):
+            _, mine, theirs = np.intersect1d(
+                cols.key, other.key, assume_unique=True, return_indices=True
+            )
+            if len(mine):
+                pair = (cols.take(mine), other.take(theirs))
+                self._emit(*(pair if side == PRIMARY else pair[::-1]))
+                keep = np.ones(len(other), dtype=bool)
+                keep[theirs] = False
+                self.pending[1 - side] = other.take(np.flatnonzero(keep))
+                rest = np.ones(len(cols), dtype=bool)
+                rest[mine] = False
+                cols = cols.take(np.flatnonzero(rest))
+        mine_pending = self.pending[side]
+        self.pending[side] = cols if mine_pending is None else Columns.concat([mine_pending, cols])
+        self.clocks[side] = max(self.clocks[side], clock)
+        self._evict()
+
+    def finish(self) -> Coverage:
+        """Every record still pending found no partner: count it."""
+        for side in (PRIMARY, SHADOW):
+            pending = self.pending[side]
+            if pending is not None:
+                self._count_unmatched(side, pending.key)
+            self.pending[side] = None
+        return self.coverage
+
+    def _drop_duplicates(self, side: int, cols: Columns) -> Columns:
+        if not len(cols):
+            return cols
+        _, first = np.unique(cols.key, return_index=True)
+        dup = np.ones(len(cols), dtype=bool)
+        dup[first] = False
+        pending = self.pending[side]
+        if pending is not None and len(pending):
+            dup |= np.isin(cols.key, pending.key)
+        if self._recent:
+            seen = self._recent.intersection(cols.key.tolist())
+            if seen:
+                dup |= np.isin(cols.key, np.fromiter(seen, np.uint64, len(seen)))
+        if dup.any():
+            self.coverage.duplicates[side] += int(dup.sum())
+            cols = cols.take(np.flatnonzero(~dup))
+        return cols
+
+    def _emit(self, primary: Columns, shadow: Columns) -> None:
+        self.coverage.joined += len(primary)
+        keys = primary.key.tolist()
+        self._recent.update(keys)
+        self._recent_generations.append((int(primary.event_time.max()), keys))
+        self.sink(primary, shadow)
+
+    def _evict(self) -> None:
+        for side in (PRIMARY, SHADOW):
+            pending = self.pending[side]
+            if pending is None or not len(pending):
+                continue
+            # the other side has read past these records' time: their partners are not coming
+            late = pending.event_time < self.clocks[1 - side] - self.grace_ms
+            if len(pending) - late.sum() > self.max_pending:
+                cut = np.sort(pending.event_time[~late])[-self.max_pending - 1]
+                bound = ~late & (pending.event_time <= cut)
+                self.coverage.at_bound[side] += int(bound.sum())
+                late |= bound
+            if late.any():
+                self._count_unmatched(side, pending.key[late])
+                self.pending[side] = pending.take(np.flatnonzero(~late))
+        horizon = min(self.clocks) - self.grace_ms
+        generations = self._recent_generations
+        while generations and generations[0][0] < horizon:
+            self._recent.difference_update(generations.popleft()[1])
+
+    def _count_unmatched(self, side: int, keys: np.ndarray) -> None:
+        # a redelivered copy whose partner was joined already is a duplicate, not a miss
+        seen = len(self._recent.intersection(keys.tolist())) if self._recent else 0
+        self.coverage.duplicates[side] += seen
+        self.coverage.only[side] += len(keys) - seen
