@@ -7,6 +7,7 @@ once Triton reports it ready; it is loaded first when it is not.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import redis
@@ -15,9 +16,10 @@ import typer
 from rich.table import Table
 from tritonclient.utils import InferenceServerException
 
-from streams.cli.common import RedisUrl, TritonUrl, fail, given, out
+from streams.cli.common import Bootstrap, RedisUrl, TritonUrl, fail, given, out
 from streams.routing import ModelRef, Routing, RoutingError
 from streams.routing import state as routing_state
+from streams.routing.catalog import ready_ref, repository_index
 
 models_cli = typer.Typer(help="List models and change which one is primary or a shadow.")
 shadow_cli = typer.Typer(help="Add or remove shadow models.")
@@ -33,32 +35,23 @@ def _clients(
     return settings.redis.client(), settings.triton.client()
 
 
-def _index(triton: grpcclient.InferenceServerClient) -> list[tuple[str, str, str]]:
-    return sorted((m.name, m.version, m.state) for m in triton.get_model_repository_index().models)
-
-
-def _ready_ref(triton: grpcclient.InferenceServerClient, text: str) -> ModelRef:
-    """Parse NAME[:VERSION]; default to the newest version; load it when it is not ready."""
-    name = text.partition(":")[0]
-    index = _index(triton)
-    if name not in {n for n, _, _ in index}:  # not even a folder in the repository
-        raise RoutingError(f"Triton's repository has no model {name!r}")
-    versions = [v for n, v, _ in index if n == name and v]
-    if not versions and not triton.is_model_ready(name):
-        triton.load_model(name)  # a model folder Triton has not loaded yet
-        versions = [v for n, v, _ in _index(triton) if n == name and v]
-    if not versions:
-        raise RoutingError(f"Triton's repository has no model {name!r}")
-    ref = ModelRef.parse(text, default_version=max(versions, key=int))
-    if not triton.is_model_ready(ref.name, ref.version):
-        triton.load_model(ref.name)
-        if not triton.is_model_ready(ref.name, ref.version):
-            raise RoutingError(f"{ref} is not ready on Triton (is the version exported?)")
-    return ref
-
-
 def _current(store: redis.Redis) -> Routing | None:
     return routing_state.read_sync(store)
+
+
+def _effective(
+    store: redis.Redis, triton: grpcclient.InferenceServerClient
+) -> tuple[Routing | None, bool]:
+    """The stored routing; without one, what a worker starting now would score with (the
+    newest ready version of the default model), flagged as the default."""
+    from streams.routing.live import RoutingConfig
+
+    current = _current(store)
+    if current is not None:
+        return current, False
+    name = RoutingConfig().default_model
+    ready = [int(v) for n, v, s in repository_index(triton) if n == name and v and s == "READY"]
+    return (Routing(ModelRef(name, str(max(ready)))), True) if ready else (None, False)
 
 
 def _run(action: str, redis_url: str | None, triton_url: str | None, target: str) -> None:
@@ -71,14 +64,11 @@ def _run(action: str, redis_url: str | None, triton_url: str | None, target: str
             name, _, version = target.partition(":")
             new = current.remove_shadow(name, version)
         else:
-            ref = _ready_ref(triton, target)
-            current = _current(store)
-            if action == "promote":
-                new = current.promote(ref) if current else Routing(ref)
-            else:
-                if current is None:
-                    raise RoutingError("no primary yet: start a worker or `models promote` first")
-                new = current.add_shadow(ref)
+            ref = ready_ref(triton, target)
+            current, _ = _effective(store, triton)
+            if current is None:
+                raise RoutingError("no primary yet: start a worker or `models promote` first")
+            new = current.add_shadow(ref)
         routing_state.write_sync(store, new)
     except (RoutingError, InferenceServerException, redis.RedisError) as exc:
         raise fail(exc) from None
@@ -93,8 +83,8 @@ def list_models(redis_url: RedisUrl = None, triton_url: TritonUrl = None) -> Non
     """Every model version Triton knows, its state, and its role in the routing."""
     store, triton = _clients(redis_url, triton_url)
     try:
-        current = _current(store)
-        rows = _index(triton)
+        current, default = _effective(store, triton)
+        rows = repository_index(triton)
     except (RoutingError, InferenceServerException, redis.RedisError) as exc:
         raise fail(exc) from None
     finally:
@@ -105,7 +95,7 @@ def list_models(redis_url: RedisUrl = None, triton_url: TritonUrl = None) -> Non
         ref = ModelRef(name, version)
         role = ""
         if current and ref == current.primary:
-            role = "primary"
+            role = "primary (default: no routing stored)" if default else "primary"
         elif current and ref in current.shadows:
             role = "shadow"
         table.add_row(name, version, state, role)
@@ -115,11 +105,47 @@ def list_models(redis_url: RedisUrl = None, triton_url: TritonUrl = None) -> Non
 @models_cli.command()
 def promote(
     target: Annotated[str, typer.Argument(help="NAME[:VERSION]; newest version if omitted.")],
+    since: Annotated[
+        str, typer.Option(help="Judge on the shadow outputs of this recent range.")
+    ] = "1h",
+    report: Annotated[
+        Path | None, typer.Option(help="Judge on this report.json instead of reading Kafka.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even when the rule says otherwise.")
+    ] = False,
     redis_url: RedisUrl = None,
     triton_url: TritonUrl = None,
+    bootstrap: Bootstrap = None,
 ) -> None:
-    """Make NAME[:VERSION] the primary model; running workers switch within a second."""
-    _run("promote", redis_url, triton_url, target)
+    """Make NAME[:VERSION] the primary, if the promotion rule (the one `report shadow` applies)
+    says promote; running workers switch within a second."""
+    from streams.cli.promotion import judge, record
+
+    store, triton = _clients(redis_url, triton_url)
+    try:
+        ref = ready_ref(triton, target)
+        current, _ = _effective(store, triton)
+        if current is not None and current.primary == ref:
+            out.print(f"{ref} is already the primary")
+            return
+        verdict = judge(ref, current, since, report, bootstrap) if current else None
+        if verdict is not None and verdict.verdict != "promote":
+            record(store, ref, current, verdict, forced=force)
+            if not force:
+                raise RoutingError(
+                    f"refused: {verdict.line} (the rule must say promote; --force overrides)"
+                )
+        new = current.promote(ref) if current else Routing(ref)
+        routing_state.write_sync(store, new)
+        if verdict is not None and verdict.verdict == "promote":
+            record(store, ref, current, verdict, forced=False)
+    except (RoutingError, InferenceServerException, redis.RedisError) as exc:
+        raise fail(exc) from None
+    finally:
+        store.close()
+        triton.close()
+    out.print(f"primary {new.primary}; shadows {', '.join(map(str, new.shadows)) or 'none'}")
 
 
 @shadow_cli.command("add")

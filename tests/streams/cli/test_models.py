@@ -18,6 +18,8 @@ runner = CliRunner()
 def models(stack: ServicesSettings, *args: str) -> tuple[int, str]:
     url = f"redis://{stack.host}:{stack.redis_port}/0"
     options = ["--redis-url", url, "--triton-url", stack.triton_grpc_url]
+    if args[0] == "promote":
+        options += ["--bootstrap", stack.kafka_bootstrap]
     result = runner.invoke(cli, ["models", *args, *options])
     return result.exit_code, result.output
 
@@ -63,7 +65,8 @@ def test_shadow_add_list_and_remove_change_the_stored_routing(stack: ServicesSet
 def test_promote_makes_the_primary_and_drops_it_from_the_shadows(stack: ServicesSettings) -> None:
     candidate = export_model(stack, "cli-candidate", seed=31)
     set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1"), (ModelRef(candidate, "1"),)))
-    code, out = models(stack, "promote", f"{candidate}:1")
+    # it never shadowed any event: only --force promotes it (the gate: test_promote.py)
+    code, out = models(stack, "promote", f"{candidate}:1", "--force")
     assert code == 0, out
     assert stored(stack) == Routing(ModelRef(candidate, "1"))
 

@@ -53,8 +53,13 @@ def test_promote_under_load_reaches_the_worker_within_a_second(
     try:
         time.sleep(2.0)  # under load when the routing changes
         url = f"redis://{stack.host}:{stack.redis_port}/0"
-        promote = ["models", "promote", f"{challenger}:1", "--redis-url", url]
-        result = CliRunner().invoke(cli, [*promote, "--triton-url", stack.triton_grpc_url])
+        # --force: this measures how fast a promotion reaches a worker, not the rule's gate
+        # (tests/streams/cli/test_promote.py), and the challenger never shadowed here.
+        promote = ["models", "promote", f"{challenger}:1", "--force", "--redis-url", url]
+        result = CliRunner().invoke(
+            cli,
+            [*promote, "--triton-url", stack.triton_grpc_url, "--bootstrap", stack.kafka_bootstrap],
+        )
         promoted_at_ms = time.time() * 1000
     finally:
         sender.join()  # the stream ends by itself
