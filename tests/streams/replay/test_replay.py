@@ -1,0 +1,86 @@
+"""`streamscore replay` on the real services: the primary's own version replayed over the
+range a live worker scored gives the same score for every event, and the report over the
+replay topic says so."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from inference.repository import DEFAULT_MODEL
+from infra.settings import ServicesSettings
+from streams.cli import cli
+from streams.routing import ModelRef, Routing
+from tests.support.drift import load_entities, read_records, send_events, simulator
+from tests.support.kafka import create_topics
+from tests.support.models import set_routing
+from tests.support.waiting import wait_for
+
+N = 3000
+RANGE = ["--from", "2025-12-31T23:00:00Z", "--to", "2026-01-01T01:00:00Z", "--lateness", "0"]
+
+
+def test_replaying_the_primary_reproduces_its_live_scores_exactly(
+    stack: ServicesSettings, start_worker: Any, tmp_path: Path
+) -> None:
+    load_entities(stack)
+    set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1")))
+    worker = start_worker(engine="librdkafka", batch={"size": 256})
+    topics = worker.topics
+    create_topics(stack.kafka_bootstrap, topics)
+    send_events(stack.kafka_bootstrap, topics.events, simulator(), N, labels_topic=topics.labels)
+    live: list[dict[str, Any]] = []
+
+    def scored() -> bool:
+        live[:] = read_records(stack.kafka_bootstrap, topics.predictions, "prediction", 2)
+        return len({p["event_id"] for p in live}) >= N
+
+    wait_for(scored, 120, f"{N} live predictions")
+    worker.stop()  # the replay reads the range on its own
+    env = {f"STREAMSCORE_TOPIC_{role.upper()}": name for role, name in topics}
+    services = ["--bootstrap", stack.kafka_bootstrap, "--triton-url", stack.triton_grpc_url,
+                "--redis-url", f"redis://{stack.host}:{stack.redis_port}/0"]  # fmt: skip
+    replay_topic = f"{topics.predictions}.replay"
+    # replay with a different batch size than the worker's: scores must not depend on it
+    result = CliRunner().invoke(
+        cli,
+        ["replay", *RANGE, "--model", f"{DEFAULT_MODEL}:1", "--to-topic", replay_topic, *services],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    assert f"replayed {N:,} events" in result.output
+
+    replayed = read_records(stack.kafka_bootstrap, replay_topic, "prediction", 2)
+    by_event = {p["event_id"]: p["score"] for p in replayed}
+    assert len(replayed) == N and len(by_event) == N
+    mismatched = [p for p in live if by_event[p["event_id"]] != p["score"]]
+    assert mismatched == [], mismatched[:3]
+
+    result = CliRunner().invoke(
+        cli,
+        ["report", "shadow", *RANGE, "--shadow-topic", replay_topic, "--out", str(tmp_path),
+         "--bootstrap", stack.kafka_bootstrap],
+        env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["primary"], report["shadow"]) == ("scorer:1", "scorer:1")
+    assert report["coverage"]["joined"] == N
+    assert report["decisions"]["agreement"] == 1.0
+    assert report["scores"]["delta"]["min"] == report["scores"]["delta"]["max"] == 0.0
+    assert report["labels"]["n"] == N
+
+
+def test_replay_refuses_an_unknown_version_and_a_live_topic(stack: ServicesSettings) -> None:
+    services = ["--bootstrap", stack.kafka_bootstrap, "--triton-url", stack.triton_grpc_url]
+    for args, message in (
+        (["--model", f"{DEFAULT_MODEL}:77", "--to-topic", "x.replay"],
+         "scorer:77 is not in the model repository"),
+        (["--model", DEFAULT_MODEL, "--to-topic", "predictions"], "is a live topic"),
+    ):  # fmt: skip
+        result = CliRunner().invoke(cli, ["replay", *RANGE, *args, *services])
+        assert result.exit_code == 1, result.output
+        assert message in result.output.replace("\n", " "), result.output
