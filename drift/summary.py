@@ -115,15 +115,21 @@ class WindowAccumulator:
     """Counts batches into per-(model version, window) histograms until drained."""
 
     def __init__(
-        self, references: RepositoryReferences, window: WindowConfig, producer: str | None = None
+        self,
+        references: RepositoryReferences,
+        window: WindowConfig,
+        producer: str | None = None,
+        partitions: int | None = None,
     ) -> None:
         self.references = references
         self.window = window
         self.producer = producer or producer_id()
+        self.partitions = partitions  # of the events topic, when known: see watermark()
         self._seq = itertools.count(1)
         self._open: dict[tuple[str, str, int], _Window] = {}
         self._read: dict[int, tuple[int, float]] = {}  # partition → (latest event time, when)
         self._clock = time.monotonic
+        self._started: float | None = None  # when the first partition's progress came
         self._progressed_at = -_PROGRESS_EVERY_S
         self.unmonitored = 0  # events of versions without a reference
 
@@ -226,6 +232,8 @@ class WindowAccumulator:
             starts = np.flatnonzero(np.r_[True, parts[1:] != parts[:-1]])
             maxima = np.maximum.reduceat(ordered, starts)
             seen = dict(zip(parts[starts].tolist(), maxima.tolist(), strict=True))
+        if self._started is None and seen:
+            self._started = now
         for partition, latest in seen.items():
             before = self._read.get(partition, (latest, now))[0]
             self._read[partition] = (max(before, latest), now)
@@ -241,8 +249,19 @@ class WindowAccumulator:
         return True
 
     def watermark(self) -> int:
-        """The lowest latest event time of the partitions read from lately (0: none yet)."""
+        """The lowest latest event time of the partitions read from lately (0: none yet).
+
+        With ``partitions`` known, 0 too until every partition has been read from or
+        ``idle_close_s`` has passed: a worker starting on a backlog reads its partitions
+        unevenly, and a watermark over the ones it has heard from would close windows that a
+        partition not yet read still feeds (their summaries would come late, their events
+        lost to the drift windows). A partition still unheard of after that is taken to be
+        another worker's."""
         now, idle = self._clock(), self.window.idle_close_s
+        if self._started is None:
+            return 0
+        if self.partitions and len(self._read) < self.partitions and now - self._started < idle:
+            return 0
         recent = [t for t, seen in self._read.values() if now - seen < idle]
         return min(recent, default=max((t for t, _ in self._read.values()), default=0))
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from drift.summary import RepositoryReferences, WindowAccumulator
 from streams.backoff import Backoff
+from streams.client.admin import check_topic
+from streams.client.errors import ClientError
 from streams.features.store import FeatureStore
 from streams.features.updates import FeatureUpdater
 from streams.routing.live import LiveRouting
@@ -33,6 +35,15 @@ class Runtime:
     summaries: SummaryPublisher | None = None
 
 
+def _partitions(settings: WorkerSettings) -> int | None:
+    """The events topic's partition count (None when it cannot be had yet)."""
+    try:
+        return check_topic(settings, settings.topics.events, timeout_s=5.0)
+    except ClientError as exc:
+        log.info("events topic's partitions unknown (%s): drift watermarks start at once", exc)
+        return None
+
+
 async def build_runtime(
     settings: WorkerSettings, metrics: Metrics, should_stop: Callable[[], bool]
 ) -> Runtime:
@@ -53,7 +64,11 @@ async def build_runtime(
     store = FeatureStore(store_client, on_retry=metrics.retry_counter("features"))
     sink = KafkaSink(settings.kafka.librdkafka())
     monitor = (
-        WindowAccumulator(RepositoryReferences(settings.model_repository), settings.window)
+        WindowAccumulator(
+            RepositoryReferences(settings.model_repository),
+            settings.window,
+            partitions=_partitions(settings),
+        )
         if settings.drift.enabled
         else None
     )

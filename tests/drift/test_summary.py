@@ -114,6 +114,35 @@ def test_the_watermark_is_the_slowest_partition_until_it_goes_quiet(reference: R
     assert acc.watermark() == T0 + 32_000  # partition 1 said nothing for 11 s
 
 
+def test_a_starting_worker_claims_no_progress_until_every_partition_spoke(
+    reference: Reference,
+) -> None:
+    now = [0.0]
+    acc = WindowAccumulator(
+        Fixed(reference), WindowConfig(idle_close_s=10.0), producer="p", partitions=3
+    )
+    acc._clock = lambda: now[0]
+    x, scores = batch(2, 8)
+    acc.add("m", "1", T0 + np.array([30_000, 9_000]), x, scores, np.zeros(2, bool),
+            np.zeros(2, int), np.array([0, 1]))  # fmt: skip
+    assert acc.watermark() == 0  # partition 2 may still hold events of the early windows
+    acc.add("m", "1", T0 + np.array([5_000]), x[:1], scores[:1], np.zeros(1, bool),
+            np.zeros(1, int), np.array([2]))  # fmt: skip
+    assert acc.watermark() == T0 + 5_000  # all three heard from: the slowest one
+    lone = WindowAccumulator(
+        Fixed(reference), WindowConfig(idle_close_s=10.0), producer="q", partitions=3
+    )
+    lone._clock = lambda: now[0]
+    lone.add("m", "1", T0 + np.array([30_000, 9_000]), x, scores, np.zeros(2, bool),
+             np.zeros(2, int), np.array([0, 1]))  # fmt: skip
+    now[0] = 9.5
+    assert lone.watermark() == 0
+    now[0] = 10.5
+    lone.add("m", "1", T0 + np.array([31_000, 9_500]), x, scores, np.zeros(2, bool),
+             np.zeros(2, int), np.array([0, 1]))  # fmt: skip
+    assert lone.watermark() == T0 + 9_500  # partition 2 is another worker's, it seems
+
+
 def test_partition_progress_is_due_ten_times_a_second_at_most(reference: Reference) -> None:
     now = [100.0]
     acc = WindowAccumulator(Fixed(reference), WindowConfig(), producer="p")
