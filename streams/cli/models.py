@@ -7,6 +7,8 @@ once Triton reports it ready; it is loaded first when it is not.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +37,26 @@ def _clients(
     return settings.redis.client(), settings.triton.client()
 
 
+@contextmanager
+def _session(
+    redis_url: str | None, triton_url: str | None
+) -> Iterator[tuple[redis.Redis, grpcclient.InferenceServerClient]]:
+    """Both clients, closed at the end; their errors (and routing refusals) as one line."""
+    store, triton = _clients(redis_url, triton_url)
+    try:
+        yield store, triton
+    except (RoutingError, InferenceServerException, redis.RedisError) as exc:
+        raise fail(exc) from None
+    finally:
+        store.close()
+        triton.close()
+
+
+def _show(routing: Routing) -> None:
+    shadows = ", ".join(map(str, routing.shadows)) or "none"
+    out.print(f"primary {routing.primary}; shadows {shadows}")
+
+
 def _current(store: redis.Redis) -> Routing | None:
     return routing_state.read_sync(store)
 
@@ -55,8 +77,7 @@ def _effective(
 
 
 def _run(action: str, redis_url: str | None, triton_url: str | None, target: str) -> None:
-    store, triton = _clients(redis_url, triton_url)
-    try:
+    with _session(redis_url, triton_url) as (store, triton):
         if action == "remove":
             current = _current(store)
             if current is None:
@@ -70,26 +91,15 @@ def _run(action: str, redis_url: str | None, triton_url: str | None, target: str
                 raise RoutingError("no primary yet: start a worker or `models promote` first")
             new = current.add_shadow(ref)
         routing_state.write_sync(store, new)
-    except (RoutingError, InferenceServerException, redis.RedisError) as exc:
-        raise fail(exc) from None
-    finally:
-        store.close()
-        triton.close()
-    out.print(f"primary {new.primary}; shadows {', '.join(map(str, new.shadows)) or 'none'}")
+    _show(new)
 
 
 @models_cli.command("list")
 def list_models(redis_url: RedisUrl = None, triton_url: TritonUrl = None) -> None:
     """Every model version Triton knows, its state, and its role in the routing."""
-    store, triton = _clients(redis_url, triton_url)
-    try:
+    with _session(redis_url, triton_url) as (store, triton):
         current, default = _effective(store, triton)
         rows = repository_index(triton)
-    except (RoutingError, InferenceServerException, redis.RedisError) as exc:
-        raise fail(exc) from None
-    finally:
-        store.close()
-        triton.close()
     table = Table("model", "version", "state", "role")
     for name, version, state in rows:
         ref = ModelRef(name, version)
@@ -122,8 +132,7 @@ def promote(
     says promote; running workers switch within a second."""
     from streams.cli.promotion import judge, record
 
-    store, triton = _clients(redis_url, triton_url)
-    try:
+    with _session(redis_url, triton_url) as (store, triton):
         ref = ready_ref(triton, target)
         current, _ = _effective(store, triton)
         if current is not None and current.primary == ref:
@@ -140,12 +149,7 @@ def promote(
         routing_state.write_sync(store, new)
         if verdict is not None and verdict.verdict == "promote":
             record(store, ref, current, verdict, forced=False)
-    except (RoutingError, InferenceServerException, redis.RedisError) as exc:
-        raise fail(exc) from None
-    finally:
-        store.close()
-        triton.close()
-    out.print(f"primary {new.primary}; shadows {', '.join(map(str, new.shadows)) or 'none'}")
+    _show(new)
 
 
 @shadow_cli.command("add")

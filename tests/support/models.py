@@ -32,6 +32,15 @@ def set_routing(stack: ServicesSettings, value: Routing, port: int | None = None
     client.close()
 
 
+def stored_routing(stack: ServicesSettings) -> Routing | None:
+    """The routing value in the test Redis (None when none is stored)."""
+    client = redis.Redis(host=stack.host, port=stack.redis_port)
+    try:
+        return state.read_sync(client)
+    finally:
+        client.close()
+
+
 def expected_scores(
     stack: ServicesSettings, model: str, version: int, rows: np.ndarray
 ) -> np.ndarray:

@@ -3,14 +3,13 @@ Triton: what each command stores as the routing, and what `list` shows of it."""
 
 from __future__ import annotations
 
-import redis
 from typer.testing import CliRunner
 
 from inference.repository import DEFAULT_MODEL
 from infra.settings import ServicesSettings
 from streams.cli import cli
-from streams.routing import ModelRef, Routing, state
-from tests.support.models import export_model, set_routing
+from streams.routing import ModelRef, Routing
+from tests.support.models import export_model, set_routing, stored_routing
 
 runner = CliRunner()
 
@@ -22,14 +21,6 @@ def models(stack: ServicesSettings, *args: str) -> tuple[int, str]:
         options += ["--bootstrap", stack.kafka_bootstrap]
     result = runner.invoke(cli, ["models", *args, *options])
     return result.exit_code, result.output
-
-
-def stored(stack: ServicesSettings) -> Routing | None:
-    client = redis.Redis(host=stack.host, port=stack.redis_port)
-    try:
-        return state.read_sync(client)
-    finally:
-        client.close()
 
 
 def roles(listing: str) -> dict[tuple[str, str], str]:
@@ -49,7 +40,9 @@ def test_shadow_add_list_and_remove_change_the_stored_routing(stack: ServicesSet
     code, out = models(stack, "shadow", "add", candidate)  # newest version when omitted
     assert code == 0, out
     assert "primary scorer:1; shadows cli-candidate:1" in out
-    assert stored(stack) == Routing(ModelRef(DEFAULT_MODEL, "1"), (ModelRef(candidate, "1"),))
+    assert stored_routing(stack) == Routing(
+        ModelRef(DEFAULT_MODEL, "1"), (ModelRef(candidate, "1"),)
+    )
     code, out = models(stack, "list")
     assert code == 0, out
     listed = roles(out)
@@ -58,7 +51,7 @@ def test_shadow_add_list_and_remove_change_the_stored_routing(stack: ServicesSet
 
     code, out = models(stack, "shadow", "remove", candidate)
     assert code == 0, out
-    assert stored(stack) == Routing(ModelRef(DEFAULT_MODEL, "1"))
+    assert stored_routing(stack) == Routing(ModelRef(DEFAULT_MODEL, "1"))
     assert roles(models(stack, "list")[1])[(candidate, "1")] == ""
 
 
@@ -68,7 +61,7 @@ def test_promote_makes_the_primary_and_drops_it_from_the_shadows(stack: Services
     # it never shadowed any event: only --force promotes it (the gate: test_promote.py)
     code, out = models(stack, "promote", f"{candidate}:1", "--force")
     assert code == 0, out
-    assert stored(stack) == Routing(ModelRef(candidate, "1"))
+    assert stored_routing(stack) == Routing(ModelRef(candidate, "1"))
 
 
 def test_refusals_name_what_is_wrong_and_change_nothing(stack: ServicesSettings) -> None:
@@ -82,4 +75,4 @@ def test_refusals_name_what_is_wrong_and_change_nothing(stack: ServicesSettings)
         code, out = models(stack, *args)
         assert code == 1, (args, out)
         assert message in out, (args, out)
-    assert stored(stack) == Routing(ModelRef(DEFAULT_MODEL, "1"))
+    assert stored_routing(stack) == Routing(ModelRef(DEFAULT_MODEL, "1"))

@@ -19,7 +19,7 @@ from streams.cli.promotion import PROMOTIONS_KEY
 from streams.routing import ModelRef, Routing, state
 from streams.topics import TopicNames
 from tests.support.kafka import create_topics
-from tests.support.models import export_model, set_routing
+from tests.support.models import export_model, set_routing, stored_routing
 from tests.support.shadow import write_pairs
 
 runner = CliRunner()
@@ -45,14 +45,6 @@ def log_entries(stack: ServicesSettings) -> list[dict]:
         client.close()
 
 
-def routing(stack: ServicesSettings) -> Routing | None:
-    client = redis.Redis(host=stack.host, port=stack.redis_port)
-    try:
-        return state.read_sync(client)
-    finally:
-        client.close()
-
-
 @pytest.fixture
 def shadowed(stack: ServicesSettings, topic_prefix: str) -> tuple[TopicNames, str]:
     """A candidate routed as the shadow of scorer:1, and a test's own topics."""
@@ -73,7 +65,9 @@ def test_a_rejected_candidate_is_refused_and_force_overrides(
     code, out = invoke(stack, topics, "models", "promote", candidate, "--since", "1h")
     assert code == 1, out
     assert "refused: reject" in out and "log loss" in out and "--force" in out
-    assert routing(stack) == Routing(ModelRef(DEFAULT_MODEL, "1"), (ModelRef.parse(candidate),))
+    assert stored_routing(stack) == Routing(
+        ModelRef(DEFAULT_MODEL, "1"), (ModelRef.parse(candidate),)
+    )
     refused = log_entries(stack)[0]
     assert (refused["candidate"], refused["verdict"], refused["promoted"]) == (
         candidate, "reject", False,
@@ -82,7 +76,7 @@ def test_a_rejected_candidate_is_refused_and_force_overrides(
     code, out = invoke(stack, topics, "models", "promote", candidate, "--since", "1h", "--force")
     assert code == 0, out
     assert "FORCED promotion against the rule" in out and "log loss" in out
-    assert routing(stack) == Routing(ModelRef.parse(candidate))
+    assert stored_routing(stack) == Routing(ModelRef.parse(candidate))
     forced = log_entries(stack)[0]
     assert (forced["forced"], forced["promoted"], forced["primary"]) == (True, True, "scorer:1")
 
@@ -109,7 +103,7 @@ def test_a_report_that_says_promote_lets_the_candidate_through(
         stack, topics, "models", "promote", candidate, "--report", str(tmp_path / "report.json")
     )
     assert code == 0, out
-    assert routing(stack) == Routing(ModelRef.parse(candidate))
+    assert stored_routing(stack) == Routing(ModelRef.parse(candidate))
     assert log_entries(stack)[0]["verdict"] == "promote"
 
 
@@ -130,7 +124,7 @@ def test_models_that_do_not_exist_are_named_with_what_does(
         assert message in out.replace("\n", " "), (args, out)
         assert "StatusCode" not in out and "Traceback" not in out
         assert "scorer (versions 1" in out.replace("\n", " ") or "versions 1" in out
-    assert routing(stack) == Routing(ModelRef(DEFAULT_MODEL, "1"))
+    assert stored_routing(stack) == Routing(ModelRef(DEFAULT_MODEL, "1"))
 
 
 def test_list_shows_the_default_primary_when_no_routing_was_written(

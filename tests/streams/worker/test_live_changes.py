@@ -59,6 +59,7 @@ def test_promote_under_load_reaches_the_worker_within_a_second(
         result = CliRunner().invoke(
             cli,
             [*promote, "--triton-url", stack.triton_grpc_url, "--bootstrap", stack.kafka_bootstrap],
+            env={f"STREAMSCORE_TOPIC_{role.upper()}": name for role, name in worker.topics},
         )
         promoted_at_ms = time.time() * 1000
     finally:
