@@ -85,12 +85,13 @@ def prefill(bootstrap: str, topic: str, events: list[Template], count: int) -> N
     values = [(t.key, t.head + now + t.tail) for t in events]
     for i in range(count):
         key, value = values[i % len(values)]
-        _produce(out, topic, key, value)
+        produce_or_wait(out, topic, key, value)
     if out.flush(60) != 0:
         raise RuntimeError(f"pre-filling {topic}: not every event was acknowledged")
 
 
-def _produce(out: Producer, topic: str, key: bytes, value: bytes) -> None:
+def produce_or_wait(out: Producer, topic: str, key: bytes, value: bytes) -> None:
+    """Produce, waiting for room while librdkafka's queue is full."""
     while True:
         try:
             out.produce(topic, value, key)

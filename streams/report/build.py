@@ -10,26 +10,24 @@ takes its labels and segment values as it passes. Nothing is read from a topic's
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from schemas.codec import load_schema
 from streams.client import ClientSettings
-from streams.report import compute
-from streams.report.columns import PredictionDecoder, Vocabulary, hash_strings
+from streams.report import compute, lookups, memory
+from streams.report.columns import PredictionDecoder, Vocabulary
 from streams.report.errors import ReportError
 from streams.report.join import PRIMARY, SHADOW, Coverage, ShadowJoin
-from streams.report.pairs import Lookup, PairStore, Segment
+from streams.report.lookups import Progress
+from streams.report.pairs import PairStore
 from streams.report.reading import RangeReader, TimeRange, iso
 from streams.report.rule import PromotionRule, recommend
 
 DECISIONS = ("approve", "review", "decline")
-PREDICTION_FIELDS = {"decision": False, "features_missing": False, "score": True}
-Progress = Callable[[int, int], None]  # records read so far, records in the range
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,88 +39,6 @@ class ReportRequest:
     shadow_topic: str | None = None  # a replay topic instead of the shadow topic
     lateness_s: float = 60.0
     thresholds: dict[str, float] = field(default_factory=dict)  # decision → score
-
-
-def parse_segments(specs: Sequence[str]) -> list[Segment]:
-    event_fields = {f["name"]: f["type"] for f in load_schema("event")["fields"]}
-    out = []
-    for spec in specs:
-        name, _, bins_text = spec.partition(":")
-        bins = int(bins_text) if bins_text.isdigit() and int(bins_text) > 1 else 4
-        if bins_text and not (bins_text.isdigit() and int(bins_text) > 1):
-            raise ReportError(f"--segment {spec}: bins must be a whole number above 1")
-        if name in PREDICTION_FIELDS:
-            out.append(Segment(name, "prediction", PREDICTION_FIELDS[name], bins))
-        elif name in event_fields and name not in ("event_id", "event_time"):
-            kind = event_fields[name]
-            numeric = kind in ("int", "long", "float", "double")
-            out.append(Segment(name, "event", numeric, bins))
-        else:
-            known = sorted({*PREDICTION_FIELDS, *event_fields} - {"event_id", "event_time"})
-            raise ReportError(f"--segment {name}: no such field; one of {', '.join(known)}")
-    return out
-
-
-def _read_records(
-    config: ClientSettings,
-    topic: str,
-    window: TimeRange,
-    schema: str,
-    progress: Progress,
-    lateness_ms: int = 0,
-) -> tuple[list[dict[str, Any]], int]:
-    reader = RangeReader(config, topic, window, lateness_ms=lateness_ms)
-    codec = config.registry.codec(schema, logical_types=False)
-    records: list[dict[str, Any]] = []
-    bad = 0
-    try:
-        while (chunk := reader.read()) is not None:
-            good, errors = codec.decode_many(chunk.values)
-            records.extend(good)
-            bad += len(errors)
-            if schema == "event":  # events stop the reading once past the range
-                kept = np.ones(len(chunk.values), dtype=bool)
-                kept[[i for i, _ in errors]] = False
-                times = np.fromiter((r["event_time"] for r in good), np.int64, len(good))
-                reader.advance(chunk.partitions[kept], times)
-            progress(reader.read_count, reader.total)
-    finally:
-        reader.close()
-    return records, bad
-
-
-def _labels(config: ClientSettings, window: TimeRange, progress: Progress) -> tuple[Lookup, int]:
-    to_the_end = TimeRange(window.start_ms, 2**62)
-    records, bad = _read_records(config, config.topics.labels, to_the_end, "label", progress)
-    keys = hash_strings([r["event_id"] for r in records])
-    values = np.fromiter((r["label"] for r in records), np.int8, len(records))
-    return Lookup.build(keys, values, -1), bad
-
-
-def _event_lookups(
-    config: ClientSettings, request: ReportRequest, segments: list[Segment], progress: Progress
-) -> int:
-    lateness = int(request.lateness_s * 1000)
-    records, bad = _read_records(
-        config, config.topics.events, request.window, "event", progress, lateness
-    )
-    keys = hash_strings([r["event_id"] for r in records])
-    for segment in segments:
-        raw = [r[segment.name] for r in records]
-        if segment.numeric:
-            values = np.asarray(raw, dtype=np.float32)
-            segment.lookup = Lookup.build(keys, values, np.nan)
-        else:
-            vocabulary = Vocabulary()
-            vocabulary.code("(none)")  # code 0: events without the field, or not found
-            codes = np.fromiter(
-                (vocabulary.code("(none)" if v is None else str(v)) for v in raw),
-                np.int32,
-                len(raw),
-            )
-            segment.lookup = Lookup.build(keys, codes, 0)
-            segment.names = vocabulary.names
-    return bad
 
 
 def _choose(given: str | None, counts: Counter[str], role: str, topic: str) -> str:
@@ -138,12 +54,19 @@ def _choose(given: str | None, counts: Counter[str], role: str, topic: str) -> s
 
 
 class _Side:
+    """One topic of the join, read a chunk at a time; its clock is the event time its
+    decoded records reached (per partition, the slowest unfinished one)."""
+
     def __init__(self, config: ClientSettings, topic: str, request: ReportRequest,
                  decoder: PredictionDecoder) -> None:  # fmt: skip
         self.topic = topic
         self.reader = RangeReader(config, topic, request.window, int(request.lateness_s * 1000))
         self.decoder = decoder
         self.first: list[Any] = []
+
+    @property
+    def open(self) -> bool:
+        return bool(self.first) or not self.reader.done
 
     def next(self) -> Any:
         if self.first:
@@ -155,17 +78,26 @@ class _Side:
         self.reader.advance(cols.partition, cols.event_time)
         return cols
 
+    def clock(self) -> int:
+        return self.reader.clock()
+
+    def close(self) -> None:
+        self.reader.close()
+
 
 def build_report(
     config: ClientSettings, request: ReportRequest, rule: PromotionRule, progress: Progress
 ) -> dict[str, Any]:
     window = request.window
-    segments = parse_segments(request.segments)
+    segments = lookups.parse_segments(request.segments)
+    memory.return_large_blocks()
     undecodable = {"primary": 0, "shadow": 0, "labels": 0, "events": 0}
-    labels, undecodable["labels"] = _labels(config, window, progress)
+    labels, undecodable["labels"] = lookups.labels(config, window, progress)
     if any(s.source == "event" for s in segments):
         event_segments = [s for s in segments if s.source == "event"]
-        undecodable["events"] = _event_lookups(config, request, event_segments, progress)
+        undecodable["events"] = lookups.event_lookups(
+            config, request.lateness_s, window, event_segments, progress
+        )
     codec = config.registry.codec("prediction", logical_types=False)
     models, decisions = Vocabulary(), Vocabulary()
     for name in DECISIONS:
@@ -184,20 +116,19 @@ def build_report(
                           grace_ms=int(request.lateness_s * 1000))  # fmt: skip
         total = sum(s.reader.total for s in sides)
         while True:
-            open_sides = [
-                i for i in (PRIMARY, SHADOW) if sides[i].first or not sides[i].reader.done
-            ]
+            open_sides = [i for i in (PRIMARY, SHADOW) if sides[i].open]
             if not open_sides:
                 break
-            side = min(open_sides, key=lambda i: sides[i].reader.clock())
+            side = min(open_sides, key=lambda i: sides[i].clock())
             cols = sides[side].next()
             if cols is not None:
-                join.add(side, cols, sides[side].reader.clock())
+                join.add(side, cols, sides[side].clock())
             progress(sum(s.reader.read_count for s in sides), total)
         coverage = join.finish()
     finally:
         for s in sides:
-            s.reader.close()
+            s.close()
+        memory.trim()
     undecodable["primary"] = sides[0].decoder.undecodable
     undecodable["shadow"] = sides[1].decoder.undecodable
     for role, i in (("primary", PRIMARY), ("shadow", SHADOW)):
@@ -281,6 +212,7 @@ def _assemble(
             f"{refs[0]} and {refs[1]} share no event in the range: nothing to compare "
             f"({records[PRIMARY]:,} primary and {records[SHADOW]:,} shadow outputs)"
         )
+    pairs.materialize()
     report["decisions"] = compute.decisions(pairs, names)
     report["scores"] = compute.scores(pairs)
     report["segments"] = compute.segments(pairs, names)

@@ -1,8 +1,9 @@
 """Prediction values decoded a chunk at a time into numpy columns, without a dict per record.
 
 The report reads two records per joined pair (primary and shadow): ten million pairs are
-twenty million values, and fastavro's ``schemaless_reader`` at ~3 µs a value would make
-decoding, not Kafka, the report's limit. A Prediction body is short strings, a double, a
+twenty million values, and the codec's fastavro read at about 4 µs a value (against 0.4 µs
+here: ``python -m bench.report_scale --micro``) would make decoding, not Kafka, the
+report's limit. A Prediction body is short strings, a double, a
 boolean, two varint longs and four doubles, so a chunk of values is decoded with numpy
 gathers over the joined bytes (schemas/prediction.avsc, in field order)::
 
@@ -38,24 +39,45 @@ _SEED = np.uint64(0xCBF29CE484222325)
 _N_STRINGS_BEFORE_SCORE = 4
 
 
+def words_of(data: np.ndarray) -> np.ndarray:
+    """A view of ``data`` where item ``i`` is the 8 bytes from byte ``i`` as a little-endian
+    uint64 (strides of one byte: no copy). ``data`` must end with 8 bytes of padding."""
+    return np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+
+
 def hash_slices(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each byte slice ``data[start : start + length]``, vectorised by
-    length: slices of one length are gathered as a matrix and mixed 8 bytes at a time.
-    (At ten million distinct ids the chance of any collision is about 3 in a million.)"""
+    """A 64-bit hash of each byte slice ``data[start : start + length]`` (``data`` padded by
+    8 bytes), mixed 8 bytes at a time from a word view: one gather per word, grouped by
+    length. (At ten million distinct ids the chance of any collision is about 3 in a
+    million.)"""
+    words = words_of(data)
     out = np.empty(len(starts), dtype=np.uint64)
-    for length in np.unique(lengths):
-        rows = np.flatnonzero(lengths == length)
-        width = int(length) + (-int(length)) % 8
-        block = np.zeros((len(rows), width), dtype=np.uint8)
-        if length:
-            block[:, :length] = data[starts[rows, None] + np.arange(length)]
-        words = block.view("<u8")
-        h = np.full(len(rows), _SEED ^ np.uint64(length), dtype=np.uint64)
-        for j in range(words.shape[1]):
-            h = (h ^ words[:, j]) * _PRIME
+    groups = np.unique(lengths) if len(lengths) else lengths
+    for length in groups:
+        rows = slice(None) if len(groups) == 1 else np.flatnonzero(lengths == length)
+        at = starts[rows]
+        h = np.full(len(at), _SEED ^ np.uint64(length), dtype=np.uint64)
+        for k in range(0, int(length), 8):
+            w = words[at + k]
+            if int(length) - k < 8:  # the last, partial word: keep only the slice's bytes
+                w = w & np.uint64((1 << (8 * (int(length) - k))) - 1)
+            h = (h ^ w) * _PRIME
             h ^= h >> np.uint64(31)
         out[rows] = h * _MIX
     return out
+
+
+def ascii_spans(words: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether each byte span ``[start, end)`` is all ASCII (spans under 64 bytes here)."""
+    lengths = np.clip(ends - starts, 0, 64)
+    high = np.zeros(len(starts), dtype=np.uint64)
+    for k in range(0, int(lengths.max(initial=0)), 8):
+        left = np.clip(lengths - k, 0, 8).astype(np.uint64)
+        mask = np.where(
+            left >= 8, np.uint64(2**64 - 1), (np.uint64(1) << (left * np.uint64(8))) - np.uint64(1)
+        )
+        high |= words[np.minimum(starts + k, len(words) - 1)] & mask
+    return (high & np.uint64(0x8080808080808080)) == 0
 
 
 def hash_strings(texts: Sequence[str]) -> np.ndarray:
@@ -63,7 +85,7 @@ def hash_strings(texts: Sequence[str]) -> np.ndarray:
     encoded = [t.encode() for t in texts]
     lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(encoded) else lengths
-    data = np.frombuffer(b"".join(encoded) + b"\0", dtype=np.uint8)
+    data = np.frombuffer(b"".join(encoded) + bytes(8), dtype=np.uint8)
     return hash_slices(data, starts, lengths)
 
 
@@ -125,27 +147,35 @@ class PredictionDecoder:
         ends = np.cumsum(lengths)
         starts = ends - lengths
         data = np.frombuffer(b"".join(values) + bytes(64), dtype=np.uint8)  # pad: gathers
+        limit = len(data) - 64  # positions are clipped here: a bad length reads padding
         ok = lengths >= len(self.header) + 28  # the shortest possible prediction body
         for j, byte in enumerate(self.header):
-            ok &= data[np.minimum(starts + j, len(data) - 1)] == byte
+            ok &= data[np.minimum(starts + j, limit)] == byte
         pos = starts + len(self.header)
         text_start, text_len = [], []
         for _ in range(_N_STRINGS_BEFORE_SCORE):
-            b = data[np.minimum(pos, len(data) - 1)].astype(np.int64)
-            ok &= b < 128  # one-byte, non-negative length
+            b = data[pos].astype(np.int64)
+            ok &= (b < 128) & (b & 1 == 0)  # one byte, even: a non-negative length
             text_start.append(pos + 1)
             text_len.append(b >> 1)
-            pos = np.minimum(pos + 1 + (b >> 1), len(data) - 64)
+            pos = np.minimum(pos + 1 + (b >> 1), limit)
         score_at = pos
-        b = data[np.minimum(pos + 8, len(data) - 1)].astype(np.int64)
-        ok &= b < 128
+        b = data[pos + 8].astype(np.int64)
+        ok &= (b < 128) & (b & 1 == 0)
         decision_start, decision_len = pos + 9, b >> 1
-        pos = np.minimum(pos + 9 + (b >> 1), len(data) - 64)
+        words = words_of(data)
+        # Strings must be UTF-8 as for the codec; ASCII is checked here (event_id to version
+        # are one span: their length bytes are ASCII too), anything else takes the slow path.
+        ok &= ascii_spans(words, text_start[0], text_start[3] + text_len[3])
+        ok &= ascii_spans(words, decision_start, decision_start + decision_len)
+        pos = np.minimum(pos + 9 + (b >> 1), limit)
         flag = data[pos]
         ok &= flag <= 1
-        event_time, pos = _varints(data, pos + 1)
-        scored_at, pos = _varints(data, pos)
-        infer_at = pos + 16
+        event_time, pos, fits = varints(words, pos + 1)
+        ok &= fits
+        scored_at, pos, fits = varints(words, np.minimum(pos, limit))
+        ok &= fits
+        infer_at = np.minimum(pos + 16, limit)
         ok &= pos + 32 == ends
         fast = np.flatnonzero(ok)
         slow = np.flatnonzero(~ok)
@@ -165,6 +195,8 @@ class PredictionDecoder:
         decision_len: np.ndarray, flag: np.ndarray, event_time: np.ndarray,
         scored_at: np.ndarray, infer_at: np.ndarray, partitions: np.ndarray,
     ) -> Columns:  # fmt: skip
+        every = len(rows) == len(flag)
+        rows = slice(None) if every else rows  # type: ignore[assignment]
         key = hash_slices(data, text_start[0][rows], text_len[0][rows])
         # name and version hashed together: a slice from the name's start to the version's end
         model_end = text_start[3][rows] + text_len[3][rows]
@@ -175,15 +207,16 @@ class PredictionDecoder:
         decision = self._codes(
             data, hash_slices(data, d_start, d_len), d_start, d_start + d_len, self.decisions
         )
+        doubles: np.ndarray = np.ndarray((len(data) - 7,), dtype="<f8", buffer=data, strides=(1,))
         return Columns(
             key,
             model.astype(np.int16),
-            _doubles(data, score_at[rows]),
+            doubles[score_at[rows]],
             decision.astype(np.int8),
             flag[rows].astype(bool),
             event_time[rows],
             scored_at[rows],
-            _doubles(data, infer_at[rows]).astype(np.float32),
+            doubles[infer_at[rows]].astype(np.float32),
             partitions[rows],
         )
 
@@ -193,16 +226,21 @@ class PredictionDecoder:
         vocabulary: Vocabulary, name_ends: np.ndarray | None = None,
     ) -> np.ndarray:  # fmt: skip
         """A code per row; one Python string per distinct value. With ``name_ends``, each
-        slice is ``name | version length byte | version`` and reads as ``name:version``."""
-        unique, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-        codes = np.empty(len(unique), dtype=np.int64)
-        for i, row in enumerate(first):
+        slice is ``name | version length byte | version`` and reads as ``name:version``.
+        A chunk holds a handful of models and decisions: one comparison per distinct value
+        costs less than sorting the chunk."""
+        codes = np.empty(len(hashes), dtype=np.int64)
+        todo = np.arange(len(hashes))
+        while len(todo):
+            row = todo[0]
             raw = data[starts[row] : ends[row]].tobytes()
             if name_ends is not None:
                 cut = int(name_ends[row] - starts[row])
                 raw = raw[:cut] + b":" + raw[cut + 1 :]
-            codes[i] = vocabulary.code(raw.decode("utf-8", "replace"))
-        return codes[inverse]
+            same = hashes[todo] == hashes[row]
+            codes[todo[same]] = vocabulary.code(raw.decode("utf-8", "replace"))
+            todo = todo[~same]
+        return codes
 
     def _slow(self, values: Sequence[bytes], partitions: np.ndarray) -> tuple[Columns, np.ndarray]:
         rows, decoded = [], []
@@ -241,18 +279,17 @@ class PredictionDecoder:
         )
 
 
-def _doubles(data: np.ndarray, at: np.ndarray) -> np.ndarray:
-    return data[at[:, None] + np.arange(8)].copy().view("<f8").reshape(-1)
-
-
-def _varints(data: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Zig-zag varint longs starting at each of ``at``, and where each ends."""
-    raw = data[at[:, None] + np.arange(10)].astype(np.uint64)
-    more = raw >= 128
-    # length: up to and including the first byte without the continuation bit
-    length = np.argmin(more, axis=1) + 1
-    keep = np.arange(10) < length[:, None]
-    shifts = (np.arange(10, dtype=np.uint64) * np.uint64(7))[None, :]
-    value = np.bitwise_or.reduce(np.where(keep, (raw & np.uint64(127)) << shifts, 0), axis=1)
+def varints(words: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Zig-zag varint longs starting at each of ``at``; where each ends; and whether it fits
+    in 8 bytes (up to 2**55: epoch milliseconds until the year 10889; else the slow path)."""
+    w = words[at]
+    stops = ~w & np.uint64(0x8080808080808080)  # the high bit of each byte that ends it
+    fits = stops != 0
+    lowest = stops & (~stops + np.uint64(1))  # the first such byte's high bit alone
+    length = (np.log2(np.where(fits, lowest, 1).astype(np.float64)).astype(np.int64) + 1) // 8
+    value = np.zeros(len(w), dtype=np.uint64)
+    for k in range(8):
+        part = ((w >> np.uint64(8 * k)) & np.uint64(0x7F)) << np.uint64(7 * k)
+        value |= np.where(k < length, part, np.uint64(0))
     signed = (value >> np.uint64(1)).astype(np.int64) ^ -(value & np.uint64(1)).astype(np.int64)
-    return signed, at + length
+    return signed, at + length, fits

@@ -2,13 +2,14 @@
 
 Exact on all pairs: coverage, agreement and the flip matrix, McNemar, the delta's mean and
 percentiles, per-segment figures, the trend and every label metric. Rank and linear
-correlation use a fixed uniform sample of at most ``CORRELATION_SAMPLE`` pairs above that
-size (their sort is the report's largest temporary), and latency percentiles come from the
+correlation use every k-th pair above ``CORRELATION_SAMPLE`` pairs (their sorts would be the
+report's largest temporaries), and latency percentiles come from the
 histograms the pairs were counted into (the upper edge of the quantile's bin: 12 % wide).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from streams.report.significance import (
     mcnemar,
 )
 from streams.report.stats import (
+    BLOCK,
     calibration_bins,
     delta_summary,
     finite_or_none,
@@ -33,17 +35,29 @@ from streams.report.stats import (
     wilson,
 )
 
-CORRELATION_SAMPLE = 2_000_000
+CORRELATION_SAMPLE = 1_000_000
 DELTA_BINS = 40
 MAX_CATEGORIES = 20
 NICE_WINDOWS_S = (1, 5, 10, 30, 60, 300, 600, 1800, 3600, 6 * 3600, 86400)
 MAX_TREND_ROWS = 60
 
 
+def _blocks(n: int) -> Iterator[slice]:
+    """Slices of BLOCK rows: whole-column temporaries of ten million rows cost too much."""
+    return (slice(at, at + BLOCK) for at in range(0, n, BLOCK))
+
+
+def _flips(primary: np.ndarray, shadow: np.ndarray, k: int) -> np.ndarray:
+    flips = np.zeros(k * k, dtype=np.int64)
+    for b in _blocks(len(primary)):
+        flips += np.bincount(primary[b].astype(np.int64) * k + shadow[b], minlength=k * k)
+    return flips.reshape(k, k)
+
+
 def decisions(pairs: PairStore, names: list[str]) -> dict[str, Any]:
     p, s = pairs.array("primary_decision"), pairs.array("shadow_decision")
     k = len(names)
-    flips = np.bincount(p.astype(np.int64) * k + s, minlength=k * k).reshape(k, k)
+    flips = _flips(p, s, k)
     n, agree = int(flips.sum()), int(np.trace(flips))
     ci = wilson(agree, n) if n else None
     flagged = np.array([name != "approve" for name in names])
@@ -60,20 +74,20 @@ def decisions(pairs: PairStore, names: list[str]) -> dict[str, Any]:
     }
 
 
-def _sample(n: int) -> slice | np.ndarray:
-    if n <= CORRELATION_SAMPLE:
-        return slice(None)
-    return np.sort(np.random.default_rng(0).choice(n, CORRELATION_SAMPLE, replace=False))
+def _sample(n: int) -> slice:
+    """Every pair up to CORRELATION_SAMPLE; above, every k-th (pairs are in event-time
+    order within a partition, so a stride samples the whole range evenly)."""
+    return slice(None, None, max(1, -(-n // CORRELATION_SAMPLE)))
 
 
 def scores(pairs: PairStore) -> dict[str, Any]:
     p, s = pairs.array("primary"), pairs.array("shadow")
-    delta = s - p
-    summary = delta_summary(delta)
+    delta = np.subtract(s, p, dtype=np.float64)  # exact: scores are float32 or float64
     lo, hi = (float(delta.min()), float(delta.max())) if len(delta) else (0.0, 0.0)
     if hi - lo < 1e-9:
         lo, hi = lo - 0.01, hi + 0.01
     counts, edges = np.histogram(delta, bins=DELTA_BINS, range=(lo, hi))
+    summary = delta_summary(delta, overwrite=True)  # partitions delta: the last use of it
     del delta
     keep = _sample(len(p))
     sample = pairs.sample
@@ -81,7 +95,7 @@ def scores(pairs: PairStore) -> dict[str, Any]:
         "delta": summary,
         "spearman": spearman(p[keep], s[keep]),
         "pearson": pearson(p[keep], s[keep]),
-        "correlation_rows": min(len(p), CORRELATION_SAMPLE),
+        "correlation_rows": len(p[keep]),
         "histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
         "scatter": {"primary": sample[:, 0].tolist(), "shadow": sample[:, 1].tolist()},
     }
@@ -99,6 +113,9 @@ def segment_codes(segment: Segment, values: np.ndarray) -> tuple[np.ndarray, lis
         last = float(finite.max()) if len(finite) else 0.0
         names = [f"[{a:.4g}, {b:.4g})" for a, b in zip(bounds, [*cuts.tolist(), last], strict=True)]
         names[-1] = names[-1][:-1] + "]"
+        if len(finite) < len(values):  # events not found, or without the field
+            codes = np.where(np.isfinite(values), codes, len(names))
+            names.append("(none)")
         return codes, names
     codes = values.astype(np.int64)
     names = list(segment.names) or [str(v) for v in range(int(codes.max(initial=0)) + 1)]
@@ -130,14 +147,15 @@ def segments(pairs: PairStore, decision_names: list[str]) -> list[dict[str, Any]
             n = int(mask.sum())
             if not n:
                 continue
-            delta = s[mask] - p[mask]
+            delta = np.subtract(s[mask], p[mask], dtype=np.float64)
             q = np.quantile(delta, [0.05, 0.5, 0.95])
-            flips = np.bincount(pd[mask].astype(np.int64) * k + sd[mask], minlength=k * k)
+            flips = _flips(pd[mask], sd[mask], k)
+            keep = _sample(n)
             rows.append({
-                "value": name, "n": n, "agreement": float(np.trace(flips.reshape(k, k))) / n,
+                "value": name, "n": n, "agreement": float(np.trace(flips)) / n,
                 "mean_delta": float(delta.mean()), "p05_delta": float(q[0]),
                 "p50_delta": float(q[1]), "p95_delta": float(q[2]),
-                "spearman": spearman(p[mask], s[mask]), "flips": flips.reshape(k, k).tolist(),
+                "spearman": spearman(p[mask][keep], s[mask][keep]), "flips": flips.tolist(),
             })  # fmt: skip
         kind = "quantile" if segment.numeric else "category"
         out.append({"field": segment.name, "source": segment.source, "kind": kind, "rows": rows})
@@ -175,16 +193,22 @@ def trend(pairs: PairStore, iso: Any) -> dict[str, Any]:
     """Figures per time window; the window is the shortest nice one that cuts the pairs'
     own time span into at most MAX_TREND_ROWS."""
     second = pairs.array("second")
-    span = int(second.max() - second.min()) + 1 if len(second) else 1
-    window = next((w for w in NICE_WINDOWS_S if span / w <= MAX_TREND_ROWS), 86400)
-    bucket = second // window
+    first, last = (int(second.min()), int(second.max())) if len(second) else (0, 0)
+    window = next(
+        (w for w in NICE_WINDOWS_S if last // w - first // w + 1 <= MAX_TREND_ROWS),
+        NICE_WINDOWS_S[-1],
+    )
     p, s = pairs.array("primary"), pairs.array("shadow")
-    agree = pairs.array("primary_decision") == pairs.array("shadow_decision")
-    size = int(bucket.max()) + 1 if len(bucket) else 0
-    n = np.bincount(bucket, minlength=size)
-    sums = np.bincount(bucket, weights=s - p, minlength=size)
-    abs_sums = np.bincount(bucket, weights=np.abs(s - p), minlength=size)
-    agreeing = np.bincount(bucket, weights=agree, minlength=size)
+    pd, sd = pairs.array("primary_decision"), pairs.array("shadow_decision")
+    size = int(second.max()) // window + 1 if len(second) else 0
+    n, sums, abs_sums, agreeing = (np.zeros(size) for _ in range(4))
+    for b in _blocks(len(second)):
+        bucket = second[b] // window
+        delta = np.subtract(s[b], p[b], dtype=np.float64)
+        n += np.bincount(bucket, minlength=size)
+        sums += np.bincount(bucket, weights=delta, minlength=size)
+        abs_sums += np.bincount(bucket, weights=np.abs(delta), minlength=size)
+        agreeing += np.bincount(bucket, weights=pd[b] == sd[b], minlength=size)
     rows = [
         {
             "start": iso(pairs.start_ms + i * window * 1000),
@@ -205,8 +229,12 @@ def labels(
     known = np.flatnonzero(label != NO_LABEL)
     if not len(known):
         return None
+    labelled = len(known)
+    known = known[_sample(len(known))]  # every k-th above CORRELATION_SAMPLE: bounded memory
     y = label[known].astype(np.float64)
-    p, s = pairs.array("primary")[known], pairs.array("shadow")[known]
+    # float64 once here: every metric below would otherwise convert its own copy
+    p = pairs.array("primary")[known].astype(np.float64)
+    s = pairs.array("shadow")[known].astype(np.float64)
     auc_test = delong(y, p, s)
     models = {}
     for role, scores, ref, auc_key in (
@@ -231,6 +259,7 @@ def labels(
         }
     return {
         "n": len(known),
+        "labelled_pairs": labelled,
         "positives": int(y.sum()),
         "models": models,
         "tests": {

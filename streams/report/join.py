@@ -45,12 +45,14 @@ class ShadowJoin:
         sink: Sink,
         grace_ms: int = 60_000,
         max_pending: int = 1_000_000,
+        max_recent: int = 200_000,
     ) -> None:
         self.window = window
         self.models = models
         self.sink = sink
         self.grace_ms = grace_ms
         self.max_pending = max_pending
+        self.max_recent = max_recent
         self.coverage = Coverage()
         self.pending: list[Columns | None] = [None, None]
         self.clocks = [-(2**62), -(2**62)]
@@ -63,32 +65,56 @@ class ShadowJoin:
         in_range = (cols.event_time >= self.window.start_ms) & (
             cols.event_time < self.window.end_ms
         )
-        cov.out_of_range[side] += int(len(cols) - in_range.sum())
         chosen = in_range & (cols.model == self.models[side])
-        others = cols.model[in_range & ~chosen]
-        if len(others):
+        if not chosen.all():
+            cov.out_of_range[side] += int(len(cols) - in_range.sum())
+            others = cols.model[in_range & ~chosen]
             for code, n in zip(*np.unique(others, return_counts=True), strict=True):
                 cov.other_models[int(code)] += int(n)
-        cols = cols.take(np.flatnonzero(chosen))
+            cols = cols.take(np.flatnonzero(chosen))
         cov.records[side] += len(cols)
-        cols = self._drop_duplicates(side, cols)
-        other = self.pending[1 - side]
-        if other is not None and len(other) and len(cols):
-            _, mine, theirs = np.intersect1d(
-                cols.key, other.key, assume_unique=True, return_indices=True
-            )
-            if len(mine):
-                pair = (cols.take(mine), other.take(theirs))
-                self._emit(*(pair if side == PRIMARY else pair[::-1]))
-                keep = np.ones(len(other), dtype=bool)
-                keep[theirs] = False
-                self.pending[1 - side] = other.take(np.flatnonzero(keep))
-                rest = np.ones(len(cols), dtype=bool)
-                rest[mine] = False
-                cols = cols.take(np.flatnonzero(rest))
-        mine_pending = self.pending[side]
-        self.pending[side] = cols if mine_pending is None else Columns.concat([mine_pending, cols])
         self.clocks[side] = max(self.clocks[side], clock)
+        if not len(cols):
+            self._evict()
+            return
+        mine, other = self.pending[side], self.pending[1 - side]
+        empty = np.empty(0, np.uint64)
+        keys = np.concatenate([cols.key, empty if mine is None else mine.key,
+                               empty if other is None else other.key])  # fmt: skip
+        n, q = len(cols), 0 if mine is None else len(mine)
+        # One sort finds both duplicates and partners. Stable, so within a run of equal keys
+        # the new records come first (in arrival order), then this side's pending, then the
+        # other side's.
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+        run = np.cumsum(starts) - 1
+        runs = int(run[-1]) + 1
+        is_mine, is_other = (order >= n) & (order < n + q), order >= n + q
+        pending_mine = np.bincount(run, weights=is_mine, minlength=runs) > 0
+        pending_other = np.bincount(run, weights=is_other, minlength=runs) > 0
+        partner_of_run = np.full(runs, -1, dtype=np.int64)  # keys are unique within pending
+        partner_of_run[run[is_other]] = order[is_other] - n - q
+        new = order < n
+        duplicate = new & (~starts | pending_mine[run])
+        matched = new & starts & pending_other[run] & ~pending_mine[run]
+        if duplicate.any():
+            cov.duplicates[side] += int(duplicate.sum())
+        keep = np.ones(n, dtype=bool)
+        keep[order[duplicate]] = False
+        if matched.any():
+            at = np.flatnonzero(matched)
+            partners = partner_of_run[run[at]]
+            new_rows = order[at]
+            keep[new_rows] = False
+            assert other is not None
+            pair = (cols.take(new_rows), other.take(partners))
+            self._emit(*(pair if side == PRIMARY else pair[::-1]))
+            left = np.ones(len(other), dtype=bool)
+            left[partners] = False
+            self.pending[1 - side] = other.take(np.flatnonzero(left))
+        rest = cols.take(np.flatnonzero(keep)) if not keep.all() else cols
+        self.pending[side] = rest if mine is None else Columns.concat([mine, rest])
         self._evict()
 
     def finish(self) -> Coverage:
@@ -98,31 +124,26 @@ class ShadowJoin:
             if pending is not None:
                 self._count_unmatched(side, pending.key)
             self.pending[side] = None
+        self._recent.clear()
+        self._recent_generations.clear()
         return self.coverage
 
-    def _drop_duplicates(self, side: int, cols: Columns) -> Columns:
-        if not len(cols):
-            return cols
-        _, first = np.unique(cols.key, return_index=True)
-        dup = np.ones(len(cols), dtype=bool)
-        dup[first] = False
-        pending = self.pending[side]
-        if pending is not None and len(pending):
-            dup |= np.isin(cols.key, pending.key)
-        if self._recent:
-            seen = self._recent.intersection(cols.key.tolist())
-            if seen:
-                dup |= np.isin(cols.key, np.fromiter(seen, np.uint64, len(seen)))
-        if dup.any():
-            self.coverage.duplicates[side] += int(dup.sum())
-            cols = cols.take(np.flatnonzero(~dup))
-        return cols
-
     def _emit(self, primary: Columns, shadow: Columns) -> None:
-        self.coverage.joined += len(primary)
         keys = primary.key.tolist()
+        seen = self._recent.intersection(keys) if self._recent else None
+        if seen:  # both copies redelivered: a pair joined already
+            again = np.isin(primary.key, np.fromiter(seen, np.uint64, len(seen)))
+            self.coverage.duplicates[PRIMARY] += int(again.sum())
+            self.coverage.duplicates[SHADOW] += int(again.sum())
+            primary, shadow = primary.take(~again), shadow.take(~again)
+            keys = primary.key.tolist()
+            if not keys:
+                return
+        self.coverage.joined += len(primary)
         self._recent.update(keys)
-        self._recent_generations.append((int(primary.event_time.max()), keys))
+        self._recent_generations.append((int(primary.event_time.max(initial=0)), keys))
+        while len(self._recent) > self.max_recent and len(self._recent_generations) > 1:
+            self._recent.difference_update(self._recent_generations.popleft()[1])
         self.sink(primary, shadow)
 
     def _evict(self) -> None:

@@ -1,7 +1,8 @@
-"""What the report keeps of each joined pair: 24 bytes and a little more per segment.
+"""What the report keeps of each joined pair: 16 bytes and a little more per segment.
 
-Ten million pairs must fit in 500 MB, so a pair is its two scores (float64: a score is
-compared exactly), two decision codes, its event time in seconds from the range's start,
+Ten million pairs must fit in 500 MB, so a pair is its two scores (float32 while every score
+is a float32 value, as Triton's are; float64 otherwise: a score is compared exactly), two
+decision codes, its event time in seconds from the range's start,
 features_missing, its label when one is known (-1 otherwise) and a value per segment. The
 event_id is not kept: labels and event fields are looked up while the pair streams past
 (:class:`Lookup`, sorted keys and one ``searchsorted`` per chunk). Latencies go into
@@ -16,7 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from streams.report import memory
 from streams.report.columns import Columns
+from streams.report.stats import BLOCK
 
 LATENCY_EDGES = np.geomspace(0.01, 1e6, 161)  # ms: 10 µs to ~17 min, 20 bins per decade
 SCATTER_POINTS = 2000
@@ -33,6 +36,8 @@ class Lookup:
 
     @classmethod
     def build(cls, keys: np.ndarray, values: np.ndarray, missing: float | int) -> Lookup:
+        if not len(keys):
+            return cls(keys, values, missing)
         order = np.argsort(keys, kind="stable")
         keys, values = keys[order], values[order]
         last = np.r_[keys[1:] != keys[:-1], True]  # a key given twice: the later value wins
@@ -61,19 +66,60 @@ class Segment:
 
 
 class _Growing:
-    """A column appended chunk by chunk; :meth:`array` joins the chunks once."""
+    """A column appended chunk by chunk into blocks of BLOCK rows. Blocks that size are
+    mapped memory, which goes back to the system when freed; ten thousand small chunks
+    would stay in the heap, resident, after :meth:`array` copied them."""
 
     def __init__(self, dtype: type | str) -> None:
         self.dtype = np.dtype(dtype)
-        self.parts: list[np.ndarray] = []
+        self.blocks: list[np.ndarray] = []
+        self.fill = BLOCK  # rows used in the last block: full, so the first add opens one
+        self._whole: np.ndarray | None = None
 
     def add(self, values: np.ndarray) -> None:
-        self.parts.append(np.asarray(values, dtype=self.dtype))
+        values = np.asarray(values, dtype=self.dtype)
+        self._whole = None
+        while len(values):
+            if self.fill == BLOCK:
+                self.blocks.append(np.empty(BLOCK, dtype=self.dtype))
+                self.fill = 0
+            take = min(BLOCK - self.fill, len(values))
+            self.blocks[-1][self.fill : self.fill + take] = values[:take]
+            self.fill += take
+            values = values[take:]
+
+    def __len__(self) -> int:
+        return 0 if not self.blocks else (len(self.blocks) - 1) * BLOCK + self.fill
 
     def array(self) -> np.ndarray:
-        if len(self.parts) != 1:
-            self.parts = [np.concatenate(self.parts) if self.parts else np.empty(0, self.dtype)]
-        return self.parts[0]
+        """The whole column; each block is freed as soon as it is copied, so joining them
+        costs one block more than the column, not twice the column."""
+        if self._whole is None:
+            out = np.empty(len(self), dtype=self.dtype)
+            at = 0
+            while self.blocks:
+                block = self.blocks.pop(0)
+                rows = min(BLOCK, len(out) - at)
+                out[at : at + rows] = block[:rows]
+                at += rows
+            self.blocks, self.fill = [out], len(out)
+            self._whole = out
+        return self._whole
+
+
+class _Scores(_Growing):
+    """Scores kept as float32 while every one is a float32 value (a Triton output always
+    is: 8 bytes a pair saved); the first that is not turns the column into float64."""
+
+    def __init__(self) -> None:
+        super().__init__(np.float32)
+
+    def add(self, values: np.ndarray) -> None:
+        if self.dtype == np.float32 and not np.array_equal(values.astype(np.float32), values):
+            self.dtype = np.dtype(np.float64)
+            self.blocks = [block.astype(np.float64) for block in self.blocks]
+            self._whole = None
+        super().add(values)
 
 
 class PairStore:
@@ -82,8 +128,8 @@ class PairStore:
         self.labels = labels
         self.segments = list(segments)
         self.columns = {
-            "primary": _Growing(np.float64),
-            "shadow": _Growing(np.float64),
+            "primary": _Scores(),
+            "shadow": _Scores(),
             "primary_decision": _Growing(np.int8),
             "shadow_decision": _Growing(np.int8),
             "second": _Growing(np.int32),
@@ -152,10 +198,17 @@ class PairStore:
         return self._sample[np.argsort(self._sample_keys)]
 
     def __len__(self) -> int:
-        return sum(len(p) for p in self.columns["primary"].parts)
+        return len(self.columns["primary"])
 
     def array(self, name: str) -> np.ndarray:
         return self.columns[name].array()
+
+    def materialize(self) -> None:
+        """Join every column's chunks now, then hand the chunks' freed heap back to the
+        system (they were small blocks: glibc keeps those unless trimmed)."""
+        for column in (*self.columns.values(), *self.segment_values):
+            column.array()
+        memory.trim()
 
     def segment_array(self, index: int) -> np.ndarray:
         return self.segment_values[index].array()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypedDict
 
 import numpy as np
@@ -80,15 +79,36 @@ def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float] |
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+BLOCK = 1 << 20  # rows per pass where a whole-array temporary would cost too much memory
+
+
+def _moments(v: np.ndarray) -> tuple[float, float, float]:
+    """Mean, sample standard deviation and mean absolute value, a block at a time: ten million
+    rows never make a ten-million-row temporary."""
+    n = len(v)
+    mean = float(np.sum(v, dtype=np.float64)) / n
+    squares = absolute = 0.0
+    for at in range(0, n, BLOCK):
+        block = v[at : at + BLOCK]
+        squares += float(np.sum(np.square(block - mean)))
+        absolute += float(np.sum(np.abs(block)))
+    std = math.sqrt(squares / (n - 1)) if n > 1 else float("nan")
+    return mean, std, absolute / n
+
+
+def _mean_interval(mean: float, std: float, n: int) -> tuple[float, float] | None:
+    half = Z95 * std / math.sqrt(n)
+    lo, hi = finite_or_none(mean - half), finite_or_none(mean + half)
+    return None if lo is None or hi is None else (lo, hi)
+
+
 def mean_ci(values: ArrayLike) -> tuple[float, float] | None:
     """Normal-approximation 95% interval of the mean; None for fewer than 2 values."""
     v = as_floats(values)
     if len(v) < 2:
         return None
-    mean = float(np.mean(v))
-    half = Z95 * float(np.std(v, ddof=1)) / math.sqrt(len(v))
-    lo, hi = finite_or_none(mean - half), finite_or_none(mean + half)
-    return None if lo is None or hi is None else (lo, hi)
+    mean, std, _ = _moments(v)
+    return _mean_interval(mean, std, len(v))
 
 
 def quantile_key(q: float) -> str:
@@ -106,22 +126,26 @@ def quantiles(values: ArrayLike, qs: Sequence[float] = QUANTILES) -> dict[str, f
     return {quantile_key(q): finite_or_none(x) for q, x in zip(qs, found, strict=True)}
 
 
-def delta_summary(delta: ArrayLike) -> dict[str, Any]:
+def delta_summary(delta: ArrayLike, overwrite: bool = False) -> dict[str, Any]:
     """n, mean, mean_ci (list), std (ddof=1), mean_abs, min, p01 ... p99, max of per-event
-    deltas; every figure None for an empty input."""
+    deltas; every figure None for an empty input. With ``overwrite`` the quantiles partition
+    ``delta`` in place (its order is lost) instead of copying it."""
     d = as_floats(delta)
     keys = ["mean", "mean_ci", "std", "mean_abs", "min", *map(quantile_key, QUANTILES), "max"]
     summary: dict[str, Any] = {"n": len(d)} | dict.fromkeys(keys)
     if len(d) == 0:
         return summary
-    ci = mean_ci(d)
+    mean, std, mean_abs = _moments(d)
+    ci = _mean_interval(mean, std, len(d)) if len(d) > 1 else None
     # min and max from the same partition pass as the quantiles
-    q = quantiles(d, (0.0, *QUANTILES, 1.0))
+    levels = (0.0, *QUANTILES, 1.0)
+    found = np.quantile(d, list(levels), overwrite_input=overwrite)
+    q = {quantile_key(level): finite_or_none(x) for level, x in zip(levels, found, strict=True)}
     summary |= {
-        "mean": finite_or_none(np.mean(d)),
+        "mean": finite_or_none(mean),
         "mean_ci": None if ci is None else list(ci),
-        "std": finite_or_none(np.std(d, ddof=1)) if len(d) > 1 else None,
-        "mean_abs": finite_or_none(np.mean(np.abs(d))),
+        "std": finite_or_none(std) if len(d) > 1 else None,
+        "mean_abs": finite_or_none(mean_abs),
         "min": q.pop("p00"),
         "max": q.pop("p100"),
     }
@@ -172,9 +196,9 @@ def spearman(a: ArrayLike, b: ArrayLike) -> float | None:
     pair = _correlatable(a, b)
     if pair is None:
         return None
-    # numpy's sort releases the GIL: the two sorts (most of the time) run on two cores
-    with ThreadPoolExecutor(2) as pool:
-        return _correlation(*pool.map(midranks, pair))
+    # one model's ranks at a time: sorting both at once (two threads) was faster but held
+    # twice the temporaries, and the report's memory bound is the tighter one
+    return _correlation(midranks(pair[0]), midranks(pair[1]))
 
 
 def calibration_bins(

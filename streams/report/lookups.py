@@ -1,0 +1,118 @@
+"""What the joined pairs pick up as they stream past: labels and event fields, read first
+from their own topics into sorted lookups by event_id (streams/report/pairs.py, Lookup).
+
+Labels are read from the range's start to the end of the topic (outcomes arrive late), a
+chunk at a time with numpy (streams/report/labels.py). Event fields, only when a --segment
+names one, come from the events topic over the range, decoded record by record: a report
+segmented by an event field reads every event of the range once more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from schemas.codec import load_schema
+from streams.client import ClientSettings
+from streams.report.columns import Vocabulary, hash_strings
+from streams.report.errors import ReportError
+from streams.report.labels import LabelDecoder
+from streams.report.pairs import Lookup, Segment
+from streams.report.reading import RangeReader, TimeRange
+
+PREDICTION_FIELDS = {"decision": False, "features_missing": False, "score": True}
+Progress = Callable[[int, int], None]  # records read so far, records in the range
+
+
+def parse_segments(specs: Sequence[str]) -> list[Segment]:
+    event_fields = {f["name"]: f["type"] for f in load_schema("event")["fields"]}
+    out = []
+    for spec in specs:
+        name, _, bins_text = spec.partition(":")
+        bins = int(bins_text) if bins_text.isdigit() and int(bins_text) > 1 else 4
+        if bins_text and not (bins_text.isdigit() and int(bins_text) > 1):
+            raise ReportError(f"--segment {spec}: bins must be a whole number above 1")
+        if name in PREDICTION_FIELDS:
+            out.append(Segment(name, "prediction", PREDICTION_FIELDS[name], bins))
+        elif name in event_fields and name not in ("event_id", "event_time"):
+            kind = event_fields[name]
+            numeric = kind in ("int", "long", "float", "double")
+            out.append(Segment(name, "event", numeric, bins))
+        else:
+            known = sorted({*PREDICTION_FIELDS, *event_fields} - {"event_id", "event_time"})
+            raise ReportError(f"--segment {name}: no such field; one of {', '.join(known)}")
+    return out
+
+
+def _read_records(
+    config: ClientSettings,
+    topic: str,
+    window: TimeRange,
+    schema: str,
+    progress: Progress,
+    lateness_ms: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    reader = RangeReader(config, topic, window, lateness_ms=lateness_ms)
+    codec = config.registry.codec(schema, logical_types=False)
+    records: list[dict[str, Any]] = []
+    bad = 0
+    try:
+        while (chunk := reader.read()) is not None:
+            good, errors = codec.decode_many(chunk.values)
+            records.extend(good)
+            bad += len(errors)
+            if schema == "event":  # events stop the reading once past the range
+                kept = np.ones(len(chunk.values), dtype=bool)
+                kept[[i for i, _ in errors]] = False
+                times = np.fromiter((r["event_time"] for r in good), np.int64, len(good))
+                reader.advance(chunk.partitions[kept], times)
+            progress(reader.read_count, reader.total)
+    finally:
+        reader.close()
+    return records, bad
+
+
+def labels(config: ClientSettings, window: TimeRange, progress: Progress) -> tuple[Lookup, int]:
+    """Every label sent from the range's start to now: outcomes come late."""
+    reader = RangeReader(config, config.topics.labels, TimeRange(window.start_ms, 2**62), 0)
+    decoder = LabelDecoder(config.registry.codec("label", logical_types=False))
+    keys, values = [np.empty(0, np.uint64)], [np.empty(0, np.int8)]
+    try:
+        while (chunk := reader.read()) is not None:
+            chunk_keys, chunk_labels = decoder.decode(chunk.values)
+            keys.append(chunk_keys)
+            values.append(chunk_labels)
+            progress(reader.read_count, reader.total)
+    finally:
+        reader.close()
+    return Lookup.build(np.concatenate(keys), np.concatenate(values), -1), decoder.undecodable
+
+
+def event_lookups(
+    config: ClientSettings,
+    lateness_s: float,
+    window: TimeRange,
+    segments: list[Segment],
+    progress: Progress,
+) -> int:
+    lateness = int(lateness_s * 1000)
+    records, bad = _read_records(config, config.topics.events, window, "event", progress, lateness)
+    keys = hash_strings([r["event_id"] for r in records])
+    for segment in segments:
+        raw = [r[segment.name] for r in records]
+        if segment.numeric:
+            values = np.asarray(raw, dtype=np.float32)
+            segment.lookup = Lookup.build(keys, values, np.nan)
+        else:
+            vocabulary = Vocabulary()
+            vocabulary.code("(none)")  # code 0: events without the field, or not found
+            codes = np.fromiter(
+                (vocabulary.code("(none)" if v is None else str(v)) for v in raw),
+                np.int32,
+                len(raw),
+            )
+            segment.lookup = Lookup.build(keys, codes, 0)
+            segment.names = vocabulary.names
+    return bad
