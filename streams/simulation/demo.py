@@ -31,7 +31,7 @@ from infra.errors import StreamScoreError
 from infra.settings import ServicesSettings
 from schemas.codec import codec_for
 from schemas.features import ENTITY_FEATURE_NAMES
-from streams.client import ClientSettings, EventProducer
+from streams.client import ClientSettings, EventProducer, LabelProducer
 from streams.features.store import load_sync
 from streams.routing import ModelRef, Routing, state
 from streams.simulation import simulator as sim
@@ -93,14 +93,14 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     settings = on_services(config, metrics_port=metrics_port, engine=engine, app_id=DEMO_GROUP)
     env = child_environment(settings)
-    log = open(config.state_dir / "demo-worker.log", "ab")  # noqa: SIM115 - lives with the child
-    return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warn"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(config.state_dir / "demo-worker.log", "ab") as log:  # the child keeps its copy
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warn"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def skip_backlog(client: ClientSettings, group: str, topic: str) -> None:
@@ -156,8 +156,15 @@ def tail_consumer(client: ClientSettings) -> Consumer:
 def produce_stream(
     client: ClientSettings, simulator: sim.EventSimulator, count: int, rate: float
 ) -> None:
-    with EventProducer(client, client.topics.events, validate=False) as producer:
-        sim.run(simulator, producer.send, None, count=count, pacer=sim.Pacer(rate))
+    # Outcomes arrive a second after their events, so the shadow report has labels to judge by.
+    with (
+        EventProducer(client, client.topics.events, validate=False) as producer,
+        LabelProducer(client, client.topics.labels, validate=False) as labels,
+    ):
+        sim.run(
+            simulator, producer.send, labels.send, count=count, pacer=sim.Pacer(rate),
+            label_delay=int(rate),
+        )  # fmt: skip
     # A client bug, as it would reach the topic: it must land in the DLQ, not stop scoring.
     raw = Producer(client.kafka.librdkafka())
     raw.produce(client.topics.events, key=b"broken-client", value=b"\xc3\x01not-a-fingerprint")
@@ -272,5 +279,9 @@ def run_demo(
     console.print(
         "read them yourself: "
         "streamscore consume predictions --from-beginning --limit 5 --format table"
+    )
+    console.print(
+        "should the shadow replace the primary? "
+        "streamscore report shadow --since 10m --out report/  (then open report/report.html)"
     )
     return 0 if ok else 1
