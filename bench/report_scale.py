@@ -137,7 +137,7 @@ def child(kind: str, bootstrap: str, prefix: str, n: int, out: Path) -> dict[str
     config = ClientSettings(kafka={"bootstrap": bootstrap}, topics=topics.model_dump())
     end = T0 + (n * 1000) // RATE + 1000
     started = time.perf_counter()
-    records = 0
+    records = touched = 0
     if kind == "consume":
         for topic, window in (
             (topics.labels, TimeRange(T0, 2**62)),
@@ -146,7 +146,8 @@ def child(kind: str, bootstrap: str, prefix: str, n: int, out: Path) -> dict[str
         ):
             reader = RangeReader(config, topic, window, 0)
             while (chunk := reader.read()) is not None:
-                records += sum(map(len, chunk.values)) and len(chunk.values)
+                touched += sum(map(len, chunk.values))  # every value read, none decoded
+                records += len(chunk.values)
             reader.close()
     else:
         from streams.cli.report import write as write_outputs

@@ -21,7 +21,7 @@ from tritonclient.utils import InferenceServerException
 from streams.cli.common import Bootstrap, RedisUrl, TritonUrl, fail, given, out
 from streams.routing import ModelRef, Routing, RoutingError
 from streams.routing import state as routing_state
-from streams.routing.catalog import ready_ref, repository_index
+from streams.routing.catalog import newest_ready, ready_ref, repository_index
 
 models_cli = typer.Typer(help="List models and change which one is primary or a shadow.")
 shadow_cli = typer.Typer(help="Add or remove shadow models.")
@@ -72,8 +72,8 @@ def _effective(
     if current is not None:
         return current, False
     name = RoutingConfig().default_model
-    ready = [int(v) for n, v, s in repository_index(triton) if n == name and v and s == "READY"]
-    return (Routing(ModelRef(name, str(max(ready)))), True) if ready else (None, False)
+    newest = newest_ready(repository_index(triton), name)
+    return (Routing(ModelRef(name, newest)), True) if newest else (None, False)
 
 
 def _run(action: str, redis_url: str | None, triton_url: str | None, target: str) -> None:

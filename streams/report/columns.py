@@ -89,6 +89,39 @@ def hash_strings(texts: Sequence[str]) -> np.ndarray:
     return hash_slices(data, starts, lengths)
 
 
+@dataclass(slots=True)
+class Frames:
+    """A chunk of values as one padded byte buffer: where each value's body starts and ends,
+    and ``ok``: whether it can still take the fast path (it starts with the codec's header and
+    every field read so far was well formed)."""
+
+    data: np.ndarray
+    words: np.ndarray  # words_of(data)
+    body: np.ndarray  # where each value's body starts
+    ends: np.ndarray
+    limit: int  # positions are clipped here: a bad length reads padding, never past it
+    ok: np.ndarray
+
+    @classmethod
+    def of(cls, values: Sequence[bytes], header: np.ndarray, min_body: int) -> Frames:
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        data = np.frombuffer(b"".join(values) + bytes(64), dtype=np.uint8)
+        limit = len(data) - 64
+        ok = lengths >= len(header) + min_body
+        for j, byte in enumerate(header):
+            ok &= data[np.minimum(starts + j, limit)] == byte
+        return cls(data, words_of(data), starts + len(header), ends, limit, ok)
+
+    def string(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The string at each of ``at``: its first byte, its length, where the next field
+        starts. A length that is not one byte and even (non-negative) clears ``ok``."""
+        b = self.data[at].astype(np.int64)
+        self.ok &= (b < 128) & (b & 1 == 0)
+        return at + 1, b >> 1, np.minimum(at + 1 + (b >> 1), self.limit)
+
+
 class Vocabulary:
     """Strings ↔ small integer codes, shared by every chunk of one report."""
 
@@ -143,32 +176,21 @@ class PredictionDecoder:
         n = len(values)
         if partitions is None:
             partitions = np.zeros(n, dtype=np.int16)
-        lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
-        ends = np.cumsum(lengths)
-        starts = ends - lengths
-        data = np.frombuffer(b"".join(values) + bytes(64), dtype=np.uint8)  # pad: gathers
-        limit = len(data) - 64  # positions are clipped here: a bad length reads padding
-        ok = lengths >= len(self.header) + 28  # the shortest possible prediction body
-        for j, byte in enumerate(self.header):
-            ok &= data[np.minimum(starts + j, limit)] == byte
-        pos = starts + len(self.header)
+        frames = Frames.of(values, self.header, 28)  # 28: the shortest prediction body
+        data, words, limit = frames.data, frames.words, frames.limit
+        pos = frames.body
         text_start, text_len = [], []
         for _ in range(_N_STRINGS_BEFORE_SCORE):
-            b = data[pos].astype(np.int64)
-            ok &= (b < 128) & (b & 1 == 0)  # one byte, even: a non-negative length
-            text_start.append(pos + 1)
-            text_len.append(b >> 1)
-            pos = np.minimum(pos + 1 + (b >> 1), limit)
+            start, length, pos = frames.string(pos)
+            text_start.append(start)
+            text_len.append(length)
         score_at = pos
-        b = data[pos + 8].astype(np.int64)
-        ok &= (b < 128) & (b & 1 == 0)
-        decision_start, decision_len = pos + 9, b >> 1
-        words = words_of(data)
+        decision_start, decision_len, pos = frames.string(pos + 8)
+        ok = frames.ok
         # Strings must be UTF-8 as for the codec; ASCII is checked here (event_id to version
         # are one span: their length bytes are ASCII too), anything else takes the slow path.
         ok &= ascii_spans(words, text_start[0], text_start[3] + text_len[3])
         ok &= ascii_spans(words, decision_start, decision_start + decision_len)
-        pos = np.minimum(pos + 9 + (b >> 1), limit)
         flag = data[pos]
         ok &= flag <= 1
         event_time, pos, fits = varints(words, pos + 1)
@@ -176,7 +198,7 @@ class PredictionDecoder:
         scored_at, pos, fits = varints(words, np.minimum(pos, limit))
         ok &= fits
         infer_at = np.minimum(pos + 16, limit)
-        ok &= pos + 32 == ends
+        ok &= pos + 32 == frames.ends
         fast = np.flatnonzero(ok)
         slow = np.flatnonzero(~ok)
         fast_cols = self._fast(

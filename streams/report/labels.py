@@ -18,7 +18,7 @@ import numpy as np
 
 from schemas.codec import AvroCodec
 from schemas.errors import DecodeError
-from streams.report.columns import ascii_spans, hash_slices, hash_strings, varints, words_of
+from streams.report.columns import Frames, ascii_spans, hash_slices, hash_strings, varints
 
 
 class LabelDecoder:
@@ -29,28 +29,18 @@ class LabelDecoder:
 
     def decode(self, values: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """uint64 event_id hashes and int8 labels of the values that decode."""
-        n = len(values)
-        lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
-        ends = np.cumsum(lengths)
-        starts = ends - lengths
-        data = np.frombuffer(b"".join(values) + bytes(64), dtype=np.uint8)
-        limit = len(data) - 64
-        ok = lengths >= len(self.header) + 4
-        for j, byte in enumerate(self.header):
-            ok &= data[np.minimum(starts + j, limit)] == byte
-        id_at = starts + len(self.header)
-        id_len = data[np.minimum(id_at, limit)].astype(np.int64)
-        entity_at = np.minimum(id_at + 1 + (id_len >> 1), limit)
-        entity_len = data[entity_at].astype(np.int64)
-        ok &= (id_len < 128) & (entity_len < 128) & (id_len & 1 == 0) & (entity_len & 1 == 0)
-        words = words_of(data)
-        ok &= ascii_spans(words, id_at, entity_at + 1 + (entity_len >> 1))
-        label, pos, fits = varints(words, np.minimum(entity_at + 1 + (entity_len >> 1), limit))
+        frames = Frames.of(values, self.header, 4)
+        words = frames.words
+        id_start, id_len, pos = frames.string(frames.body)
+        _, _, pos = frames.string(pos)  # entity_id
+        ok = frames.ok
+        ok &= ascii_spans(words, frames.body, pos)  # the two strings: UTF-8 as for the codec
+        label, pos, fits = varints(words, pos)
         ok &= fits
-        _, pos, fits = varints(words, np.minimum(pos, limit))
-        ok &= fits & (pos == ends)
+        _, pos, fits = varints(words, np.minimum(pos, frames.limit))
+        ok &= fits & (pos == frames.ends)
         fast = np.flatnonzero(ok)
-        keys = hash_slices(data, id_at[fast] + 1, id_len[fast] >> 1)
+        keys = hash_slices(frames.data, id_start[fast], id_len[fast])
         labels = label[fast].astype(np.int8)
         slow = np.flatnonzero(~ok)
         if len(slow):

@@ -46,16 +46,12 @@ def parse_segments(specs: Sequence[str]) -> list[Segment]:
     return out
 
 
-def _read_records(
-    config: ClientSettings,
-    topic: str,
-    window: TimeRange,
-    schema: str,
-    progress: Progress,
-    lateness_ms: int = 0,
+def _read_events(
+    config: ClientSettings, window: TimeRange, progress: Progress, lateness_ms: int
 ) -> tuple[list[dict[str, Any]], int]:
-    reader = RangeReader(config, topic, window, lateness_ms=lateness_ms)
-    codec = config.registry.codec(schema, logical_types=False)
+    """The events of the range, decoded, and how many did not decode."""
+    reader = RangeReader(config, config.topics.events, window, lateness_ms=lateness_ms)
+    codec = config.registry.codec("event", logical_types=False)
     records: list[dict[str, Any]] = []
     bad = 0
     try:
@@ -63,11 +59,10 @@ def _read_records(
             good, errors = codec.decode_many(chunk.values)
             records.extend(good)
             bad += len(errors)
-            if schema == "event":  # events stop the reading once past the range
-                kept = np.ones(len(chunk.values), dtype=bool)
-                kept[[i for i, _ in errors]] = False
-                times = np.fromiter((r["event_time"] for r in good), np.int64, len(good))
-                reader.advance(chunk.partitions[kept], times)
+            kept = np.ones(len(chunk.values), dtype=bool)
+            kept[[i for i, _ in errors]] = False
+            times = np.fromiter((r["event_time"] for r in good), np.int64, len(good))
+            reader.advance(chunk.partitions[kept], times)  # stops once past the range
             progress(reader.read_count, reader.total)
     finally:
         reader.close()
@@ -97,8 +92,7 @@ def event_lookups(
     segments: list[Segment],
     progress: Progress,
 ) -> int:
-    lateness = int(lateness_s * 1000)
-    records, bad = _read_records(config, config.topics.events, window, "event", progress, lateness)
+    records, bad = _read_events(config, window, progress, int(lateness_s * 1000))
     keys = hash_strings([r["event_id"] for r in records])
     for segment in segments:
         raw = [r[segment.name] for r in records]

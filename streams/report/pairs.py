@@ -115,7 +115,11 @@ class _Scores(_Growing):
         super().__init__(np.float32)
 
     def add(self, values: np.ndarray) -> None:
-        if self.dtype == np.float32 and not np.array_equal(values.astype(np.float32), values):
+        if self.dtype == np.float32:
+            narrow = values.astype(np.float32)
+            if np.array_equal(narrow, values):
+                super().add(narrow)
+                return
             self.dtype = np.dtype(np.float64)
             self.blocks = [block.astype(np.float64) for block in self.blocks]
             self._whole = None

@@ -105,7 +105,6 @@ class Chunk:
     partitions: np.ndarray  # int16, one per value
     keys: list[bytes | None] | None = None  # with RangeReader(..., keys=True)
     offsets: list[int] | None = None
-    finished: list[int] | None = None  # partitions whose last record of the range is here
 
 
 class RangeReader:
@@ -153,8 +152,6 @@ class RangeReader:
             self._end_offsets[p] = end
         self.read_count = 0
         self.clocks = {p: -(2**62) for p, (s, e) in self.ends.items() if e > s}
-        self.position = {p: s for p, (s, _) in self.ends.items()}
-        self._unassign: list[int] = []
         todo = [TopicPartition(topic, p, s) for p, (s, e) in self.ends.items() if e > s]
         if todo:
             self.consumer.assign(todo)
@@ -189,10 +186,6 @@ class RangeReader:
         Per message only C-level method calls run (one comprehension each); the checks
         against each partition's end are numpy over the chunk."""
         while self.clocks:
-            while self._unassign:
-                self.consumer.incremental_unassign(
-                    [TopicPartition(self.topic, self._unassign.pop())]
-                )
             messages = self.consumer.consume(self.chunk, timeout=1.0)
             if not messages:
                 continue
@@ -202,8 +195,7 @@ class RangeReader:
                 messages = [m for m, e in zip(messages, errors, strict=True) if e is None]
             partitions = np.fromiter((m.partition() for m in messages), np.int16, len(messages))
             offsets = np.fromiter((m.offset() for m in messages), np.int64, len(messages))
-            ends = self._end_offsets[partitions]
-            keep = offsets < ends
+            keep = offsets < self._end_offsets[partitions]
             for p in np.unique(partitions).tolist():
                 if p not in self.clocks:
                     keep &= partitions != p  # finished by event time: the rest is prefetch
@@ -212,27 +204,20 @@ class RangeReader:
                 partitions, offsets = partitions[keep], offsets[keep]
             if not messages:
                 continue
-            finished = self._progress(partitions, offsets)
+            # a partition whose last offset of the range is in this chunk is done
+            for p in np.unique(partitions[offsets + 1 >= self._end_offsets[partitions]]).tolist():
+                self._finish(p)
             values = [m.value() or b"" for m in messages]
             self.read_count += len(values)
-            keys = [m.key() for m in messages] if self.with_keys else None
-            return Chunk(values, partitions, keys, offsets.tolist(), finished)
+            if self.with_keys:
+                return Chunk(values, partitions, [m.key() for m in messages], offsets.tolist())
+            return Chunk(values, partitions)
         return None
 
     def _raise_or_skip(self, errors: list[KafkaError | None]) -> None:
         for err in errors:
             if err is not None and err.code() != KafkaError._PARTITION_EOF:
                 raise ClientError(f"reading {self.topic}: {err.str()}")
-
-    def _progress(self, partitions: np.ndarray, offsets: np.ndarray) -> list[int]:
-        """Finish the partitions whose last message of the range this chunk holds."""
-        finished = []
-        for p, offset in zip(*last_of(partitions, offsets), strict=True):
-            self.position[p] = offset + 1
-            if offset + 1 >= self.ends[p][1]:
-                self._finish(p)
-                finished.append(p)
-        return finished
 
     def advance(self, partitions: np.ndarray, event_times: np.ndarray) -> None:
         """Move the clocks with the event times a chunk's decoded records carried."""
@@ -245,10 +230,8 @@ class RangeReader:
                     self._finish(p)  # past the range and its lateness: this partition is done
 
     def _finish(self, p: int) -> None:
-        # The consumer is only touched by the thread that reads (advance() may run in
-        # another): the unassignment waits for the next read().
         if self.clocks.pop(p, None) is not None:
-            self._unassign.append(p)
+            self.consumer.incremental_unassign([TopicPartition(self.topic, p)])
 
     def close(self) -> None:
         self.consumer.close()

@@ -116,13 +116,16 @@ def quantile_key(q: float) -> str:
     return f"p{q * 100:02g}"
 
 
-def quantiles(values: ArrayLike, qs: Sequence[float] = QUANTILES) -> dict[str, float | None]:
+def quantiles(
+    values: ArrayLike, qs: Sequence[float] = QUANTILES, overwrite: bool = False
+) -> dict[str, float | None]:
     """Quantiles (linear interpolation, as numpy's default) keyed "p01", "p50", ...; every
-    value None for an empty input."""
+    value None for an empty input. With ``overwrite``, ``values`` is partitioned in place
+    (its order is lost) instead of copied."""
     v = as_floats(values)
     if len(v) == 0:
         return {quantile_key(q): None for q in qs}
-    found = np.quantile(v, list(qs))
+    found = np.quantile(v, list(qs), overwrite_input=overwrite)
     return {quantile_key(q): finite_or_none(x) for q, x in zip(qs, found, strict=True)}
 
 
@@ -138,9 +141,7 @@ def delta_summary(delta: ArrayLike, overwrite: bool = False) -> dict[str, Any]:
     mean, std, mean_abs = _moments(d)
     ci = _mean_interval(mean, std, len(d)) if len(d) > 1 else None
     # min and max from the same partition pass as the quantiles
-    levels = (0.0, *QUANTILES, 1.0)
-    found = np.quantile(d, list(levels), overwrite_input=overwrite)
-    q = {quantile_key(level): finite_or_none(x) for level, x in zip(levels, found, strict=True)}
+    q = quantiles(d, (0.0, *QUANTILES, 1.0), overwrite)
     summary |= {
         "mean": finite_or_none(mean),
         "mean_ci": None if ci is None else list(ci),

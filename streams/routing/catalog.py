@@ -23,6 +23,12 @@ def versions_of(index: Index, name: str) -> list[str]:
     return sorted({v for n, v, _ in index if n == name and v}, key=int)
 
 
+def newest_ready(index: Index, name: str) -> str | None:
+    """The newest version of ``name`` that Triton reports READY; None when there is none."""
+    ready = [int(v) for n, v, state in index if n == name and v and state == "READY"]
+    return str(max(ready)) if ready else None
+
+
 def describe(index: Index) -> str:
     """``scorer (versions 1, 2), other (not loaded yet)``; ``nothing`` when empty."""
     names = sorted({n for n, _, _ in index})

@@ -21,6 +21,7 @@ from inference.errors import ModelUnavailableError
 from inference.triton_client import TritonConfig, TritonModel
 from infra.config import Section, env_name
 from streams.routing import state
+from streams.routing.catalog import newest_ready
 from streams.routing.state import ModelRef, RoutedModels, Routing
 
 log = logging.getLogger(__name__)
@@ -44,10 +45,10 @@ async def newest_ready_version(client: grpcaio.InferenceServerClient, name: str)
         index = await client.get_model_repository_index()
     except InferenceServerException as exc:
         raise ModelUnavailableError(name, f"Triton repository index: {exc}") from exc
-    ready = [int(m.version) for m in index.models if m.name == name and m.state == "READY"]
-    if not ready:
+    newest = newest_ready([(m.name, m.version, m.state) for m in index.models], name)
+    if newest is None:
         raise ModelUnavailableError(name, "no version of it is ready on Triton")
-    return str(max(ready))
+    return newest
 
 
 class LiveRouting:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inference.triton_client import TritonModel
+from streams.client.admin import check_topic
 from streams.features.store import FeatureStore
 from streams.report.reading import RangeReader, TimeRange
 from streams.routing import ModelRef, RoutedModels
@@ -56,9 +57,8 @@ async def replay(
     lateness_s: float,
     progress: Progress,
 ) -> ReplayStats:
-    partitions = len(
-        RangeReader(settings, settings.topics.predictions, window, 0).ends
-    )  # the same partitioning as the live outputs, so a report joins them lane by lane
+    # the live outputs' partitioning: an event's replayed output lands where its live one is
+    partitions = check_topic(settings, settings.topics.predictions)
     ensure_topics(settings.kafka.bootstrap, [TopicSpec(to_topic, partitions)])
     triton = settings.triton.async_client()
     store = settings.redis.async_client()
