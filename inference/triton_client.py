@@ -2,16 +2,23 @@
 
 One ``predict`` is ONE Triton request for the whole batch. tritonclient exceptions are
 translated to the InferenceError tree here and nowhere else.
+
+A server started with a model-control key (``STREAMSCORE_TRITON_ADMIN_KEY``) refuses the
+model-repository protocol (load, unload, the repository index) to a request without the
+``admin-key`` header (``triton-grpc-protocol-admin-key`` over gRPC). The clients that
+:class:`TritonConfig` makes add that header to those three calls, and only to them, so every
+load and unload StreamScore makes (routing, retraining, `streamscore models`) carries it.
+Inference and readiness need no key.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.grpc.aio as grpcaio
-from pydantic import Field
+from pydantic import Field, SecretStr
 from tritonclient.utils import InferenceServerException
 
 from inference.breaker import CircuitBreaker
@@ -23,6 +30,11 @@ from inference.errors import (
 )
 from infra.config import Section, env_name
 from schemas.features import INPUT_TENSOR, N_FEATURES, OUTPUT_TENSOR
+
+# The key the server's restriction names (``model-repository:admin-key=<value>``); over gRPC
+# Triton expects it in the metadata entry ``triton-grpc-protocol-<key>``, over HTTP as is.
+ADMIN_HEADER = "admin-key"
+GRPC_ADMIN_HEADER = f"triton-grpc-protocol-{ADMIN_HEADER}"
 
 
 class TritonConfig(Section):
@@ -46,17 +58,76 @@ class TritonConfig(Section):
         description="Open time before a trial call.",
         json_schema_extra=env_name("BREAKER_RESET_S"),
     )
+    admin_key: SecretStr | None = Field(
+        None,
+        description="Triton model-control key (kept secret): load, unload and the repository "
+        "index need it as the admin-key header; inference does not.",
+    )
+
+    def admin_headers(self) -> dict[str, str]:
+        """The gRPC header of the model-repository calls; empty without a key."""
+        if self.admin_key is None:
+            return {}
+        return {GRPC_ADMIN_HEADER: self.admin_key.get_secret_value()}
 
     def client(self) -> grpcclient.InferenceServerClient:
-        """A blocking gRPC client (the CLI's)."""
-        return grpcclient.InferenceServerClient(
-            self.grpc_url, ssl=self.ssl, root_certificates=self.root_certificates
+        """A blocking gRPC client (the CLI's); its model-control calls carry the key."""
+        return AdminClient(
+            self.grpc_url,
+            admin_headers=self.admin_headers(),
+            ssl=self.ssl,
+            root_certificates=self.root_certificates,
         )
 
     def async_client(self) -> grpcaio.InferenceServerClient:
-        """An asyncio gRPC client (one channel; share it between models)."""
-        return grpcaio.InferenceServerClient(
-            self.grpc_url, ssl=self.ssl, root_certificates=self.root_certificates
+        """An asyncio gRPC client (one channel; share it between models); its model-control
+        calls carry the key."""
+        return AsyncAdminClient(
+            self.grpc_url,
+            admin_headers=self.admin_headers(),
+            ssl=self.ssl,
+            root_certificates=self.root_certificates,
+        )
+
+
+def _with(admin: dict[str, str], headers: dict[str, str] | None) -> dict[str, str] | None:
+    merged = {**admin, **(headers or {})}
+    return merged or None
+
+
+class AdminClient(grpcclient.InferenceServerClient):
+    """A blocking client whose load, unload and repository-index calls send ``admin_headers``."""
+
+    def __init__(self, url: str, *, admin_headers: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self._admin = dict(admin_headers)
+
+    def load_model(self, model_name: str, headers: Any = None, **kwargs: Any) -> Any:
+        return super().load_model(model_name, headers=_with(self._admin, headers), **kwargs)
+
+    def unload_model(self, model_name: str, headers: Any = None, **kwargs: Any) -> Any:
+        return super().unload_model(model_name, headers=_with(self._admin, headers), **kwargs)
+
+    def get_model_repository_index(self, headers: Any = None, **kwargs: Any) -> Any:
+        return super().get_model_repository_index(headers=_with(self._admin, headers), **kwargs)
+
+
+class AsyncAdminClient(grpcaio.InferenceServerClient):
+    """The asyncio twin of :class:`AdminClient`."""
+
+    def __init__(self, url: str, *, admin_headers: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self._admin = dict(admin_headers)
+
+    async def load_model(self, model_name: str, headers: Any = None, **kwargs: Any) -> Any:
+        return await super().load_model(model_name, headers=_with(self._admin, headers), **kwargs)
+
+    async def unload_model(self, model_name: str, headers: Any = None, **kwargs: Any) -> Any:
+        return await super().unload_model(model_name, headers=_with(self._admin, headers), **kwargs)
+
+    async def get_model_repository_index(self, headers: Any = None, **kwargs: Any) -> Any:
+        return await super().get_model_repository_index(
+            headers=_with(self._admin, headers), **kwargs
         )
 
 

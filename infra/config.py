@@ -30,7 +30,9 @@ ENV_PREFIX = "STREAMSCORE_"
 class Section(BaseModel):
     """A frozen group of settings; ``env_prefix`` starts its variables' names."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: a validation error never quotes the values it was given, since
+    # they may hold a password (the section's dict is the input of a model-level check).
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
     env_prefix: ClassVar[str] = ""
 
     @classmethod
@@ -76,7 +78,9 @@ class Settings(BaseSettings):
     """Base of each deployable's settings: prefix ``STREAMSCORE_``, frozen, sections."""
 
     # extra="forbid": a misspelt keyword is an error, not a silently ignored setting.
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, hide_input_in_errors=True
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -20,8 +20,13 @@ they are raised, with ``raise ... from exc`` so the cause stays on the traceback
     │   ├── ModelTimeoutError        no answer within the per-model timeout
     │   └── CircuitOpenError         the breaker is open: the call was not even tried
     ├── ClientError                  (streams/client/errors.py) a Kafka client failed
+    │   ├── AuthenticationError      the broker refused the login, or TLS failed
     │   ├── DeliveryError            records were not acknowledged by the broker
     │   └── InvalidRecordError       a record does not fit its schema (names the field)
+    ├── LoginRefused                 (streams/cli/logins.py) a service refused a worker's login
+    ├── FatalWorkerError             (streams/worker/errors.py) a worker cannot go on: exit 1
+    │   ├── GroupConflict            the consumer group is held by the other engine
+    │   └── Fenced                   its transactional id was taken over
     ├── FeatureStoreError            (streams/features/store.py) Redis did not answer
     ├── PublishError                 (streams/worker/sink.py) outputs not acknowledged
     ├── RoutingError                 (streams/routing/state.py) unusable routing value

@@ -4,11 +4,18 @@ The jars come from Maven Central through ``infra/kafka/pom.xml`` and are kept un
 ``<cache_dir>/kafka/<version>/libs`` so a machine downloads them once. Storage is formatted on
 first start. Internal topics get replication factor 1 so consumer groups and transactions work
 on a single node.
+
+With ``kafka_security=sasl_ssl`` the client listener is SASL_SSL (SCRAM-SHA-512 over TLS, the
+certificate from infra/tls.py), the SCRAM user is created when the storage is formatted and
+is the only super user besides the broker itself, and the KRaft controller listener requires
+a certificate of the generated CA (mutual TLS), whose key is never kept: only the broker has
+one. Broker-to-broker traffic uses the SASL_SSL listener with the same user.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -19,10 +26,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from infra.errors import DownloadError, MissingToolError
+from infra.errors import DownloadError, MissingToolError, StartError
 from infra.process import port_is_open
 from infra.service import Health, LocalService
-from infra.settings import ServicesSettings
+from infra.settings import SCRAM_MECHANISM, ServicesSettings
+from infra.tls import ensure_certificates, server_principal
 
 # librdkafka logs every refused connection while the broker boots; health checks stay quiet.
 _QUIET = logging.getLogger("streamscore.infra.kafka.health")
@@ -80,6 +88,8 @@ class KafkaServer(LocalService):
         props = self._write_properties()
         if not (self.home / "data" / "meta.properties").exists():
             self._format(props)
+            self._security_file.write_text(self._fingerprint(salt=os.urandom(16).hex()))
+        self._check_formatted_security()
         env = dict(os.environ)
         log4j = resources.files("infra") / "kafka" / "log4j2.yaml"
         argv = [
@@ -102,11 +112,7 @@ class KafkaServer(LocalService):
         if not port_is_open(self.config.host, self.config.kafka_port):
             return Health(self.name, address, False, detail="nothing listens on the port")
         try:
-            conf: dict[str, Any] = {
-                "bootstrap.servers": address,
-                "socket.timeout.ms": 2000,
-                "logger": _QUIET,
-            }
+            conf = client_conf(self.config) | {"socket.timeout.ms": 2000, "logger": _QUIET}
             admin = AdminClient(conf)
             meta = admin.list_topics(timeout=2)
         except Exception as exc:  # any client failure means "not healthy"
@@ -139,6 +145,7 @@ class KafkaServer(LocalService):
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            **self._security_properties(),
             "log.dirs": str(data),
             "num.partitions": "4",
             "auto.create.topics.enable": "true",
@@ -155,21 +162,109 @@ class KafkaServer(LocalService):
             "num.io.threads": "2",
         }
         path = self.home / "server.properties"
-        path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+        path.unlink(missing_ok=True)  # it may hold the SCRAM password: readable by us only
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("".join(f"{k}={v}\n" for k, v in lines.items()))
         return path
+
+    def _security_properties(self) -> dict[str, str]:
+        cfg = self.config
+        if cfg.kafka_security == "none":
+            return {}
+        certs = ensure_certificates(cfg.tls_dir, cfg.host)
+        assert cfg.kafka_sasl_password is not None  # the settings' validator saw to it
+        login = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{cfg.kafka_sasl_username}" '
+            f'password="{cfg.kafka_sasl_password.get_secret_value()}";'
+        )
+        return {
+            "listeners": f"SASL_SSL://{cfg.host}:{cfg.kafka_port},"
+            f"CONTROLLER://{cfg.host}:{cfg.kafka_controller_port}",
+            "advertised.listeners": f"SASL_SSL://{cfg.host}:{cfg.kafka_port}",
+            "inter.broker.listener.name": "SASL_SSL",
+            "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            "sasl.mechanism.inter.broker.protocol": SCRAM_MECHANISM,
+            f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": login,
+            "listener.name.controller.ssl.client.auth": "required",
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(certs.keystore),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(certs.ca),
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:{cfg.kafka_sasl_username};{server_principal()}",
+        }
+
+    @property
+    def _security_file(self) -> Path:
+        return self.home / "data" / "streamscore-security"
+
+    def _fingerprint(self, salt: str) -> str:
+        """What the storage was formatted with: the protocol, the user and a salted hash of
+        the password (never the password), to refuse a start the storage cannot serve."""
+        cfg = self.config
+        if cfg.kafka_security == "none":
+            return "none\n"
+        assert cfg.kafka_sasl_password is not None
+        secret = cfg.kafka_sasl_password.get_secret_value().encode()
+        digest = hashlib.pbkdf2_hmac("sha256", secret, bytes.fromhex(salt), 100_000).hex()
+        return f"{cfg.kafka_security} {cfg.kafka_sasl_username} {salt} {digest}\n"
+
+    def _check_formatted_security(self) -> None:
+        if self.config.kafka_security == "none":
+            return  # a secured storage serves a plaintext listener as well
+        try:
+            stored = self._security_file.read_text()
+        except FileNotFoundError:
+            stored = "none\n"  # formatted before StreamScore recorded it: plaintext
+        parts = stored.split()
+        salt = parts[2] if len(parts) == 4 else ""
+        if self._fingerprint(salt) != stored:
+            was = " ".join(parts[:2]) if parts else "none"
+            raise StartError(
+                f"kafka: the storage under {self.home / 'data'} was formatted for security "
+                f"'{was}' (a SCRAM user is created at format time only) and the settings ask "
+                f"for '{self.config.kafka_security}' with other credentials; remove that "
+                "folder or choose another STREAMSCORE_STATE_DIR"
+            )
 
     def _format(self, props: Path) -> None:
         # URL-safe base64 may start with "-": passed as --cluster-id=… so it is not an option.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cfg = self.config
+        scram: list[str] = []
+        if cfg.kafka_security == "sasl_ssl":
+            assert cfg.kafka_sasl_password is not None
+            password = cfg.kafka_sasl_password.get_secret_value()
+            user = f"name={cfg.kafka_sasl_username},password={password}"
+            scram = ["--add-scram", f"{SCRAM_MECHANISM}=[{user}]"]
         result = subprocess.run(
             [java(), "-cp", f"{self.libs}/*", "kafka.tools.StorageTool", "format",
-             f"--cluster-id={cluster_id}", "-c", str(props)],
+             f"--cluster-id={cluster_id}", "-c", str(props), *scram],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if result.returncode != 0:
-            raise DownloadError(
-                f"kafka: formatting storage failed:\n{result.stdout}{result.stderr}"
-            )
+            text = result.stdout + result.stderr
+            if cfg.kafka_sasl_password is not None:  # the tool may quote its argument
+                text = text.replace(cfg.kafka_sasl_password.get_secret_value(), "**********")
+            raise DownloadError(f"kafka: formatting storage failed:\n{text}")
+
+
+def client_conf(config: ServicesSettings) -> dict[str, Any]:
+    """librdkafka settings of a client of these services (the health check's)."""
+    conf: dict[str, Any] = {"bootstrap.servers": config.kafka_bootstrap}
+    if config.kafka_security == "sasl_ssl":
+        assert config.kafka_sasl_password is not None
+        conf |= {
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": SCRAM_MECHANISM,
+            "sasl.username": config.kafka_sasl_username,
+            "sasl.password": config.kafka_sasl_password.get_secret_value(),
+            "ssl.ca.location": str(config.ca_file),
+        }
+    return conf
 
 
 def java() -> str:

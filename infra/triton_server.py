@@ -10,7 +10,12 @@ version. The stub is a separate process that embeds libpython, so (checked on th
   site-packages (torch, numpy < 2).
 
 Triton runs with explicit model control: every model in the repository is loaded at start,
-and versions are loaded and unloaded through the API afterwards without a restart.
+and versions are loaded and unloaded through the API afterwards without a restart. With
+``triton_admin_key`` set, the model-repository protocol (load, unload, repository index) is
+restricted, over gRPC and HTTP, to requests carrying that key in the ``admin-key`` header
+(``--grpc-restricted-protocol``, ``--http-restricted-api``); inference stays open. The key is
+on tritonserver's command line (it has no other way to take it): readable by local users who
+can list processes.
 """
 
 from __future__ import annotations
@@ -75,6 +80,11 @@ class TritonServer(LocalService):
             # Two servers on one host (tests beside `streamscore up`) must not share shm names.
             f"--backend-config=python,shm-region-prefix-name=streamscore{cfg.triton_grpc_port}_",
         ]  # fmt: skip
+        if cfg.triton_admin_key is not None:
+            from inference.triton_client import ADMIN_HEADER
+
+            rule = f"model-repository:{ADMIN_HEADER}={cfg.triton_admin_key.get_secret_value()}"
+            argv += [f"--grpc-restricted-protocol={rule}", f"--http-restricted-api={rule}"]
         self.process.start(argv, env=stub_environment(), cwd=self.home)
         (self.home / "meta.json").write_text(json.dumps({"grpc": cfg.triton_grpc_url}))
 
@@ -87,14 +97,14 @@ class TritonServer(LocalService):
         }
 
     def health(self) -> Health:
-        import tritonclient.grpc as grpcclient
+        from inference.triton_client import TritonConfig
 
         cfg = self.config
         address = cfg.triton_grpc_url
         if not port_is_open(cfg.host, cfg.triton_grpc_port):
             return Health(self.name, address, False, detail="nothing listens on the port")
         try:
-            client = grpcclient.InferenceServerClient(address)
+            client = TritonConfig(grpc_url=address, admin_key=cfg.triton_admin_key).client()
             try:
                 if not client.is_server_ready(client_timeout=2):
                     return Health(self.name, address, False, detail="server not ready")

@@ -5,8 +5,9 @@ docs/architecture.md has the table of topics with their keys and value schemas.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -68,9 +69,14 @@ class TopicNames(Section):
         ]
 
 
-def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:
-    """Create the topics that do not exist yet; returns the names created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+def ensure_topics(
+    kafka: str | Mapping[str, Any], specs: list[TopicSpec], timeout_s: float = 30.0
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the names created. ``kafka`` is a
+    bootstrap address, or a librdkafka configuration (``KafkaConfig.librdkafka()``, with the
+    security settings)."""
+    conf: dict[str, Any] = {"bootstrap.servers": kafka} if isinstance(kafka, str) else {**kafka}
+    admin = AdminClient(conf)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     wanted = [
         NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=s.config)

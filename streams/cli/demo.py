@@ -23,7 +23,7 @@ def demo(
     config = services_settings()
     if not show_status(config):
         raise fail("services are not healthy: run `streamscore up` first")
-    client = ClientSettings(kafka={"bootstrap": config.kafka_bootstrap})
+    client = ClientSettings(**config.addresses(ClientSettings))
     try:
         status = run_demo(config, client, rate, seconds, seed, engine)
     except DemoError as exc:

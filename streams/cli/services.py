@@ -77,8 +77,8 @@ def up(config: ServicesSettings) -> None:
 
     try:
         services.up(config, on_started=report)
-        topics = ClientSettings(kafka={"bootstrap": config.kafka_bootstrap}).topics
-        created = ensure_topics(config.kafka_bootstrap, topics.specs())
+        client = ClientSettings(**config.addresses(ClientSettings))
+        created = ensure_topics(client.kafka.librdkafka(), client.topics.specs())
     except InfraError as exc:
         raise fail(exc) from None
     if created:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from streams.cli.common import Bootstrap, given, settings_error
+from streams.cli.common import Bootstrap, fail, given, settings_error
 
 
 def worker(
@@ -29,6 +29,7 @@ def worker(
 ) -> None:
     """Score events from Kafka: Redis features, Triton primary and shadow models."""
     from streams.worker import engines
+    from streams.worker.errors import FatalWorkerError
     from streams.worker.settings import WorkerSettings
 
     options = given(
@@ -41,7 +42,16 @@ def worker(
         settings = WorkerSettings(**options)
     except ValidationError as exc:
         raise settings_error(exc) from None
-    engines.run(settings, loglevel)
+    from streams.cli.logins import LoginRefused, check_logins
+
+    try:
+        check_logins(settings)  # a refused login: one line, exit 1, not a wait for ever
+    except LoginRefused as exc:
+        raise fail(exc) from None
+    try:
+        engines.run(settings, loglevel)
+    except FatalWorkerError as exc:  # one line, non-zero: a supervisor sees why it stopped
+        raise fail(exc) from None
 
 
 def register(cli: typer.Typer) -> None:

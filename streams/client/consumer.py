@@ -26,7 +26,7 @@ from confluent_kafka import (
 from schemas.codec import AvroCodec, Record, codec_for, schema_names, split_single_object
 from schemas.errors import DecodeError, DecodeReason
 from streams.client.admin import topic_partitions
-from streams.client.errors import KAFKA_LOG, ClientError
+from streams.client.errors import KAFKA_LOG, ClientError, LoginWatch
 from streams.client.settings import ClientSettings
 
 
@@ -132,8 +132,10 @@ class RecordConsumer:
         self._decoder: AvroCodec | _AnySchema = (
             config.registry.codec(schema) if schema else _AnySchema()
         )
+        self._watch = LoginWatch(config.kafka.bootstrap)
         self._conf = config.kafka.librdkafka(
             **{
+                "error_cb": self._watch,
                 "group.id": group_id or f"streamscore-reader-{uuid.uuid4().hex}",
                 "enable.auto.commit": group_id is not None,
                 "enable.auto.offset.store": False,
@@ -157,7 +159,7 @@ class RecordConsumer:
     def _read(self, consumer: Consumer) -> Iterator[Record | Undecodable]:
         if self.group_id is None:
             start = OFFSET_BEGINNING if self.from_beginning else OFFSET_END
-            parts = topic_partitions(consumer, self.config, self.topic, 10.0)
+            parts = topic_partitions(consumer, self.config, self.topic, 10.0, self._watch)
             consumer.assign([TopicPartition(self.topic, p, start) for p in parts])
         else:
             consumer.subscribe([self.topic])
@@ -167,6 +169,7 @@ class RecordConsumer:
         last_message = time.monotonic()
         while True:
             batch = consumer.consume(self.batch_size, timeout=0.1)
+            self._watch.check()  # a refused login never yields a message: say so, do not idle
             for msg in batch:
                 err = msg.error()
                 if err is not None:

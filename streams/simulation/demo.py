@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
-import redis
-import tritonclient.grpc as grpcclient
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from rich.console import Console, Group
@@ -63,7 +61,8 @@ def prepare(config: ServicesSettings, entities: int, seed: int) -> Routing:
     from inference.synthetic import labelled_dataset
     from inference.training import TrainConfig, train_and_export
 
-    store = redis.Redis(host=config.host, port=config.redis_port)
+    services = on_services(config)  # their addresses and credentials
+    store = services.redis.client()
     rows = [
         (e, [v[n] for n in ENTITY_FEATURE_NAMES])
         for e, v in sim.entity_feature_rows(seed, entities)
@@ -76,7 +75,7 @@ def prepare(config: ServicesSettings, entities: int, seed: int) -> Routing:
         training = TrainConfig(epochs=10, hidden=48, seed=101)
         metadata = {"trained_on": "synthetic", "seed": 101}
         train_and_export(repo, DEFAULT_MODEL, x, y, training, metadata)
-    triton = grpcclient.InferenceServerClient(config.triton_grpc_url)
+    triton = services.triton.client()  # its model-control calls carry the admin key
     triton.load_model(DEFAULT_MODEL)  # picks up every exported version
     triton.close()
     versions = repo.versions(DEFAULT_MODEL)

@@ -8,12 +8,13 @@ docs/architecture.md, "Configuration", lists them all.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import redis
 import redis.asyncio as aioredis
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from drift.summary import MonitoringConfig
 from drift.windows import WindowConfig
@@ -26,6 +27,7 @@ from streams.worker.batch_runner import RunnerConfig
 from streams.worker.pipeline import PipelineConfig
 
 Engine = Literal["faust", "librdkafka"]
+Guarantee = Literal["at_least_once", "exactly_once"]
 
 
 class BatchConfig(Section):
@@ -49,16 +51,32 @@ class RedisConfig(Section):
     env_prefix: ClassVar[str] = "REDIS_"
 
     url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL (rediss:// for TLS).")
-    password: SecretStr | None = Field(None, description="Redis AUTH password.")
+    username: str | None = Field(
+        None, description="Redis ACL user name (AUTH user); unset: the default user."
+    )
+    password: SecretStr | None = Field(None, description="Redis AUTH password (kept secret).")
+    ssl_ca_certs: Path | None = Field(
+        None,
+        description="CA file that signed the server's certificate (rediss://); system CAs if "
+        "unset.",
+    )
 
-    def _password(self) -> str | None:
-        return self.password.get_secret_value() if self.password else None
+    def _options(self, timeout_s: float) -> dict[str, Any]:
+        """Login and TLS options of redis-py: the URL says where, these say who."""
+        options: dict[str, Any] = {"socket_timeout": timeout_s}
+        if self.username is not None:
+            options["username"] = self.username
+        if self.password is not None:
+            options["password"] = self.password.get_secret_value()
+        if self.ssl_ca_certs is not None and self.url.startswith("rediss://"):
+            options["ssl_ca_certs"] = str(self.ssl_ca_certs)
+        return options
 
     def client(self, timeout_s: float = 3.0) -> redis.Redis:
-        return redis.Redis.from_url(self.url, password=self._password(), socket_timeout=timeout_s)
+        return redis.Redis.from_url(self.url, **self._options(timeout_s))
 
     def async_client(self, timeout_s: float = 1.0) -> aioredis.Redis:
-        return aioredis.from_url(self.url, password=self._password(), socket_timeout=timeout_s)
+        return aioredis.from_url(self.url, **self._options(timeout_s))
 
 
 class WorkerSettings(ClientSettings):
@@ -74,6 +92,24 @@ class WorkerSettings(ClientSettings):
     )
     metrics_port: int = Field(9100, ge=0, description="Port of /metrics; 0 turns it off.")
     commit_interval_s: float = Field(1.0, gt=0, description="How often acked offsets commit.")
+    session_timeout_s: float = Field(
+        10.0,
+        ge=6,
+        description="How long the group waits for a silent (crashed) worker before its "
+        "partitions move to the others: what one SIGKILL stalls them for.",
+    )
+    processing_guarantee: Guarantee = Field(
+        "at_least_once",
+        description="at_least_once: outputs acked, then offsets committed (a crash may publish "
+        "a batch twice). exactly_once (librdkafka engine): each batch's outputs and offsets in "
+        "one Kafka transaction; read the outputs with isolation.level=read_committed.",
+    )
+    transactional_id: str | None = Field(
+        None,
+        description="This instance's transactional id under exactly_once (default "
+        "'<app_id>-<hostname>'): keep it across restarts so a restarted worker fences its "
+        "dead self at once; give each instance running at the same time its own.",
+    )
     batch: BatchConfig = Field(default_factory=BatchConfig, description="Micro-batching.")
     runner: RunnerConfig = Field(default_factory=RunnerConfig, description="Publishing.")
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="Decisions.")
@@ -87,6 +123,19 @@ class WorkerSettings(ClientSettings):
         description="Triton model repository, read for each version's reference distributions "
         "(default: <STREAMSCORE_STATE_DIR>/model_repository, as `streamscore up` uses).",
     )
+
+    @model_validator(mode="after")
+    def _guarantee_fits_engine(self) -> WorkerSettings:
+        if self.processing_guarantee == "exactly_once" and self.engine != "librdkafka":
+            raise ValueError(
+                "processing_guarantee exactly_once needs engine librdkafka: Faust's transactions "
+                "do not cover the worker's own producer (RELIABILITY.md)"
+            )
+        return self
+
+    @property
+    def transaction_id(self) -> str:
+        return self.transactional_id or f"{self.app_id}-{socket.gethostname()}"
 
 
 def on_services(services: ServicesSettings, **values: Any) -> WorkerSettings:
