@@ -145,6 +145,21 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
         return True
 
+    def kill(self) -> bool:
+        """SIGKILL the process group at once, as a crash would: no shutdown code runs (the
+        fault tests). True if something ran."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        _signal_group(pid, signal.SIGKILL)
+        while _group_alive(pid):
+            time.sleep(0.05)
+        if self._child is not None and self._child.pid == pid:
+            self._child.wait()
+            self._child = None
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
     def log_tail(self, lines: int = 15) -> str:
         return log_tail(self.log_file, lines)
 

@@ -84,3 +84,7 @@ class LocalService:
 
     def stop(self) -> bool:
         return self.process.stop(timeout_s=self.stop_timeout_s)
+
+    def kill(self) -> bool:
+        """SIGKILL: a crash, not a shutdown (what the fault tests inject)."""
+        return self.process.kill()

@@ -17,8 +17,10 @@ reader's own schema skips resolution.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from io import BytesIO
+from pathlib import Path
 from typing import Any, cast
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer, validation
@@ -84,22 +86,33 @@ class WriterSchemas:
 
     def __init__(self, schemas: Iterable[Mapping[str, Any]] = ()) -> None:
         self._parsed: dict[bytes, ParsedSchema] = {}
+        self._primitive: dict[bytes, ParsedSchema] = {}  # the same, logical types dropped
         for schema in schemas:
             self.add(schema)
 
     @classmethod
-    def bundled(cls) -> WriterSchemas:
-        return cls(load_schema(name) for name in schema_names())
+    def bundled(cls, more: Path | None = None) -> WriterSchemas:
+        """The current schemas, the released ones (producers not upgraded yet write those),
+        and every ``*.avsc`` in ``more`` (producers already on a newer version)."""
+        found = cls(load_schema(name) for name in schema_names())
+        folders = [SCHEMA_DIR / "released", *([more] if more is not None else [])]
+        for folder in folders:
+            for path in sorted(folder.glob("*.avsc")):
+                found.add(json.loads(path.read_text()))
+        return found
 
     def add(self, schema: Mapping[str, Any]) -> bytes:
         """Know one more writer schema (e.g. an older version); returns its fingerprint."""
         key = fingerprint(schema)
         if key not in self._parsed:
             self._parsed[key] = parse_schema(dict(schema))
+            self._primitive[key] = parse_schema(primitive_only(dict(schema)))
         return key
 
-    def get(self, schema_fingerprint: bytes) -> ParsedSchema | None:
-        return self._parsed.get(schema_fingerprint)
+    def get(self, schema_fingerprint: bytes, logical_types: bool = True) -> ParsedSchema | None:
+        """The writer schema; without logical types for a reader that reads them as their
+        primitives (the writer's logicalType would turn them back into datetimes)."""
+        return (self._parsed if logical_types else self._primitive).get(schema_fingerprint)
 
     def __contains__(self, schema_fingerprint: object) -> bool:
         return schema_fingerprint in self._parsed
@@ -136,6 +149,7 @@ class AvroCodec:
         self._writers = WriterSchemas.bundled() if writers is None else writers
         self._ids = ids
         self._validate = validate
+        self._logical_types = logical_types
         # Confluent headers wait for the first encode: asking the registry is I/O.
         self._header = None if ids else frame_single_object(self.fingerprint, b"")
         self._writer_by_id: dict[int, Any] = {}
@@ -204,7 +218,7 @@ class AvroCodec:
             if header is not None and value[:10] == header:
                 return _SAME, 10
             key, start = split_single_object(value)
-            writer = self._writers.get(key)
+            writer = self._writers.get(key, self._logical_types)
             if writer is None:
                 raise DecodeError(DecodeReason.UNKNOWN_SCHEMA, f"fingerprint {key.hex()}")
             return writer, start
@@ -216,7 +230,8 @@ class AvroCodec:
                 raise DecodeError(DecodeReason.UNKNOWN_SCHEMA, f"schema id {schema_id}")
             try:
                 same = fingerprint(schema) == self.fingerprint
-                writer = _SAME if same else parse_schema(dict(schema))
+                readable = dict(schema) if self._logical_types else primitive_only(dict(schema))
+                writer = _SAME if same else parse_schema(readable)
             except Exception as exc:  # registered, but nothing fastavro can read
                 detail = f"schema id {schema_id} is not a usable Avro schema: {exc}"
                 raise DecodeError(DecodeReason.SCHEMA_MISMATCH, detail[:300]) from exc

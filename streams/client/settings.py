@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, SecretStr, model_validator
 
 from infra.config import Section, Settings, env_name
-from schemas.codec import AvroCodec, codec_for
+from schemas.codec import AvroCodec, WriterSchemas, codec_for
 from streams.topics import TopicNames
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -97,6 +97,12 @@ class RegistryConfig(Section):
     auth: SecretStr | None = Field(
         None, description="Schema Registry basic auth as 'user:password' (kept secret)."
     )
+    writers_dir: Path | None = Field(
+        None,
+        description="Without a registry: a folder of more writer schemas (*.avsc) to read by "
+        "fingerprint, beside the bundled and released ones (producers already on a newer "
+        "version while the workers are not).",
+    )
 
     def client_conf(self) -> dict[str, str]:
         """Extra Schema Registry client settings (only credentials for now)."""
@@ -110,6 +116,7 @@ class RegistryConfig(Section):
             schema,
             registry_url=self.url,
             registry_conf=self.client_conf(),
+            writers=WriterSchemas.bundled(self.writers_dir) if self.writers_dir else None,
             logical_types=logical_types,
         )
 

@@ -100,10 +100,12 @@ class BatchRunner:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def drain(self) -> None:
-        """Wait until every submitted batch is published and acknowledged."""
-        if self._previous is not None:
-            await asyncio.shield(self._previous)
+    async def drain(self) -> bool:
+        """Wait until every submitted batch is published and acknowledged (or not): whether
+        the last one was acknowledged."""
+        if self._previous is None:
+            return True
+        return await asyncio.shield(self._previous)
 
     async def _publish_then_ack(
         self,

@@ -60,6 +60,12 @@ class Metrics(MetricSet):
             "Predictions made with default entity features.",
             ["cause"],
         )
+        self.model_errors = self._counter(
+            "streamscore_model_errors",
+            "Triton requests that failed, by model and error: ModelTimeoutError, "
+            "ModelUnavailableError, CircuitOpenError (the breaker refused to try).",
+            ["model", "error"],
+        )
         self.primary_failures = self._counter(
             "streamscore_primary_failures",
             "Batches held back because the primary model failed (back-pressure).",

@@ -248,11 +248,14 @@ class ScoringPipeline:
         """The model's scores and its own request time in ms (shadows run concurrently, so
         each output carries its model's time, not the batch's)."""
         t0 = time.perf_counter()
+        label = f"{model.name}:{model.version}"
         try:
             scores = await model.predict(x)
             return Scored(scores, (time.perf_counter() - t0) * 1e3)
+        except InferenceError as exc:
+            self.metrics.model_errors.labels(label, type(exc).__name__).inc()
+            raise
         finally:
-            label = f"{model.name}:{model.version}"
             self.metrics.infer_seconds.labels(label).observe(time.perf_counter() - t0)
             breaker = getattr(model, "breaker", None)
             if breaker is not None:

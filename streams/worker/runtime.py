@@ -18,7 +18,7 @@ from streams.worker.metrics import Metrics
 from streams.worker.monitoring import SummaryPublisher
 from streams.worker.pipeline import ScoringPipeline
 from streams.worker.settings import WorkerSettings
-from streams.worker.sink import KafkaSink
+from streams.worker.sink import KafkaSink, Sink
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,15 @@ def _partitions(settings: WorkerSettings) -> int | None:
 
 
 async def build_runtime(
-    settings: WorkerSettings, metrics: Metrics, should_stop: Callable[[], bool]
+    settings: WorkerSettings,
+    metrics: Metrics,
+    should_stop: Callable[[], bool],
+    batch_sink: Sink | None = None,
 ) -> Runtime:
     """Clients, models and the batch runner; waits (back-pressure) until Triton answers.
+    ``batch_sink`` publishes the batches' outputs instead of the runtime's own sink (the
+    exactly-once engine's transactions); feature-update dead letters and drift summaries
+    always go through the runtime's sink.
 
     Raises :class:`~streams.backoff.Stopped` when the worker is told to stop meanwhile."""
     store_client = settings.redis.async_client()
@@ -82,7 +88,12 @@ async def build_runtime(
         monitor,
     )
     runner = BatchRunner(
-        pipeline, sink, settings.topics, metrics, settings.runner, should_stop=should_stop
+        pipeline,
+        sink if batch_sink is None else batch_sink,
+        settings.topics,
+        metrics,
+        settings.runner,
+        should_stop=should_stop,
     )
     updater = FeatureUpdater(
         codec("entity_features"),

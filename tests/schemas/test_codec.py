@@ -216,3 +216,18 @@ def test_writer_schemas_do_not_change_the_caller_schema() -> None:
     WriterSchemas([schema])
     AvroCodec(schema)
     assert schema == before
+
+
+def test_a_newer_writer_from_a_folder_reads_as_primitives_for_a_primitive_reader(
+    tmp_path: Any,
+) -> None:
+    """A v2 producer's values (known from a writers folder) read like v1's: the worker's
+    hot path reads timestamps as ints, whatever the writer's logicalType says."""
+    (tmp_path / "event-v2.avsc").write_text(json.dumps(event_v2()))
+    reader = codec_for("event", writers=WriterSchemas.bundled(tmp_path), logical_types=False)
+    newer = AvroCodec(event_v2()).encode(dict(SAMPLES["event"], channel="app"))
+    older = AvroCodec(load_schema("event")).encode(SAMPLES["event"])
+    assert reader.decode(newer) == reader.decode(older)
+    assert isinstance(reader.decode(newer)["event_time"], int)
+    without = codec_for("event", logical_types=False)
+    assert decode_reason(without, newer) == DecodeReason.UNKNOWN_SCHEMA

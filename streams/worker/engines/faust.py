@@ -21,6 +21,8 @@ from faust.worker import Worker
 
 from streams.backoff import Stopped
 from streams.client.settings import KafkaConfig
+from streams.worker.errors import GroupConflict
+from streams.worker.group import JoinRefusedWatch, check_group, conflict_line
 from streams.worker.messages import InMessage
 from streams.worker.metrics import Metrics
 from streams.worker.runtime import Runtime, build_runtime
@@ -30,8 +32,16 @@ log = logging.getLogger(__name__)
 
 
 def run(settings: WorkerSettings, loglevel: str = "info") -> None:
+    check_group(settings)
     app = create_app(settings)
-    Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False).execute_from_commandline()
+    worker = Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    with JoinRefusedWatch(settings.app_id) as watch:
+        try:
+            worker.execute_from_commandline()
+        except SystemExit:
+            if watch.refused:
+                raise GroupConflict(conflict_line(settings.app_id, "faust")) from None
+            raise
 
 
 def faust_app(app_id: str, kafka: KafkaConfig, **options: Any) -> faust.App:
@@ -64,9 +74,14 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         settings.app_id,
         settings.kafka,
         broker_commit_interval=settings.commit_interval_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 5,
         stream_buffer_maxsize=max(4 * settings.batch.size, 4096),
         producer_linger_ms=2,
         topic_allow_declare=False,  # `streamscore up` (or the operator) creates topics
+        # Every worker runs every timer; nothing waits on a leader, so none is elected (and
+        # no `<app id>-__assignor-__leader` topic is subscribed to, nor missed in the log).
+        topic_disable_leader=True,
     )
     events = app.topic(settings.topics.events, key_type=bytes, value_type=bytes)
     lock = asyncio.Lock()

@@ -11,6 +11,10 @@ acknowledges batches in order) and librdkafka commits stored offsets every
 ``commit_interval_s``. A batch held back by a dead primary model holds the loop, so nothing
 later is stored either; ``max.poll.interval.ms`` is raised so that such a hold does not cost
 the group membership.
+
+Exactly-once (``processing_guarantee=exactly_once``): one batch at a time, its outputs and its
+input offsets in one transaction (streams/worker/transactions.py); a batch whose transaction
+fails is aborted and the partitions rewound to their committed offsets.
 """
 
 from __future__ import annotations
@@ -20,14 +24,24 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from infra.process import basic_logging
 from streams.backoff import Stopped
+from streams.worker.errors import FatalWorkerError, GroupConflict
+from streams.worker.group import check_group, conflict_line
 from streams.worker.messages import InMessage
 from streams.worker.metrics import Metrics
 from streams.worker.runtime import Runtime, build_runtime
 from streams.worker.settings import WorkerSettings
+from streams.worker.transactions import Transactions
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +76,17 @@ class LibrdkafkaEngine:
                     "auto.commit.interval.ms": int(settings.commit_interval_s * 1000),
                     "auto.offset.reset": "earliest",
                     "max.poll.interval.ms": 1_800_000,
+                    "session.timeout.ms": int(settings.session_timeout_s * 1000),
+                    "heartbeat.interval.ms": int(settings.session_timeout_s * 200),
                     "fetch.wait.max.ms": max(1, int(settings.batch.timeout_s * 1000)),
                 }
             )
         )
         # consume() blocks: it runs here, never on the event loop.
         self._io = ThreadPoolExecutor(1, thread_name_prefix="kafka-consume")
+        self.transactions: Transactions | None = None
+        if settings.processing_guarantee == "exactly_once":
+            self.transactions = Transactions(settings.kafka.librdkafka(), settings.transaction_id)
 
     def _store(self, messages: list[InMessage]) -> None:
         try:
@@ -82,11 +101,17 @@ class LibrdkafkaEngine:
         if self.settings.metrics_port:
             self.metrics.serve(self.settings.metrics_port)
         try:
-            rt = await build_runtime(self.settings, self.metrics, self.stop.is_set)
+            if self.transactions is not None:
+                await loop.run_in_executor(self._io, self.transactions.start)
+            rt = await build_runtime(
+                self.settings, self.metrics, self.stop.is_set, batch_sink=self.transactions
+            )
         except Stopped:
             await loop.run_in_executor(self._io, self.consumer.close)
             return
-        self.consumer.subscribe([self.events_topic, self.features_topic])
+        self.consumer.subscribe(
+            [self.events_topic, self.features_topic], on_assign=_assigned, on_revoke=_revoked
+        )
         chores = [
             asyncio.create_task(self._refresh_routing(rt)),
             asyncio.create_task(self._report_lag()),
@@ -103,6 +128,8 @@ class LibrdkafkaEngine:
                 await rt.summaries.flush()
             await loop.run_in_executor(self._io, self._close)
             rt.sink.close()
+            if self.transactions is not None:
+                self.transactions.close()
 
     def _take(self) -> list[Message]:
         """A micro-batch as soon as there is one: wait up to T for the first message, then
@@ -124,8 +151,7 @@ class LibrdkafkaEngine:
             for msg in batch:
                 error = msg.error()
                 if error is not None:
-                    if error.code() != KafkaError._PARTITION_EOF:
-                        log.warning("consumer error: %s", error)
+                    _check(error, self.settings.app_id)
                     continue
                 (events if msg.topic() == self.events_topic else updates).append(_in_message(msg))
             if updates:
@@ -135,11 +161,39 @@ class LibrdkafkaEngine:
                     return  # not applied, so not stored: redelivered
                 self._store(updates)
             if events:
+                await self._score(rt, events)
 
-                async def acknowledge(done: list[InMessage] = events) -> None:
-                    self._store(done)
+    async def _score(self, rt: Runtime, events: list[InMessage]) -> None:
+        loop = asyncio.get_running_loop()
+        transactions = self.transactions
+        if transactions is None:
 
-                await rt.runner.submit(events, acknowledge)
+            async def store(done: list[InMessage] = events) -> None:
+                self._store(done)
+
+            await rt.runner.submit(events, store)
+            return
+
+        async def commit(done: list[InMessage] = events) -> None:
+            offsets = _next_offsets(done)
+            await loop.run_in_executor(self._io, transactions.commit, offsets, self.consumer)
+
+        await rt.runner.submit(events, commit)
+        # One transaction at a time: the next batch is taken only once this one committed.
+        if not await rt.runner.drain() and not self.stop.is_set():
+            await loop.run_in_executor(self._io, self._rewind)
+
+    def _rewind(self) -> None:
+        """After an aborted transaction: every assigned partition back to its committed
+        offset, so the batch (and what was fetched after it) is consumed again."""
+        assert self.transactions is not None
+        self.transactions.abort()
+        assigned = self.consumer.assignment()
+        for tp in self.consumer.committed(assigned, timeout=30):
+            if tp.topic == self.events_topic:
+                start = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
+                self.consumer.seek(TopicPartition(tp.topic, tp.partition, start))
+        log.info("transaction aborted; %d partition(s) rewound to committed", len(assigned))
 
     async def _refresh_routing(self, rt: Runtime) -> None:
         while True:
@@ -180,6 +234,30 @@ class LibrdkafkaEngine:
         self.consumer.close()
 
 
+def _assigned(_: Consumer, partitions: list[TopicPartition]) -> None:
+    log.info("partitions assigned: %s", _names(partitions))
+
+
+def _revoked(_: Consumer, partitions: list[TopicPartition]) -> None:
+    log.info("partitions revoked: %s", _names(partitions))
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "none"
+
+
+def _check(error: KafkaError, group: str) -> None:
+    """A consumer error: logged, or fatal (the group refused us, or librdkafka gave up)."""
+    if error.code() == KafkaError._PARTITION_EOF:
+        return
+    if error.code() == KafkaError.INCONSISTENT_GROUP_PROTOCOL:
+        raise GroupConflict(conflict_line(group, "librdkafka"))
+    if error.fatal():
+        raise FatalWorkerError(f"Kafka consumer failed for good: {error.str()}")
+    log.warning("consumer error: %s", error)
+
+
 def run(settings: WorkerSettings, loglevel: str = "info") -> None:
     basic_logging(loglevel)
+    check_group(settings)
     asyncio.run(LibrdkafkaEngine(settings, Metrics()).run())
