@@ -78,7 +78,12 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
     topics, agent = settings.topics, settings.agent
     partitions = _partitions(settings, topics.drift_summaries)
     app = faust_app(
-        agent.app_id, settings.kafka, topic_partitions=partitions, broker_commit_interval=0.5
+        agent.app_id,
+        settings.kafka,
+        topic_partitions=partitions,
+        broker_commit_interval=0.5,
+        broker_session_timeout=agent.session_timeout_s,
+        broker_heartbeat_interval=agent.session_timeout_s / 5,
     )
     codec = settings.registry.codec
     summary_codec = codec("window_summary", logical_types=False)

@@ -51,6 +51,12 @@ class AgentConfig(Section):
     status_every_s: float = Field(
         2.0, gt=0, description="How often the agent writes the status `drift status` reads."
     )
+    session_timeout_s: float = Field(
+        10.0,
+        ge=6,
+        description="How long the group waits for a silent (crashed) agent before its "
+        "partitions move (Faust's own default is 60 s).",
+    )
 
 
 class DriftAgentSettings(ClientSettings):

@@ -135,14 +135,7 @@ class ManagedProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and _group_alive(pid):
             time.sleep(0.1)
-        if _group_alive(pid):
-            _signal_group(pid, signal.SIGKILL)
-            while _group_alive(pid):
-                time.sleep(0.05)
-        if self._child is not None and self._child.pid == pid:
-            self._child.wait()
-            self._child = None
-        self.pid_file.unlink(missing_ok=True)
+        self._killed(pid)
         return True
 
     def kill(self) -> bool:
@@ -151,14 +144,19 @@ class ManagedProcess:
         pid = self.pid()
         if pid is None:
             return False
-        _signal_group(pid, signal.SIGKILL)
-        while _group_alive(pid):
-            time.sleep(0.05)
+        self._killed(pid)
+        return True
+
+    def _killed(self, pid: int) -> None:
+        """SIGKILL what is left of the group, reap our child, forget the pid."""
+        if _group_alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+            while _group_alive(pid):
+                time.sleep(0.05)
         if self._child is not None and self._child.pid == pid:
             self._child.wait()
             self._child = None
         self.pid_file.unlink(missing_ok=True)
-        return True
 
     def log_tail(self, lines: int = 15) -> str:
         return log_tail(self.log_file, lines)

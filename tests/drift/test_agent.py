@@ -12,13 +12,20 @@ from typer.testing import CliRunner
 
 from drift.settings import STATUS_KEY
 from infra.config import merge_sections
-from infra.process import log_tail
 from infra.settings import ServicesSettings
 from schemas.codec import codec_for
 from streams.cli import cli
 from streams.routing import ModelRef, Routing
 from streams.simulation.simulator import Drift
-from tests.support.drift import RATE, T0, load_entities, read_records, send_events, simulator
+from tests.support.drift import (
+    RATE,
+    T0,
+    agent_metric,
+    load_entities,
+    read_records,
+    send_events,
+    simulator,
+)
 from tests.support.kafka import consume, create_topics, produce
 from tests.support.models import set_routing
 from tests.support.samples import SAMPLES
@@ -53,16 +60,6 @@ def scoring(
         return worker, start_agent(**merge_sections(AGENT, agent))
 
     return start
-
-
-def agent_metric(agent: Any, series: str) -> float:
-    """A series of the agent's /metrics (-1 while it is not up yet)."""
-    if agent.proc.poll() is not None:
-        raise AssertionError(f"the agent exited:\n{log_tail(agent.log)}")
-    try:
-        return metric(agent.metrics(), series)
-    except OSError:
-        return -1
 
 
 def closed_events(agent: Any) -> float:

@@ -97,6 +97,17 @@ def restart(worker: Child, scenario: Scenario, signal_kill: bool, **settings: An
     return scenario.worker(**settings)
 
 
+def kill_in_steady_state(scenario: Scenario, worker: Child, kills: int, **settings: Any) -> Child:
+    """SIGKILL the worker ``kills`` times, each once it keeps up and a commit interval and a
+    half on, starting its like again at once; the last one started."""
+    for _ in range(kills):
+        scoring(worker)
+        scenario.caught_up()
+        time.sleep(1.5 * COMMIT_INTERVAL_S)
+        worker = restart(worker, scenario, signal_kill=True, **settings)
+    return worker
+
+
 @pytest.fixture
 def entities(stack: ServicesSettings) -> Iterator[list[str]]:
     rng = np.random.default_rng(5)

@@ -32,7 +32,7 @@ from schemas.codec import codec_for
 from schemas.features import EVENT_FEATURE_NAMES
 from streams.topics import TopicNames
 from tests.conftest import Child
-from tests.support.drift import T0, read_records
+from tests.support.drift import T0, agent_metric, read_records
 from tests.support.kafka import committed, create_topics, produce
 from tests.support.waiting import metric, wait_for
 
@@ -77,16 +77,6 @@ def uninterrupted(references: RepositoryReferences, fed: list[dict[str, Any]]) -
     return closed
 
 
-def agent_metric(agent: Child, series: str) -> float:
-    """A series of the agent's /metrics (-1 while it is not serving yet)."""
-    if agent.proc.poll() is not None:
-        raise AssertionError(f"the agent exited:\n{log_tail(agent.log)}")
-    try:
-        return metric(agent.metrics(), series)
-    except OSError:
-        return -1
-
-
 def merged(agent: Child, outcome: str) -> float:
     return agent_metric(agent, f'streamscore_drift_summaries_merged_total{{outcome="{outcome}"}}')
 
@@ -119,12 +109,7 @@ def test_row11_a_sigkilled_drift_agent_closes_its_window_from_the_changelog(
     stack: ServicesSettings,
     start_agent: Callable[..., Child],
     topic_prefix: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Faust's own settings, read by the agents from the environment: the broker hands the
-    # killed agent's partitions on after its session times out (Faust's default: 60 s).
-    monkeypatch.setenv("BROKER_SESSION_TIMEOUT", "10")
-    monkeypatch.setenv("BROKER_HEARTBEAT_INTERVAL", "2")
     bootstrap = stack.kafka_bootstrap
     topics = TopicNames().prefixed(topic_prefix)
     create_topics(bootstrap, topics)

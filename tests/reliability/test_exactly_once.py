@@ -3,12 +3,11 @@ during the load, and a read_committed verifier that finds every input exactly on
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from infra.settings import ServicesSettings
 from tests.conftest import Child
-from tests.reliability.conftest import COMMIT_INTERVAL_S, RATE, make_scenario, scoring, steady
+from tests.reliability.conftest import RATE, kill_in_steady_state, make_scenario, steady
 from tests.reliability.test_worker_faults import FAST_FAILOVER, KILLS
 
 EXACTLY_ONCE = {"processing_guarantee": "exactly_once", **FAST_FAILOVER}
@@ -23,12 +22,7 @@ def test_exactly_once_three_sigkills_leave_no_duplicate_for_a_read_committed_rea
     scenario = make_scenario("librdkafka", stack, start_worker, topic_prefix, entities)
     worker = scenario.worker(**EXACTLY_ONCE)
     load = steady(scenario, RATE * 120)
-    for _ in range(KILLS):
-        scoring(worker)
-        scenario.caught_up()
-        time.sleep(1.5 * COMMIT_INTERVAL_S)
-        worker.kill()
-        worker = scenario.worker(**EXACTLY_ONCE)
+    kill_in_steady_state(scenario, worker, KILLS, **EXACTLY_ONCE)
     scenario.caught_up()
     load.stop()
     scenario.settle()

@@ -10,12 +10,15 @@ from typing import Any
 import redis
 from confluent_kafka import Producer
 
+from infra.process import log_tail
 from infra.settings import ServicesSettings
 from schemas.codec import codec_for
 from schemas.features import ENTITY_FEATURE_NAMES
 from streams.features.store import load_sync
 from streams.simulation.simulator import Drift, EventSimulator, entity_feature_rows
+from tests.conftest import Child
 from tests.support.kafka import consume
+from tests.support.waiting import metric
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 RATE = 1000.0  # simulated events per second of event time (the demo's rate)
@@ -56,3 +59,13 @@ def read_records(bootstrap: str, topic: str, schema: str, timeout_s: float = 5.0
     """Every record on ``topic`` so far, decoded (logical types as plain numbers)."""
     codec = codec_for(schema, logical_types=False)
     return [codec.decode(m.value()) for m in consume(bootstrap, topic, 10**9, timeout_s)]
+
+
+def agent_metric(agent: Child, series: str) -> float:
+    """A series of the agent's /metrics (-1 while it is not serving yet)."""
+    if agent.proc.poll() is not None:
+        raise AssertionError(f"the agent exited:\n{log_tail(agent.log)}")
+    try:
+        return metric(agent.metrics(), series)
+    except OSError:
+        return -1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,12 @@ def test_on_services_points_a_worker_at_those_services(tmp_path: Path) -> None:
 def test_the_review_threshold_may_not_be_above_the_decline_threshold() -> None:
     with pytest.raises(ValueError, match="review_threshold"):
         PipelineConfig(review_threshold=0.8, decline_threshold=0.7)
+
+
+def test_exactly_once_is_refused_on_the_faust_engine_and_named_per_instance() -> None:
+    with pytest.raises(ValueError, match="exactly_once needs engine librdkafka"):
+        WorkerSettings(engine="faust", processing_guarantee="exactly_once")
+    settings = WorkerSettings(engine="librdkafka", processing_guarantee="exactly_once")
+    assert settings.transaction_id == f"{settings.app_id}-{socket.gethostname()}"
+    named = WorkerSettings(engine="librdkafka", transactional_id="scorer-a")
+    assert named.transaction_id == "scorer-a"
