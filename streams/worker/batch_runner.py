@@ -91,8 +91,10 @@ class BatchRunner:
         self.metrics.events_in.inc(len(messages))
         self.metrics.batch_size.observe(len(messages))
         result = await self._score(messages)
-        if result is None:
-            return  # stopping: never acknowledged, so redelivered
+        if result is None or self.should_stop():
+            # Stopping: neither published nor acknowledged, so redelivered, never doubled
+            # (the engine's final commit may already be under way).
+            return
         await self._slots.acquire()
         previous, done = self._previous, asyncio.get_running_loop().create_future()
         self._previous = done

@@ -72,6 +72,13 @@ class Scenario:
     def verify(self, load: SteadyLoad, read_committed: bool = False) -> Outcome:
         return verify(self.bootstrap, self.topics, load.snapshot(), read_committed=read_committed)
 
+    def close(self) -> None:
+        """Flush and drop the loads' producers while the broker still runs (a producer left
+        to the garbage collector after the session's broker stopped only logs refusals)."""
+        for load in self.loads:
+            load.producer.flush(5)
+        self.loads.clear()
+
     def caught_up(self, timeout_s: float = 60.0) -> None:
         """The group keeps up with the load: less than a commit interval's events behind."""
         limit = RATE * COMMIT_INTERVAL_S
@@ -149,8 +156,7 @@ def scenario(
 ) -> Iterator[Scenario]:
     found = make_scenario(request.param, stack, start_worker, topic_prefix, entities)
     yield found
-    for load in found.loads:
-        load.producer.flush(5)
+    found.close()
 
 
 @pytest.fixture
@@ -168,8 +174,7 @@ def both(
     ]
     yield found
     for scenario in found:
-        for load in scenario.loads:
-            load.producer.flush(5)
+        scenario.close()
 
 
 def steady(scenario: Scenario, n: int, **options: Any) -> SteadyLoad:

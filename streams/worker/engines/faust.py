@@ -125,6 +125,15 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
             for event in taken:
                 await stream.ack(event)
 
+    async def finish_publishing(_: Any, **__: Any) -> None:
+        # Faust commits acked offsets once more as its consumer stops, after this signal:
+        # every batch already published must be acked by then, or a restart publishes it
+        # again. (Batches scored from now on are not published: BatchRunner.submit.)
+        if "rt" in holder:
+            await holder["rt"].runner.drain()
+
+    app.on_before_shutdown.connect(cast(Any, finish_publishing))
+
     @app.timer(settings.routing.refresh_s)
     async def refresh_routing() -> None:
         if "rt" in holder:
