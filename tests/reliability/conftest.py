@@ -104,15 +104,21 @@ def restart(worker: Child, scenario: Scenario, signal_kill: bool, **settings: An
     return scenario.worker(**settings)
 
 
-def kill_in_steady_state(scenario: Scenario, worker: Child, kills: int, **settings: Any) -> Child:
-    """SIGKILL the worker ``kills`` times, each once it keeps up and a commit interval and a
-    half on, starting its like again at once; the last one started."""
+def killed_under_load(scenario: Scenario, kills: int, **settings: Any) -> SteadyLoad:
+    """A worker under a steady load, SIGKILLed ``kills`` times (each once it keeps up and a
+    commit interval and a half on) and started again at once; the load then stops and the
+    last worker finishes it. The load, for the verifier."""
+    worker = scenario.worker(**settings)
+    load = steady(scenario, RATE * 120)
     for _ in range(kills):
         scoring(worker)
         scenario.caught_up()
         time.sleep(1.5 * COMMIT_INTERVAL_S)
         worker = restart(worker, scenario, signal_kill=True, **settings)
-    return worker
+    scenario.caught_up()
+    load.stop()
+    scenario.settle()
+    return load
 
 
 @pytest.fixture

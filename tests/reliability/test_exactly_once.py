@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from infra.settings import ServicesSettings
 from tests.conftest import Child
-from tests.reliability.conftest import RATE, kill_in_steady_state, make_scenario, steady
+from tests.reliability.conftest import killed_under_load, make_scenario
 from tests.reliability.test_worker_faults import FAST_FAILOVER, KILLS
 
 EXACTLY_ONCE = {"processing_guarantee": "exactly_once", **FAST_FAILOVER}
@@ -20,12 +20,7 @@ def test_exactly_once_three_sigkills_leave_no_duplicate_for_a_read_committed_rea
     entities: list[str],
 ) -> None:
     scenario = make_scenario("librdkafka", stack, start_worker, topic_prefix, entities)
-    worker = scenario.worker(**EXACTLY_ONCE)
-    load = steady(scenario, RATE * 120)
-    kill_in_steady_state(scenario, worker, KILLS, **EXACTLY_ONCE)
-    scenario.caught_up()
-    load.stop()
-    scenario.settle()
+    load = killed_under_load(scenario, KILLS, **EXACTLY_ONCE)
     outcome = scenario.verify(load, read_committed=True)
     print(f"[row 2 exactly_once librdkafka] {outcome}")
     assert (outcome.lost, outcome.duplicates, outcome.both) == ([], 0, 0), outcome

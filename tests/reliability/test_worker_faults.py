@@ -11,7 +11,7 @@ from tests.reliability.conftest import (
     RATE,
     Scenario,
     after,
-    kill_in_steady_state,
+    killed_under_load,
     restart,
     scored,
     scoring,
@@ -43,12 +43,7 @@ def test_row2_three_sigkills_lose_nothing_and_double_a_bounded_number_each(
     What it can double is what was scored since the last COMPLETED commit: the interval
     since the last commit began, and the one still on its way (a commit takes a round trip,
     through Faust's consumer thread on that engine): at most 2 x RATE x the interval."""
-    worker = scenario.worker(**FAST_FAILOVER)
-    load = steady(scenario, RATE * 120)
-    kill_in_steady_state(scenario, worker, KILLS, **FAST_FAILOVER)
-    scenario.caught_up()
-    load.stop()
-    scenario.settle()
+    load = killed_under_load(scenario, KILLS, **FAST_FAILOVER)
     outcome = scenario.verify(load)
     bound = KILLS * int(2 * RATE * COMMIT_INTERVAL_S)
     print(f"[row 2 {scenario.engine}] {outcome}; bound {bound}")
