@@ -9,6 +9,7 @@ reports: the dead-letter topic names a bad record's source by the same pair.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from schemas.errors import DecodeReason
 from tests.support.events import make_events
 from tests.support.kafka import EVENT_CODEC
 
+LOG = logging.getLogger("tests.load")
 BAD_KINDS = (DecodeReason.BAD_MAGIC, DecodeReason.TRUNCATED, DecodeReason.UNKNOWN_SCHEMA)
 
 
@@ -73,6 +75,9 @@ class SteadyLoad:
                 "acks": "all",
                 "linger.ms": 5,
                 "message.timeout.ms": 300_000,
+                # Refused connections during a broker outage (the fault) go to logging, where
+                # pytest keeps them with the test, not to the terminal.
+                "logger": LOG,
             }
         )
 

@@ -12,13 +12,17 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from streams.topics import TopicNames
 from tests.support.kafka import PREDICTION_CODEC
 from tests.support.load import Input
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -105,33 +109,38 @@ def verify(
     return outcome
 
 
-def end_offsets(bootstrap: str, topic: str, tries: int = 5) -> dict[int, int]:
-    """Each partition's end; asked again while a new topic's leaders settle."""
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Each partition's end."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "ends"})
     try:
-        for attempt in range(tries):
-            try:
-                meta = consumer.list_topics(topic, timeout=10).topics[topic]
-                return {
-                    p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                    for p in meta.partitions
-                }
-            except KafkaException:
-                if attempt == tries - 1:
-                    raise
-                time.sleep(0.5)
-        raise AssertionError("unreachable")
+        meta = _retried(lambda: consumer.list_topics(topic, timeout=10)).topics[topic]
+        return {
+            p: _retried(lambda p=p: consumer.get_watermark_offsets(TopicPartition(topic, p), 10))[1]
+            for p in meta.partitions
+        }
     finally:
         consumer.close()
 
 
 def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    wanted = [TopicPartition(topic, p) for p in range(partitions)]
     try:
-        tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], 10)
+        tps = _retried(lambda: consumer.committed(wanted, 10))
     finally:
         consumer.close()
     return {tp.partition: max(tp.offset, 0) for tp in tps}
+
+
+def _retried(call: Callable[[], T], tries: int = 10) -> T:
+    """``call()``, asked again while the broker settles: a new topic's leaders, or a group
+    coordinator still loading after a broker restart (NOT_COORDINATOR)."""
+    for _ in range(tries - 1):
+        try:
+            return call()
+        except KafkaException:
+            time.sleep(1.0)
+    return call()
 
 
 class Progress:
