@@ -158,10 +158,15 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
                     continue
                 outcome = state.apply(record, msg.partition, now)
                 metrics.summaries.labels(str(outcome)).inc()
+                if outcome is Applied.LATE:
+                    log.warning("late summary, dropped: %s", state.describe_late(record))
                 if outcome is Applied.APPLIED or outcome is Applied.LATE:
                     touched.add(f"{record['model_name']}:{record['model_version']}")
             for vkey in sorted(touched | ticked):
                 quiet = vkey in ticked and state.is_quiet(vkey, now)
+                if quiet:
+                    log.info("%s quiet for %.0f s: closing its open windows", vkey,
+                             now - state.versions[vkey]["seen_at"])  # fmt: skip
                 await publish(state.close_due(vkey, now, everything=quiet))
             await app.producer.flush()  # changelog, alerts and requests durable before acks
             for event in taken:

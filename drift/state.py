@@ -140,6 +140,16 @@ class DriftState:
         self.versions[vkey] = info
         return Applied.APPLIED
 
+    def describe_late(self, summary: dict[str, Any]) -> str:
+        """One line on a late summary: its window, and how far its version has closed."""
+        info = self.versions.get(f"{summary['model_name']}:{summary['model_version']}", {})
+        return (
+            f"{summary['model_name']}:{summary['model_version']} window {summary['window_start']}"
+            f" ({summary['events']} events, from {summary['producer']} #{summary['seq']},"
+            f" its watermark {summary['watermark']}); windows closed through"
+            f" {info.get('closed_through')}, version watermark {info.get('watermark')}"
+        )
+
     def _active(self, producers: dict[str, list[float]], now_s: float) -> dict[str, list[float]]:
         """The producers heard from within ``idle_close_s``: a worker that stopped (or moved
         to other partitions) stops holding the watermark back."""

@@ -77,6 +77,9 @@ def test_a_summary_applied_twice_counts_once_and_a_late_one_not_at_all(
     assert closed.window.events == 5_000
     late = {**batch[0], "seq": 99}
     assert state.apply(late, 0, 0.0) is Applied.LATE
+    said = state.describe_late(late)  # the agent's log line on it
+    assert f"m:1 window {late['window_start']}" in said
+    assert f"closed through {closed.window.start_ms}" in said
 
 
 def test_unknown_versions_and_foreign_bins_are_refused(

@@ -44,7 +44,10 @@ def send_events(
 ) -> None:  # fmt: skip
     """Events ``skip .. skip + count`` of ``sim`` (and their labels), flushed."""
     events, labels = codec_for("event"), codec_for("label")
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+    # Idempotent, so that a retried request cannot reorder a partition's event times.
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 20, "enable.idempotence": True}
+    )
     for item in itertools.islice(sim.events(), skip, skip + count):
         key = item.event["entity_id"].encode()
         producer.produce(topic, key=key, value=events.encode(item.event))
@@ -52,6 +55,22 @@ def send_events(
             value = labels.encode(item.label(item.event["event_time"]))
             producer.produce(labels_topic, key=key, value=value)
         producer.poll(0)
+    assert producer.flush(30) == 0
+
+
+def push_watermark(bootstrap: str, topic: str, at: datetime) -> None:
+    """One event stamped ``at`` in every partition of ``topic``. Once a worker has read them,
+    its watermark passes every window that ends (with its lateness) before ``at``, and the
+    drift agent closes those without waiting for the stream to go quiet. Push again until
+    they have closed: a worker takes partition progress from a batch ten times a second, so a
+    lone last batch can leave its watermark behind."""
+    event = dict(next(simulator(seed=99).events()).event)
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    partitions = producer.list_topics(topic, timeout=10).topics[topic].partitions
+    stamp = int(at.timestamp() * 1000)
+    for p in partitions:
+        record = {**event, "event_id": f"watermark-{p}-{stamp}", "event_time": at}
+        producer.produce(topic, codec_for("event").encode(record), partition=p)
     assert producer.flush(30) == 0
 
 
