@@ -16,20 +16,24 @@ def check_topic(config: ClientSettings, topic: str, timeout_s: float = 10.0) -> 
     """The topic's partition count; fails early and clearly instead of queueing into a void
     (a refused login is :class:`~streams.client.errors.AuthenticationError`, within a second
     or two of the refusal)."""
-    watch = LoginWatch(config.kafka.bootstrap)
-    admin = AdminClient(config.kafka.librdkafka(logger=KAFKA_LOG, error_cb=watch))
+    admin, watch = _watched_admin(config.kafka)
     return len(topic_partitions(admin, config, topic, timeout_s, watch))
 
 
 def check_login(kafka: KafkaConfig, timeout_s: float = 10.0) -> None:
     """Raise AuthenticationError when the brokers refuse this login (or its TLS); nothing
     when they accept it or cannot be reached (a worker waits for them, as before)."""
-    watch = LoginWatch(kafka.bootstrap)
-    admin = AdminClient(kafka.librdkafka(logger=KAFKA_LOG, error_cb=watch))
+    admin, watch = _watched_admin(kafka)
     try:
         _metadata(admin, timeout_s, watch, until_down=True)
     except KafkaException:
         return
+
+
+def _watched_admin(kafka: KafkaConfig) -> tuple[AdminClient, LoginWatch]:
+    """An admin client whose authentication and TLS failures its watch remembers."""
+    watch = LoginWatch(kafka.bootstrap)
+    return AdminClient(kafka.librdkafka(logger=KAFKA_LOG, error_cb=watch)), watch
 
 
 def topic_partitions(

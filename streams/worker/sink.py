@@ -29,18 +29,20 @@ class PublishError(StreamScoreError):
     """Some records of a batch were not acknowledged; the batch must be published again."""
 
 
+# How a worker's outputs are produced, by the sink and by exactly-once's transactional
+# producer alike: idempotent and fully acknowledged, lingering little (latency), compressed.
+OUTPUT_PRODUCER: dict[str, Any] = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "linger.ms": 2,
+    "compression.type": "lz4",
+    "queue.buffering.max.messages": 500_000,
+}
+
+
 class KafkaSink:
     def __init__(self, conf: dict[str, Any]) -> None:
-        self.producer = Producer(
-            {
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 2,
-                "compression.type": "lz4",
-                "queue.buffering.max.messages": 500_000,
-                **conf,
-            }
-        )
+        self.producer = Producer({**OUTPUT_PRODUCER, **conf})
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._serve_reports, name="kafka-sink", daemon=True)
         self._poller.start()

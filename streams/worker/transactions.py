@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from streams.worker.errors import FatalWorkerError
 from streams.worker.messages import OutMessage
+from streams.worker.sink import OUTPUT_PRODUCER
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,8 @@ class Transactions:
         self.producer = Producer(
             {
                 **conf,
+                **OUTPUT_PRODUCER,
                 "transactional.id": transactional_id,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 2,
-                "compression.type": "lz4",
-                "queue.buffering.max.messages": 500_000,
                 # A transaction holds only one batch: a dead worker's open one is given up
                 # on soon even if no instance with its id comes back.
                 "transaction.timeout.ms": 30_000,
@@ -60,11 +57,14 @@ class Transactions:
         (blocks: call it off the event loop)."""
         self._guard(lambda: self.producer.init_transactions(TIMEOUT_S))
 
-    async def publish(self, messages: Sequence[OutMessage]) -> None:
-        """Produce into the open transaction; durable only once :meth:`commit` returns."""
+    def _begin(self) -> None:
         if not self._open:
             self._guard(self.producer.begin_transaction)
             self._open = True
+
+    async def publish(self, messages: Sequence[OutMessage]) -> None:
+        """Produce into the open transaction; durable only once :meth:`commit` returns."""
+        self._begin()
         produce = self.producer.produce
         for topic, key, value, headers in messages:
             while True:
@@ -77,9 +77,7 @@ class Transactions:
     def commit(self, offsets: list[TopicPartition], consumer: Consumer) -> None:
         """Add the input offsets and commit (blocks). On failure the transaction is aborted
         and the error raised: the caller rewinds and scores the batch again."""
-        if not self._open:
-            self._guard(self.producer.begin_transaction)
-            self._open = True
+        self._begin()
         try:
             self.producer.send_offsets_to_transaction(
                 offsets, consumer.consumer_group_metadata(), TIMEOUT_S

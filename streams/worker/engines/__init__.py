@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 
+from streams.worker.group import check_group
 from streams.worker.settings import WorkerSettings
 
 ENGINES = ("faust", "librdkafka")
@@ -19,5 +20,6 @@ ENGINES = ("faust", "librdkafka")
 
 def run(settings: WorkerSettings, loglevel: str = "info") -> None:
     """Run a worker with the engine its settings name, until it is told to stop."""
+    check_group(settings)  # the other engine's workers hold the group: one line, not a hang
     module = importlib.import_module(f"streams.worker.engines.{settings.engine}")
     module.run(settings, loglevel)

@@ -22,7 +22,7 @@ from faust.worker import Worker
 from streams.backoff import Stopped
 from streams.client.settings import KafkaConfig
 from streams.worker.errors import GroupConflict
-from streams.worker.group import JoinRefusedWatch, check_group, conflict_line
+from streams.worker.group import JoinRefusedWatch, conflict_line
 from streams.worker.messages import InMessage
 from streams.worker.metrics import Metrics
 from streams.worker.runtime import Runtime, build_runtime
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 
 def run(settings: WorkerSettings, loglevel: str = "info") -> None:
-    check_group(settings)
     app = create_app(settings)
     worker = Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     with JoinRefusedWatch(settings.app_id) as watch:

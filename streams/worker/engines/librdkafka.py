@@ -36,7 +36,7 @@ from confluent_kafka import (
 from infra.process import basic_logging
 from streams.backoff import Stopped
 from streams.worker.errors import FatalWorkerError, GroupConflict
-from streams.worker.group import check_group, conflict_line
+from streams.worker.group import conflict_line
 from streams.worker.messages import InMessage
 from streams.worker.metrics import Metrics
 from streams.worker.runtime import Runtime, build_runtime
@@ -259,5 +259,4 @@ def _check(error: KafkaError, group: str) -> None:
 
 def run(settings: WorkerSettings, loglevel: str = "info") -> None:
     basic_logging(loglevel)
-    check_group(settings)
     asyncio.run(LibrdkafkaEngine(settings, Metrics()).run())
