@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, Literal
 
 import pytest
@@ -24,7 +22,6 @@ from tests.support.drift import (
     T0,
     agent_metric,
     load_entities,
-    push_watermark,
     read_records,
     send_events,
     simulator,
@@ -40,9 +37,9 @@ WINDOW_S = 5.0
 AGENT = {
     "agent": {"label_join": False},
     # A worker starved of CPU by the rest of the suite can pause for seconds: a pause longer
-    # than idle_close_s would close its window in progress (docs/drift.md, "Windows"), so the
-    # tests close their last windows by pushing the watermark past them (wait_closed).
-    "window": {"size_s": WINDOW_S, "allowed_lateness_s": 1.0, "idle_close_s": 30.0},
+    # than idle_close_s would close its window in progress (docs/drift.md, "Windows"); the
+    # tests' last windows close for quiet, 15 s after the stream ends.
+    "window": {"size_s": WINDOW_S, "allowed_lateness_s": 1.0, "idle_close_s": 15.0},
     "policy": {"cooldown_s": 3600.0},
 }
 WORKER = {"window": {"size_s": WINDOW_S}, "batch": {"size": 512}}
@@ -71,22 +68,11 @@ def closed_events(agent: Any) -> float:
     return agent_metric(agent, "streamscore_drift_window_events_total")
 
 
-def wait_closed(
-    stack: ServicesSettings, worker: Any, agent: Any, n: int, timeout_s: float = 120
-) -> None:
-    """Until the agent's closed windows hold exactly the ``n`` events sent, while pushing the
-    watermark two windows past them (its window stays open); the agent's counts of what
-    became of each summary when they never do."""
-    beyond = T0 + timedelta(seconds=n / RATE + 2 * WINDOW_S)
-    pushes = itertools.count()
-
-    def closed() -> bool:
-        at = beyond + timedelta(milliseconds=next(pushes))
-        push_watermark(stack.kafka_bootstrap, worker.topics.events, at)
-        return closed_events(agent) == n
-
+def wait_closed(agent: Any, n: int, timeout_s: float = 120) -> None:
+    """Until the agent's closed windows hold exactly ``n`` events; the agent's counts of
+    what became of each summary when they never do."""
     try:
-        wait_for(closed, timeout_s, f"{n} events in closed windows")
+        wait_for(lambda: closed_events(agent) == n, timeout_s, f"{n} events in closed windows")
     except AssertionError as exc:
         page = agent.metrics()
         shown = [line for line in page.splitlines() if "merged_total{" in line or "window" in line]
@@ -101,7 +87,7 @@ def test_a_stationary_stream_never_asks_for_retraining(
     worker, agent = scoring(engine)
     n = 50_000
     send_events(stack.kafka_bootstrap, worker.topics.events, simulator(), n)
-    wait_closed(stack, worker, agent, n)
+    wait_closed(agent, n)
     page = agent.metrics()
     assert metric(page, "streamscore_drift_windows_closed_total") >= n / RATE / WINDOW_S
     assert read_records(stack.kafka_bootstrap, worker.topics.retraining, "retraining_request") == []
@@ -122,7 +108,7 @@ def test_a_one_sigma_shift_is_named_within_the_calibrated_delay(
     onset = 20_000
     drift = Drift("merchant_risk", onset, kind, window=5_000, unit="sigma", magnitude=1.0)
     send_events(stack.kafka_bootstrap, worker.topics.events, simulator(drift), 40_000)
-    wait_closed(stack, worker, agent, 40_000)
+    wait_closed(agent, 40_000)
     alerts = read_records(stack.kafka_bootstrap, worker.topics.drift_alerts, "drift_alert")
     named = sorted(a["window_end"] for a in alerts if a["feature"] == "merchant_risk")
     assert named, f"no alert on merchant_risk: {[(a['feature'], a['detector']) for a in alerts]}"

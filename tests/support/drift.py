@@ -58,22 +58,6 @@ def send_events(
     assert producer.flush(30) == 0
 
 
-def push_watermark(bootstrap: str, topic: str, at: datetime) -> None:
-    """One event stamped ``at`` in every partition of ``topic``. Once a worker has read them,
-    its watermark passes every window that ends (with its lateness) before ``at``, and the
-    drift agent closes those without waiting for the stream to go quiet. Push again until
-    they have closed: a worker takes partition progress from a batch ten times a second, so a
-    lone last batch can leave its watermark behind."""
-    event = dict(next(simulator(seed=99).events()).event)
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
-    partitions = producer.list_topics(topic, timeout=10).topics[topic].partitions
-    stamp = int(at.timestamp() * 1000)
-    for p in partitions:
-        record = {**event, "event_id": f"watermark-{p}-{stamp}", "event_time": at}
-        producer.produce(topic, codec_for("event").encode(record), partition=p)
-    assert producer.flush(30) == 0
-
-
 def read_records(bootstrap: str, topic: str, schema: str, timeout_s: float = 5.0) -> list[Any]:
     """Every record on ``topic`` so far, decoded (logical types as plain numbers)."""
     codec = codec_for(schema, logical_types=False)
