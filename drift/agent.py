@@ -47,6 +47,9 @@ from drift.state import Applied, Closed, DriftState
 from drift.status import snapshot
 from drift.summary import RepositoryReferences
 from schemas.errors import DecodeError
+from streams.client.errors import KAFKA_LOG
+from streams.client.settings import KafkaConfig
+from streams.topics import TopicSpec, ensure_topics
 from streams.worker.engines.faust import faust_app
 from streams.worker.messages import DeadLetter, InMessage
 
@@ -67,8 +70,22 @@ def _partitions(settings: DriftAgentSettings, topic: str) -> int:
     return len(meta.partitions)
 
 
-def _table(app: faust.App, name: str, partitions: int) -> Any:
-    """A table of JSON keys and values, changelogged to ``<app id>-<name>-changelog``."""
+def _table(app: faust.App, kafka: KafkaConfig, name: str, partitions: int) -> Any:
+    """A table of JSON keys and values, changelogged to ``<app id>-<name>-changelog``.
+
+    The changelog topic is created here, before the app starts, and waited for: Faust creates
+    it as it starts and checks its partitions at once, and on a busy broker the check could
+    run before the metadata showed the new topic; the merge agent then crashed for good
+    (PartitionsMismatch: "has 0 partitions")."""
+    topic = f"{app.conf.id}-{name}-changelog"
+    ensure_topics(kafka.librdkafka(), [TopicSpec(topic, partitions, {"cleanup.policy": "compact"})])
+    admin = AdminClient(kafka.librdkafka(logger=KAFKA_LOG))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        meta = admin.list_topics(timeout=10).topics.get(topic)
+        if meta is not None and meta.error is None and len(meta.partitions) == partitions:
+            break
+        time.sleep(0.2)
     schema: Any = faust.Schema(key_serializer="json", value_serializer="json")
     return app.Table(name, partitions=partitions, schema=schema)
 
@@ -103,7 +120,7 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
         await dlq.send(key=msg.key, value=msg.value, headers=letter.headers())
 
     def table(name: str, n: int = partitions) -> Any:
-        return _table(app, name, n)
+        return _table(app, settings.kafka, name, n)
 
     detectors = settings.detectors
     metrics.threshold.labels("psi").set(detectors.psi_threshold)
@@ -212,7 +229,8 @@ def _label_agent(
     codec = settings.registry.codec
     label_codec = codec("label", logical_types=False)
     prediction_codec = codec("prediction", logical_types=False)
-    joins, watches = _table(app, "joins", n), _table(app, "errors", n)
+    joins = _table(app, settings.kafka, "joins", n)
+    watches = _table(app, settings.kafka, "errors", n)
     join = LabelJoin(joins, ttl_s=settings.agent.label_ttl_s)
     watch = ErrorWatch(watches, settings.detectors)
     source = app.topic(topics.labels, topics.predictions, key_type=bytes, value_type=bytes)
