@@ -26,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from infra.apt import apt_install
 from infra.errors import DownloadError, MissingToolError, StartError
 from infra.process import port_is_open
 from infra.service import Health, LocalService
@@ -56,15 +57,16 @@ class KafkaServer(LocalService):
 
     # -- install -------------------------------------------------------------------------
     def ensure_installed(self) -> None:
+        if find_java() is None:
+            apt_install("kafka", ["openjdk-17-jre-headless"], "Java 17+")
         java()
         if (self.libs / ".complete").exists():
             return
+        if shutil.which("mvn") is None:  # it resolves the Kafka jars, once
+            apt_install("kafka", ["maven"], "Maven (mvn)")
         mvn = shutil.which("mvn")
         if mvn is None:
-            raise MissingToolError(
-                "kafka: Maven (mvn) not found; it resolves the Kafka jars once: "
-                "apt-get install maven"
-            )
+            raise MissingToolError("kafka: Maven (mvn) not on PATH after installing it")
         pom = resources.files("infra") / "kafka" / "pom.xml"
         self.libs.mkdir(parents=True, exist_ok=True)
         with resources.as_file(pom) as pom_path:
@@ -267,10 +269,16 @@ def client_conf(config: ServicesSettings) -> dict[str, Any]:
     return conf
 
 
-def java() -> str:
+def find_java() -> str | None:
+    """JAVA_HOME's java, else the one on PATH (None: neither)."""
     home = os.environ.get("JAVA_HOME")
     candidate = str(Path(home) / "bin" / "java") if home else shutil.which("java")
-    if not candidate or not Path(candidate).exists():
+    return candidate if candidate and Path(candidate).exists() else None
+
+
+def java() -> str:
+    candidate = find_java()
+    if candidate is None:
         raise MissingToolError(
             "kafka: Java 17+ not found; install it (apt-get install openjdk-17-jre-headless) "
             "or set JAVA_HOME"

@@ -20,7 +20,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from infra.errors import MissingToolError
+from infra.apt import apt_install
 from infra.process import port_is_open
 from infra.service import Health, LocalService
 from infra.settings import ServicesSettings
@@ -33,20 +33,7 @@ class RedisServer(LocalService):
     def ensure_installed(self) -> None:
         if redis_server_binary() is not None:
             return
-        apt = shutil.which("apt-get")
-        if apt is None or os.geteuid() != 0:
-            raise MissingToolError(
-                "redis: redis-server not found; install it (sudo apt-get install redis-server) "
-                "or put it on PATH"
-            )
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        for argv in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", "redis-server"]):
-            result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-            if result.returncode != 0:
-                raise MissingToolError(
-                    f"redis: `{' '.join(argv)}` failed; install redis-server by hand:\n"
-                    + result.stderr[-800:]
-                )
+        apt_install("redis", ["redis-server"], "redis-server")
         # The Debian package starts a system service on 6379; ours runs under its own pid file.
         subprocess.run(["service", "redis-server", "stop"], capture_output=True, check=False)
 

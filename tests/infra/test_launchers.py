@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from infra.apt import apt_install
 from infra.errors import MissingToolError, PortInUseError
 from infra.kafka_server import java
 from infra.process import ManagedProcess, free_port, require_free_ports
@@ -120,3 +122,31 @@ def test_redis_down_leaves_no_process(tmp_path: Path) -> None:
     assert server.stop() is True
     assert not Path(f"/proc/{pid}").exists()
     assert not server.health().healthy
+
+
+def test_a_missing_package_is_installed_with_apt_or_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`make install` installs what a fresh machine lacks (Java, Maven, redis-server) from
+    Debian's packages; without apt-get or root it stops at one line naming the command."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "apt-get"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    apt_install("kafka", ["openjdk-17-jre-headless"], "Java 17+")
+    assert calls.read_text().splitlines() == [
+        "update -qq",
+        "install -y -qq openjdk-17-jre-headless",
+    ]
+
+    fake.write_text("#!/bin/sh\necho 'E: Unable to locate package' >&2\nexit 100\n")
+    with pytest.raises(MissingToolError, match="Unable to locate package"):
+        apt_install("kafka", ["maven"], "Maven (mvn)")
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(MissingToolError) as info:
+        apt_install("kafka", ["maven"], "Maven (mvn)")
+    assert str(info.value) == (
+        "kafka: Maven (mvn) not found; install it (sudo apt-get install maven) or put it on PATH"
+    )
