@@ -100,9 +100,15 @@ def retrain(
     primary: Scorer,
     gate_config: GateConfig,
     config: RetrainConfig = RetrainConfig(),
+    on_step: Callable[[str], None] | None = None,
 ) -> RetrainOutcome:
     """Train a candidate on the earlier rows, score the holdout with it and with
-    ``primary``, and gate it. Too few labels or positives: rejected before training."""
+    ``primary``, and gate it. Too few labels or positives: rejected before training.
+
+    ``on_step`` is told ``"training"`` as training starts and ``"gating"`` as the holdout
+    scoring starts (never, for a set rejected before training): the retraining worker's
+    metrics time the two apart without this module knowing of them."""
+    step = on_step or (lambda _step: None)
     metrics = {
         "rows": float(len(data)),
         "positives": float(data.positives),
@@ -118,8 +124,10 @@ def retrain(
     if train.positives == 0 or train.positives == len(train):
         reason = "the training part has only one class: nothing to learn"
         return RetrainOutcome(False, [reason], metrics)
+    step("training")
     result = train_mlp(train.x, train.y, config.train)
     metrics["final_loss"] = result.final_loss
+    step("gating")
     candidate_scores = scores_of(result.model, holdout.x)
     primary_scores = np.asarray(primary(holdout.x), dtype=np.float64).reshape(-1)
     decision = gate(candidate_scores, primary_scores, holdout.y, gate_config)

@@ -187,15 +187,17 @@ def start_retrainer(
     stack: ServicesSettings, children: Children, topic_prefix: str
 ) -> Callable[..., Child]:
     """Start `streamscore retrain worker` processes on the test's topics; stopped at test end.
-    ``settings`` are RetrainingSettings fields, sections as dicts."""
+    ``settings`` are RetrainingSettings fields, sections as dicts; its /metrics is on a free
+    port (``Child.metrics()``)."""
 
     def start(**settings: Any) -> Child:
         defaults: dict[str, Any] = {
-            "training": {"app_id": f"{topic_prefix}-retrainer"},
+            "training": {"app_id": f"{topic_prefix}-retrainer", "metrics_port": free_port()},
             "topics": TopicNames().prefixed(topic_prefix),
         }
         config = retrainer_on_services(stack, **merge_sections(defaults, settings))
-        return children.start("retrainer", config, ["retrain", "worker"], 0)
+        port = config.training.metrics_port
+        return children.start("retrainer", config, ["retrain", "worker"], port)
 
     return start
 

@@ -72,6 +72,10 @@ def request(
 @retrain_cli.command()
 def worker(
     bootstrap: Bootstrap = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Port of /metrics; 0 = off (env STREAMSCORE_RETRAIN_METRICS_PORT)."),
+    ] = None,
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "info",
 ) -> None:
     """Consume retraining requests until SIGTERM or Ctrl-C; answer each one once."""
@@ -81,7 +85,8 @@ def worker(
     from streams.retraining.settings import RetrainingSettings
 
     try:
-        settings = RetrainingSettings(**given(kafka={"bootstrap": bootstrap}))
+        options = given(kafka={"bootstrap": bootstrap}, training={"metrics_port": metrics_port})
+        settings = RetrainingSettings(**options)
     except ValidationError as exc:
         raise settings_error(exc) from None
     basic_logging(loglevel)

@@ -55,6 +55,9 @@ class TrainingConfig(Section):
     ready_timeout_s: float = Field(
         120.0, gt=0, description="Longest wait for Triton to serve a new version."
     )
+    metrics_port: int = Field(
+        9102, ge=0, description="Port of the retraining worker's /metrics; 0 = off."
+    )
 
     def retrain_config(self) -> RetrainConfig:
         train = TrainConfig(

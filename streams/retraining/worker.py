@@ -20,6 +20,11 @@ For each request (a librdkafka consumer in group ``training.app_id``, offsets co
 
 Any failure in 3-5 (Triton, Redis, Kafka, or a bug) rejects the request with the error as its
 reason: one request never stops the worker.
+
+Its metrics (metrics.py; ``/metrics`` on ``STREAMSCORE_RETRAIN_METRICS_PORT`` when run by
+:func:`run`) say which step a request is in and how long each took: reading covers steps 3-4's
+finding the primary and reading the set, training and gating are told by ``retrain``,
+exporting and loading are step 5.
 """
 
 from __future__ import annotations
@@ -39,13 +44,12 @@ from inference.repository import ModelRepository, reference_of
 from inference.retraining import RetrainOutcome, retrain
 from infra.errors import StreamScoreError
 from schemas.errors import DecodeError
-from streams.backoff import Backoff
 from streams.client.admin import check_topic
 from streams.client.errors import KAFKA_LOG
 from streams.client.producer import PRODUCER_DEFAULTS
-from streams.retraining import serving
+from streams.retraining import results, serving
 from streams.retraining.dataset import DatasetReader
-from streams.retraining.reading import read_range, reader
+from streams.retraining.metrics import RetrainingMetrics
 from streams.retraining.settings import RetrainingSettings
 from streams.routing.state import ModelRef, RoutingError, read_sync
 
@@ -79,12 +83,13 @@ class RetrainingWorker:
         self.results = settings.registry.codec("retraining_result", logical_types=False)
         self.handled: set[str] = set()
         self.stats = WorkerStats()
+        self.metrics = RetrainingMetrics()
 
     def run(self) -> None:
         topics = self.settings.topics
         for topic in (topics.retraining, topics.retraining_results):
             check_topic(self.settings, topic)
-        self.handled = self._answered()
+        self.handled = results.answered(self.settings, self.results)
         log.info("%d request(s) already answered", len(self.handled))
         kafka = self.settings.kafka
         # Every delivery reports back: a result counts only once acknowledged.
@@ -120,33 +125,20 @@ class RetrainingWorker:
             producer.flush(5.0)
             log.info("stopped: %s", self.stats)
 
-    def _answered(self) -> set[str]:
-        consumer = reader(self.settings)
-        topic = self.settings.topics.retraining_results
-        timeout_s = self.settings.training.read_timeout_s
-        try:
-            found = set()
-            for msg in read_range(consumer, self.settings, topic, None, timeout_s):
-                try:
-                    found.add(self.results.decode(msg.value() or b"")["request_id"])
-                except DecodeError as exc:
-                    log.warning("unreadable result at offset %s: %s", msg.offset(), exc)
-            return found
-        finally:
-            consumer.close()
-
     def _handle(self, msg: Message, producer: Producer) -> bool:
         """True once the request needs nothing more (answered or skipped)."""
         try:
             request = self.requests.decode(msg.value() or b"")
         except DecodeError as exc:
             self.stats.undecodable += 1
+            self.metrics.requests.labels("undecodable").inc()
             where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
             log.warning("skipping an undecodable request at %s: %s", where, exc)
             return True
         request_id = request["request_id"]
         if request_id in self.handled:
             self.stats.duplicates += 1
+            self.metrics.requests.labels("duplicate").inc()
             log.info("request %s was answered already: skipped", request_id)
             return True
         self.stats.requests += 1
@@ -154,9 +146,10 @@ class RetrainingWorker:
             "request %s: retrain %s (%s)", request_id, request["model_name"], request["reason"]
         )
         result = self.process(request)
-        if not self._publish(producer, result):
+        if not results.publish(producer, self.settings, self.results, result, self.stop):
             return False
         self.handled.add(request_id)
+        self.metrics.answered(result["outcome"], result["model_name"], result["new_version"])
         if result["outcome"] == "accepted":
             self.stats.accepted += 1
         else:
@@ -194,13 +187,17 @@ class RetrainingWorker:
             except Exception as exc:  # one request never stops the worker: its result says why
                 log.exception("request %s failed", request["request_id"])
                 result["reasons"].append(f"retraining failed: {type(exc).__name__}: {exc}")
+            finally:
+                self.metrics.enter("idle")
         result["finished_at"] = _now_ms()
         return result
 
     def _retrain(self, request: dict[str, Any], result: dict[str, Any]) -> None:
         name, settings = request["model_name"], self.settings
         triton, store = settings.triton.client(), settings.redis.client()
+        step = self.metrics.enter
         try:
+            step("reading")
             primary = self._primary(store, name)
             result["primary_version"] = primary.version
             serving.ensure_ready(triton, primary, settings.training.ready_timeout_s)
@@ -210,13 +207,16 @@ class RetrainingWorker:
                 lambda x: serving.scores(triton, primary, x),
                 settings.gate,
                 settings.training.retrain_config(),
+                on_step=step,
             )
             result["metrics"] = {**stats.metrics(), **outcome.metrics}
             result["reasons"] = list(outcome.reasons)
             if not outcome.accepted:
                 return
+            step("exporting")
             version = self._export(name, outcome, request, result["metrics"])
             result["new_version"] = ref_version = str(version)
+            step("loading")
             try:
                 serving.ensure_ready(
                     triton, ModelRef(name, ref_version), settings.training.ready_timeout_s
@@ -257,22 +257,6 @@ class RetrainingWorker:
         reference = reference_of(outcome.model, outcome.train_x)
         return self.repo.export(outcome.model, name, metadata=metadata, reference=reference)
 
-    def _publish(self, producer: Producer, result: dict[str, Any]) -> bool:
-        """Publish and wait for the broker's ack, retrying until acked or stopping."""
-        value, key = self.results.encode(result), result["model_name"].encode()
-        reports: list[KafkaError | None] = []
-        for delay in Backoff(initial_s=0.5, max_s=10.0).delays():
-            reports.clear()
-            topic = self.settings.topics.retraining_results
-            producer.produce(topic, value, key, on_delivery=lambda err, _: reports.append(err))
-            producer.flush(30.0)
-            if reports and reports[0] is None:
-                return True
-            log.warning("result not acknowledged (%s): retrying", reports or "timeout")
-            if self.stop.wait(delay):
-                return False
-        return False  # pragma: no cover - the delays never end
-
 
 def run(settings: RetrainingSettings) -> WorkerStats:
     """Run a worker until SIGTERM or SIGINT (handled when called from the main thread)."""
@@ -281,5 +265,8 @@ def run(settings: RetrainingSettings) -> WorkerStats:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     worker = RetrainingWorker(settings, stop)
+    if settings.training.metrics_port:
+        worker.metrics.serve(settings.training.metrics_port)
+        log.info("metrics on :%d/metrics", settings.training.metrics_port)
     worker.run()
     return worker.stats

@@ -3,12 +3,19 @@
 Names match the Grafana dashboard in infra/grafana/dashboards/streamscore.json (a test reads
 every name the dashboard uses from :meth:`Metrics.exported` and from a running worker).
 Each worker has its own registry (infra/metrics.py).
+
+A shadow is judged live, not only in the offline report (streams/report/): per batch, its
+scores beside the primary's give three counters per shadow, compared events, disagreeing
+decisions and the summed |score difference|, so that a share and a mean come out of two rates
+over any range (rate(disagreements) / rate(compared)) rather than a gauge of one batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
+import numpy as np
 from prometheus_client import CollectorRegistry
 
 from infra.metrics import MetricSet
@@ -16,6 +23,28 @@ from infra.metrics import MetricSet
 _STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 _E2E_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _BATCH_BUCKETS = (1, 8, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+
+
+class ShadowComparison(NamedTuple):
+    """One shadow against the primary on one batch."""
+
+    compared: int  # events scored by both
+    disagreements: int  # of those, events whose decision differs
+    abs_delta: float  # sum over those of |shadow score - primary score|
+
+
+def compare_shadow(
+    primary: np.ndarray,
+    primary_decisions: np.ndarray,
+    shadow: np.ndarray,
+    shadow_decisions: np.ndarray,
+) -> ShadowComparison:
+    """The comparison of a shadow's scores and decisions (decision indexes) with the
+    primary's on the same rows: vectorised, the sum taken in float64 (float32 Triton scores
+    would lose the small deltas of a large batch)."""
+    delta = np.abs(np.asarray(shadow, np.float64) - np.asarray(primary, np.float64))
+    disagreements = np.count_nonzero(np.asarray(shadow_decisions) != primary_decisions)
+    return ShadowComparison(len(delta), int(disagreements), float(delta.sum()))
 
 
 class Metrics(MetricSet):
@@ -55,6 +84,23 @@ class Metrics(MetricSet):
             "Shadow outputs not produced because the shadow model failed.",
             ["model"],
         )
+        self.shadow_compared = self._counter(
+            "streamscore_shadow_compared",
+            "Events scored by both the primary and the shadow (model: the shadow).",
+            ["model"],
+        )
+        self.shadow_disagreements = self._counter(
+            "streamscore_shadow_disagreements",
+            "Compared events whose decision (approve, review, decline) by the shadow differs "
+            "from the primary's.",
+            ["model"],
+        )
+        self.shadow_score_delta = self._counter(
+            "streamscore_shadow_score_delta",
+            "Sum of |shadow score - primary score| over the compared events: divided by "
+            "compared, the mean difference.",
+            ["model"],
+        )
         self.features_missing = self._counter(
             "streamscore_features_missing",
             "Predictions made with default entity features.",
@@ -84,6 +130,12 @@ class Metrics(MetricSet):
             "feature-updates, drift-summaries.",
             ["what"],
         )
+
+    def count_shadow(self, model: str, comparison: ShadowComparison) -> None:
+        """Add one batch's comparison of the shadow ``model`` ("name:version")."""
+        self.shadow_compared.labels(model).inc(comparison.compared)
+        self.shadow_disagreements.labels(model).inc(comparison.disagreements)
+        self.shadow_score_delta.labels(model).inc(comparison.abs_delta)
 
     def retry_counter(self, what: str) -> Callable[[BaseException], None]:
         """An ``on_retry`` for :meth:`streams.backoff.Backoff.retry` counting ``what``."""

@@ -14,8 +14,9 @@ Failure policy (docs/architecture.md, "Delivery and faults"):
   of the batch is output: the caller holds the batch (back-pressure) and retries it;
 - a shadow failing ⇒ the primary outputs go on, the shadow's outputs are counted missing.
 
-With a ``monitor``, every scored batch is also counted into drift window histograms
-(drift/summary.py) under the primary's version.
+Each shadow that answered is compared with the primary on the batch (decisions, |Δ score|:
+streams/worker/metrics.py). With a ``monitor``, every scored batch is also counted into drift
+window histograms (drift/summary.py) under the primary's version.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from schemas.prediction_writer import PredictionWriter
 from streams.features.store import DEFAULTS, FeatureRows, FeatureStore, FeatureStoreError
 from streams.routing.state import RoutedModels
 from streams.worker.messages import BatchResult, DeadLetter, InMessage, OutRecord
-from streams.worker.metrics import Metrics
+from streams.worker.metrics import Metrics, compare_shadow
 
 log = logging.getLogger(__name__)
 _DECISIONS = np.array(["approve", "review", "decline"], dtype=object)
@@ -168,14 +169,17 @@ class ScoringPipeline:
             return [OutRecord(*kv) for kv in zip(keys, values, times, strict=True)]
 
         result.predictions = outputs(models.primary, first)
+        decisions = self.config.decision_index(primary)
         for shadow, scored in shadow_scores:
             result.shadow.extend(outputs(shadow, scored))
+            vs = self.config.decision_index(scored.scores)
+            compared = compare_shadow(primary, decisions, scored.scores, vs)
+            m.count_shadow(f"{shadow.name}:{shadow.version}", compared)
         t4 = time.perf_counter()
         m.stage_seconds.labels("encode").observe(t4 - t3)
         if self.monitor is not None:
             # What the primary saw and said, for drift (drift/summary.py): vectorised, ~µs.
             ref = models.primary
-            decisions = self.config.decision_index(primary)
             times_ms = np.asarray(times, dtype=np.int64)
             due = self.monitor.progress_due()
             partitions = (

@@ -51,8 +51,10 @@ def test_too_few_labels_are_rejected_before_training() -> None:
     def primary(x: np.ndarray) -> np.ndarray:
         raise AssertionError("the primary must not be asked")
 
-    outcome = retrain(_dataset(300), primary, GATE, FAST)
+    steps: list[str] = []
+    outcome = retrain(_dataset(300), primary, GATE, FAST, on_step=steps.append)
     assert not outcome.accepted
+    assert steps == []  # no step beyond reading was taken
     assert outcome.model is None
     assert outcome.reasons[0] == "only 300 labelled events in the range; at least 500"
     assert outcome.metrics["rows"] == 300
@@ -67,8 +69,11 @@ def test_a_candidate_that_learns_the_ground_truth_beats_a_base_rate_primary() ->
         seen.append(x)
         return np.full(len(x), float(data.y.mean()))
 
-    outcome = retrain(data, primary, GATE, FAST)
+    steps: list[tuple[str, int]] = []
+    outcome = retrain(data, primary, GATE, FAST, on_step=lambda s: steps.append((s, len(seen))))
     assert outcome.accepted, outcome.reasons
+    # Told of training before the primary is asked, and of gating before it is.
+    assert steps == [("training", 0), ("gating", 0)]
     assert outcome.reasons == []
     m = outcome.metrics
     assert m["candidate_auc"] > 0.75 > m["primary_auc"] == 0.5

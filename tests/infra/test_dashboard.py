@@ -1,8 +1,8 @@
 """The Grafana dashboard reads only what is exported, and a running worker exports its part.
 
-The names come from the code (streams/worker/metrics.py and drift/metrics.py register each
-metric once, with its labels), never from a list copied here; Triton's own metric is read
-from the real Triton.
+The names come from the code (streams/worker/metrics.py, drift/metrics.py and
+streams/retraining/metrics.py register each metric once, with its labels), never from a list
+copied here; Triton's own metric is read from the real Triton.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import pytest
 from drift.metrics import DriftMetrics
 from inference.repository import DEFAULT_MODEL
 from infra.settings import ServicesSettings
+from streams.retraining.metrics import RetrainingMetrics
 from streams.routing import ModelRef, Routing
 from streams.worker.metrics import Metrics
 from tests.support.dashboard import dashboard_reads, exposed, metrics_and_groupings
 from tests.support.events import make_events
 from tests.support.kafka import create_topics, predictions, produce, produce_events
-from tests.support.models import set_routing
+from tests.support.models import export_model, set_routing
 from tests.support.waiting import wait_for
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "infra/grafana/dashboards/streamscore.json"
@@ -30,8 +31,14 @@ TRITON_PREFIX = "nv_"  # Triton's own metrics, scraped from Triton itself
 
 
 def exported() -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Every metric of the worker and of the drift agent."""
-    return {**Metrics().exported(), **DriftMetrics().exported()}
+    """Every metric of the worker, the drift agent and the retraining worker."""
+    sets = (Metrics(), DriftMetrics(), RetrainingMetrics())
+    merged: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for metric_set in sets:
+        names = metric_set.exported()
+        assert not set(names) & set(merged), f"exported twice: {set(names) & set(merged)}"
+        merged.update(names)
+    return merged
 
 
 def series_of_the_code(
@@ -57,7 +64,7 @@ def test_the_dashboard_reads_only_series_the_worker_exports_and_groups_by_their_
         assert grouped <= code[name] | {"le"}, f"{name} is grouped by {grouped - code[name]}"
 
 
-def test_every_metric_of_the_worker_and_the_drift_agent_has_a_panel() -> None:
+def test_every_metric_of_the_worker_the_drift_agent_and_the_retrainer_has_a_panel() -> None:
     reads = dashboard_reads(DASHBOARD)
     for name, (kind, _labels) in exported().items():
         series = [name + s for s in HISTOGRAM_SERIES] if kind == "histogram" else [name]
@@ -78,9 +85,11 @@ def test_expression_parsing_catches_a_wrong_metric() -> None:
 def test_a_running_worker_and_triton_export_every_series_the_dashboard_reads(
     stack: ServicesSettings, start_worker: Any
 ) -> None:
-    # A shadow that is not there, an unknown entity and a bad message: every labelled
-    # series gets a child.
-    set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1"), (ModelRef("no-such-model", "7"),)))
+    # A shadow that is not there beside one that scores, an unknown entity and a bad
+    # message: every labelled series gets a child.
+    challenger = ModelRef(export_model(stack, "challenger", seed=11), "1")
+    missing_shadow = ModelRef("no-such-model", "7")
+    set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1"), (missing_shadow, challenger)))
     worker = start_worker(triton={"timeout_s": 0.5})
     create_topics(stack.kafka_bootstrap, worker.topics)
     events, _ = make_events(20, seed=21, entities=["never-stored"])

@@ -2,7 +2,8 @@
 
 Each test has its own topics (a random prefix) and its own model names; the worker runs in a
 thread of the test process, except in the first test, which runs the real command
-(`python -m streams.cli retrain worker`) and stops it with SIGTERM.
+(`python -m streams.cli retrain worker`), reads its /metrics and stops it with SIGTERM. The
+threaded ones read the worker's metrics from its registry.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,103 +23,32 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import redis
 import tritonclient.grpc as grpcclient
-from confluent_kafka import Producer
 from typer.testing import CliRunner
 
 from infra.config import child_environment
+from infra.process import free_port
 from infra.settings import ServicesSettings
-from schemas.codec import codec_for
-from schemas.features import ENTITY_FEATURE_NAMES, N_FEATURES
 from streams.cli import cli
-from streams.features.store import DEFAULTS
-from streams.retraining.dataset import DatasetReader, FeatureHistory
-from streams.retraining.settings import RetrainingSettings, on_services
-from streams.retraining.worker import RetrainingWorker
+from streams.retraining.metrics import STEPS
+from streams.retraining.settings import RetrainingSettings
 from streams.routing import ModelRef, Routing
 from streams.routing.state import ROUTING_KEY, read_sync
 from streams.simulation.simulator import EventSimulator, entity_feature_rows
-from streams.topics import TopicNames, ensure_topics
 from tests.support.kafka import committed, consume
 from tests.support.models import export_model, set_routing
-
-CODECS = {
-    name: codec_for(name)
-    for name in ("event", "label", "entity_features", "retraining_request", "retraining_result")
-}
-EPOCHS = 6
-
-
-def _ms(t: datetime) -> int:
-    return int(t.timestamp() * 1000)
-
-
-@pytest.fixture
-def settings(stack: ServicesSettings) -> RetrainingSettings:
-    prefix = f"t{uuid.uuid4().hex[:8]}"
-    topics = TopicNames().prefixed(prefix)
-    ensure_topics(stack.kafka_bootstrap, topics.specs())
-    return on_services(
-        stack,
-        topics=topics,
-        training={
-            "app_id": f"{prefix}-retrainer",
-            "epochs": EPOCHS,
-            "read_timeout_s": 20.0,
-            "ready_timeout_s": 60.0,
-        },
-    )
-
-
-@contextmanager
-def running(settings: RetrainingSettings) -> Iterator[RetrainingWorker]:
-    """A worker in a thread until the block ends; its exception, if any, fails the test."""
-    stop = threading.Event()
-    worker = RetrainingWorker(settings, stop)
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            worker.run()
-        except BaseException as exc:  # re-raised in the test below
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, name="retrainer", daemon=True)
-    thread.start()
-    try:
-        yield worker
-    finally:
-        stop.set()
-        thread.join(60)
-        assert not thread.is_alive(), "the worker did not stop"
-        if errors:
-            raise errors[0]
-
-
-def produce(
-    settings: RetrainingSettings,
-    topic: str,
-    values: list[tuple[bytes | None, bytes | None]],
-    timestamp_ms: int = 0,
-) -> None:
-    """Raw key/value pairs, flushed; ``timestamp_ms`` stamps them all (0: now)."""
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap, "linger.ms": 5})
-    for key, value in values:
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key, timestamp=timestamp_ms)
-                break
-            except BufferError:
-                producer.poll(0.1)
-    assert producer.flush(30) == 0
-
-
-def encoded(
-    schema: str, records: list[dict[str, Any]], key: str
-) -> list[tuple[bytes | None, bytes | None]]:
-    return [(str(r[key]).encode(), CODECS[schema].encode(r)) for r in records]
+from tests.support.retraining import (
+    CODECS,
+    encoded,
+    idle,
+    ms,
+    produce,
+    running,
+    sample,
+    steps_taken,
+)
+from tests.support.waiting import metric, wait_for
 
 
 def send_request(
@@ -153,6 +83,9 @@ def test_unknown_model_is_rejected_by_the_command(
     settings: RetrainingSettings, tmp_path: Path
 ) -> None:
     produce(settings, settings.topics.retraining, [(b"x", b"not a request")])
+    port = free_port()
+    training = settings.training.model_copy(update={"metrics_port": port})
+    settings = settings.model_copy(update={"training": training})
     log = tmp_path / "retrainer.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -178,6 +111,22 @@ def test_unknown_model_is_rejected_by_the_command(
             f"unknown model {model!r}: no version of it in {settings.model_repository}"
         ]
         assert result["new_version"] is None
+
+        def scraped() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as page:
+                return str(page.read().decode())
+
+        requests = "streamscore_retraining_requests_total"
+        # The result is acknowledged before it is counted: wait for the count.
+        wait_for(
+            lambda: metric(scraped(), f'{requests}{{outcome="rejected"}}') == 1.0, 10, "a count"
+        )
+        text = scraped()
+        assert metric(text, f'{requests}{{outcome="undecodable"}}') == 1.0
+        assert metric(text, f'{requests}{{outcome="accepted"}}') == 0.0
+        assert metric(text, 'streamscore_retraining_state{state="idle"}') == 1.0
+        assert metric(text, "streamscore_retraining_state{") == 1.0  # one state at a time
+        assert metric(text, "streamscore_retraining_step_seconds_count") == 0.0  # no step run
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     finally:
@@ -210,6 +159,7 @@ def test_the_same_request_id_is_answered_once(settings: RetrainingSettings) -> N
             assert time.monotonic() < wait, "the requests were never consumed"
             time.sleep(0.2)
     assert worker.stats.duplicates == 3
+    assert sample(worker.metrics, "streamscore_retraining_requests_total", outcome="duplicate") == 3
     assert len(results(settings, 2, 3)) == 1
 
 
@@ -238,10 +188,17 @@ def test_coin_flip_labels_are_rejected_by_the_auc_floor(
 ) -> None:
     model = export_model(stack, f"flips-{uuid.uuid4().hex[:6]}", seed=8)
     _, start, end = _simulated(settings, 4000, seed=4, coin_flips=True)
-    with running(settings):
+    with running(settings) as worker:
         send_request(settings, model, start=start, end=end)
         [result] = results(settings, 1, 90)
     assert result["outcome"] == "rejected"
+    # Trained and gated, never exported; back to idle once answered.
+    assert steps_taken(worker.metrics) == {
+        "reading": 1, "training": 1, "gating": 1, "exporting": 0, "loading": 0
+    }  # fmt: skip
+    assert idle(worker.metrics)
+    assert sample(worker.metrics, "streamscore_retraining_requests_total", outcome="rejected") == 1
+    assert sample(worker.metrics, "streamscore_retraining_last_version", model=model) == 0
     assert any("below the floor of 0.600" in r for r in result["reasons"]), result["reasons"]
     assert result["new_version"] is None
     assert result["primary_version"] == "1"
@@ -280,7 +237,7 @@ def _better_model_is_shadowed(
     settings: RetrainingSettings, stack: ServicesSettings, model: str
 ) -> None:
     sim = EventSimulator(3, 500)
-    before = _ms(datetime.now(UTC) - timedelta(hours=1))
+    before = ms(datetime.now(UTC) - timedelta(hours=1))
     rows = [{"entity_id": e, **values} for e, values in entity_feature_rows(sim.seed, sim.entities)]
     produce(
         settings, settings.topics.features, encoded("entity_features", rows, "entity_id"), before
@@ -289,10 +246,14 @@ def _better_model_is_shadowed(
     poison = [{**r, "chargeback_rate_90d": 1.0, "failed_logins_7d": 50.0} for r in rows]
     produce(settings, settings.topics.features, encoded("entity_features", poison, "entity_id"))
     _, start, end = _simulated(settings, 24_000, seed=3)
-    with running(settings):
+    with running(settings) as worker:
         request_id = send_request(settings, model, start=start, end=end)
         [result] = results(settings, 1, 120)
     assert result["outcome"] == "accepted", result["reasons"]
+    assert steps_taken(worker.metrics) == dict.fromkeys(STEPS, 1.0)
+    assert idle(worker.metrics)
+    assert sample(worker.metrics, "streamscore_retraining_requests_total", outcome="accepted") == 1
+    assert sample(worker.metrics, "streamscore_retraining_last_version", model=model) == 2
     assert result["reasons"] == []
     assert (result["new_version"], result["primary_version"]) == ("2", "1")
     m = result["metrics"]
@@ -309,73 +270,3 @@ def _better_model_is_shadowed(
     store = redis.Redis(host=stack.host, port=stack.redis_port)
     assert read_sync(store) == Routing(ModelRef(model, "1"), (ModelRef(model, "2"),))
     store.close()
-
-
-def test_training_rows_take_the_features_as_of_each_event(settings: RetrainingSettings) -> None:
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
-    at = _ms(t0)
-
-    def vector(value: float) -> dict[str, float]:
-        return dict.fromkeys(ENTITY_FEATURE_NAMES, value)
-
-    feats = settings.topics.features
-    produce(
-        settings,
-        feats,
-        encoded("entity_features", [{"entity_id": "a", **vector(1)}], "entity_id"),
-        at,
-    )
-    produce(
-        settings,
-        feats,
-        encoded("entity_features", [{"entity_id": "a", **vector(2)}], "entity_id"),
-        at + 10_000,
-    )
-    produce(
-        settings,
-        feats,
-        encoded("entity_features", [{"entity_id": "b", **vector(3)}], "entity_id"),
-        at + 100_000,
-    )
-    produce(settings, feats, [(b"a", b"garbage"), (b"a", None)], at + 1)
-    sim_events = list(itertools.islice(EventSimulator(1, 5, start=t0).events(), 7))
-    events = [e.event for e in sim_events]
-    plan = [("a", 5), ("a", 15), ("b", 50), ("c", 60), ("a", 3600), ("a", 20)]
-    for event, (entity, seconds) in zip(events, plan, strict=False):
-        event.update(entity_id=entity, event_time=t0 + timedelta(seconds=seconds))
-    events[6] = {**events[0], "amount": 99.0}  # a duplicate event id: the first one stays
-    produce(
-        settings,
-        settings.topics.events,
-        [(b"a", b"\x00bad"), *encoded("event", events, "entity_id")],
-    )
-    labels = [e.label(t0) for e in sim_events[:5]]  # event 5 (a, 20 s) stays unlabelled
-    labels[0]["label"] = 1
-    bad_label = {**sim_events[1].label(t0), "label": 2}
-    produce(settings, settings.topics.labels, encoded("label", [*labels, bad_label], "entity_id"))
-
-    data, stats = DatasetReader(settings).read(at, at + 120_000)
-
-    assert stats.events_in_range == 5 and stats.duplicate_events == 1
-    assert (stats.labelled, stats.bad_events, stats.bad_labels, stats.bad_features) == (4, 1, 1, 2)
-    assert stats.metrics()["labelled_share"] == 0.8
-    order = np.argsort(data.event_time_ms)
-    entity_part = data.x[order][:, N_FEATURES - len(ENTITY_FEATURE_NAMES) :]
-    assert entity_part[:, 0].tolist() == [1.0, 2.0, DEFAULTS[0], DEFAULTS[0]]
-    assert data.point_in_time[order].tolist() == [True, True, False, False]
-    assert data.x[order][0, 0] == np.float32(events[0]["amount"])  # not the duplicate's 99.0
-    # bad_label (2) came after event 1's good label: the good one stays.
-    assert data.y[order].tolist() == [
-        1.0,
-        float(sim_events[1].outcome),
-        *[float(e.outcome) for e in sim_events[2:4]],
-    ]
-
-
-def test_feature_history_ties_go_to_the_later_offset() -> None:
-    history = FeatureHistory()
-    history.add("a", 100, 7, np.full(8, 2.0, np.float32))
-    history.add("a", 100, 3, np.full(8, 1.0, np.float32))
-    values, known = history.as_of(["a", "a", "z"], np.array([99, 100, 500]))
-    assert values[:, 0].tolist() == [DEFAULTS[0], 2.0, DEFAULTS[0]]
-    assert known.tolist() == [False, True, False]

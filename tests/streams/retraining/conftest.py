@@ -1,0 +1,14 @@
+"""The retraining tests' settings: topics and a consumer group of each test's own."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.settings import ServicesSettings
+from streams.retraining.settings import RetrainingSettings
+from tests.support.retraining import retraining_settings
+
+
+@pytest.fixture
+def settings(stack: ServicesSettings) -> RetrainingSettings:
+    return retraining_settings(stack)
