@@ -20,7 +20,6 @@ $(STAMP): pyproject.toml
 
 # The main job: bring everything up and run the live demo.
 run: install
-	$(BIN)/streamscore up
 	$(BIN)/streamscore demo
 
 up: install
@@ -39,6 +38,7 @@ lint: $(STAMP)
 
 # Sets up, lints, and runs every test against real Kafka, Redis and Triton.
 test: install lint
+	$(BIN)/python -m infra install --tests
 	$(BIN)/pytest -q
 
 unit: $(STAMP)

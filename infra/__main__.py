@@ -1,22 +1,25 @@
-"""`python -m infra install`: fetch or install what the services need (idempotent).
+"""`python -m infra install [--tests]`: fetch or install what the services need (idempotent).
 
-Called by `make install`, so a fresh machine gets the Kafka jars, redis-server and the
-Triton Python-backend folder without any step done by hand.
+Called by `make install`, so a fresh machine gets Java, Maven, the Kafka jars, redis-server
+and the Triton Python-backend folder without any step done by hand. ``--tests`` (`make
+test`) adds what only the tests use: tmux, in which a test drives the live demo.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 
+from infra.apt import apt_install
 from infra.errors import InfraError
 from infra.services import services
 from infra.settings import ServicesSettings
 
 
 def main(argv: list[str]) -> int:
-    if argv != ["install"]:
-        print("usage: python -m infra install", file=sys.stderr)
+    if argv not in (["install"], ["install", "--tests"]):
+        print("usage: python -m infra install [--tests]", file=sys.stderr)
         return 2
     config = ServicesSettings()
     for service in services(config):
@@ -27,6 +30,12 @@ def main(argv: list[str]) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"{service.name:<7} installed ({time.monotonic() - t0:.1f}s)")
+    if "--tests" in argv and shutil.which("tmux") is None:
+        try:
+            apt_install("tests", ["tmux"], "tmux")
+        except InfraError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

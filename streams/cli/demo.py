@@ -1,8 +1,9 @@
-"""`streamscore demo`: the live demo behind `make run` (streams/simulation/demo.py)."""
+"""`streamscore demo`: the whole loop, live (what `make run` runs; streams/demo/run.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -10,25 +11,48 @@ from streams.cli.common import fail
 
 
 def demo(
-    rate: Annotated[float, typer.Option(help="Events per second.", min=1)] = 2000.0,
-    seconds: Annotated[float, typer.Option(help="How long to stream.", min=1)] = 20.0,
+    rate: Annotated[float | None, typer.Option(help="Events per second [1000].", min=1)] = None,
+    seconds: Annotated[
+        float | None, typer.Option(help="Least streaming time, seconds [120].", min=5)
+    ] = None,
+    drift_at: Annotated[
+        float | None, typer.Option(help="Seconds into the stream merchant_risk shifts [30].")
+    ] = None,
+    batch_ms: Annotated[
+        float | None, typer.Option(help="The worker's batch time T, ms [20].", min=0.1)
+    ] = None,
+    engine: Annotated[
+        str, typer.Option(help="Scoring engine: librdkafka (default) or faust.")
+    ] = "librdkafka",
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 0,
-    engine: Annotated[str, typer.Option(help="Worker engine: faust or librdkafka.")] = "faust",
+    quick: Annotated[
+        bool, typer.Option("--quick", help="The compressed run (40 s of stream) CI takes.")
+    ] = False,
+    report_dir: Annotated[
+        Path, typer.Option("--report-dir", help="Where the shadow report is written.")
+    ] = Path("demo-report"),
 ) -> None:
-    """Live demo on the services of `streamscore up`: stream, score, shadow, dead-letter."""
-    from streams.cli.services import services_settings, show_status
-    from streams.client import ClientSettings
-    from streams.simulation.demo import DemoError, run_demo
+    """Start everything, stream with drift, watch it retrain and shadow, write the report."""
+    from rich.console import Console
 
-    config = services_settings()
-    if not show_status(config):
-        raise fail("services are not healthy: run `streamscore up` first")
-    client = ClientSettings(**config.addresses(ClientSettings))
-    try:
-        status = run_demo(config, client, rate, seconds, seed, engine)
-    except DemoError as exc:
-        raise fail(exc) from None
-    raise typer.Exit(status)
+    from streams.cli.services import services_settings
+    from streams.demo.run import DemoPlan, run_demo
+
+    if engine not in ("librdkafka", "faust"):
+        raise fail(f"--engine must be librdkafka or faust, not {engine!r}")
+    values: dict[str, Any] = {"engine": engine, "seed": seed, "report_dir": report_dir}
+    for name, value in {
+        "rate": rate,
+        "seconds": seconds,
+        "drift_at_s": drift_at,
+        "batch_timeout_ms": batch_ms,
+    }.items():
+        if value is not None:
+            values[name] = value
+    plan = DemoPlan.quick(**values) if quick else DemoPlan(**values)
+    if plan.drift_at_s >= plan.seconds:
+        raise fail(f"--drift-at ({plan.drift_at_s:g}) must come before the end ({plan.seconds:g})")
+    raise typer.Exit(run_demo(services_settings(), plan, Console()))
 
 
 def register(cli: typer.Typer) -> None:

@@ -88,7 +88,12 @@ def up(config: ServicesSettings) -> None:
 
 
 def down(config: ServicesSettings) -> None:
-    """Stop the services started by `up` and leave no process behind."""
+    """Stop the services started by `up` and leave no process behind (a killed demo's
+    workers included)."""
+    from streams.demo.fleet import stop_leftovers
+
+    for name in stop_leftovers(config):
+        out.print(f"demo {name} stopped")
     for name, was_running in services.down(config).items():
         out.print(f"{name:<7} {'stopped' if was_running else 'not running'}")
 

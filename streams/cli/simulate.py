@@ -70,9 +70,6 @@ def simulate(
     config = client_settings(bootstrap)
     topic = topic or config.topics.events
     labels_topic = labels_topic or config.topics.labels
-    simulator = sim.EventSimulator(
-        seed, entities, drift, (start or datetime.now(UTC)).replace(tzinfo=UTC), rate
-    )
     try:
         for name in (topic, labels_topic) if labels else (topic,):
             check_topic(config, name)
@@ -80,6 +77,13 @@ def simulate(
             EventProducer(config, topic, validate=False) as events,
             LabelProducer(config, labels_topic, validate=False) as outcomes,
         ):
+            # The clock of event_time starts here, as the pacing does, once the producers
+            # are connected: earlier, every event would carry the set-up time as latency.
+            events.connect()
+            outcomes.connect()
+            simulator = sim.EventSimulator(
+                seed, entities, drift, (start or datetime.now(UTC)).replace(tzinfo=UTC), rate
+            )
             try:
                 report = sim.run(
                     simulator,

@@ -87,6 +87,12 @@ class RecordProducer:
         value = self.codec.encode(record)
         self._produce(None if key is None else str(key).encode(), value)
 
+    def connect(self, timeout_s: float = 10.0) -> None:
+        """Open the connection and fetch the topic's metadata now, not on the first send:
+        a paced sender (`simulate`) starts its clock after this, so the first events do
+        not carry the connection's set-up as latency."""
+        self._producer.list_topics(self.topic, timeout=timeout_s)
+
     def send_many(self, records: Iterable[Mapping[str, Any] | AvroRecord]) -> int:
         """Queue every record; returns how many."""
         n = 0

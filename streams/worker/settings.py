@@ -39,6 +39,13 @@ class BatchConfig(Section):
     timeout_ms: float = Field(
         5.0, gt=0, description="Micro-batch time T: the longest an event waits for company."
     )
+    fetch_min_bytes: int = Field(
+        1,
+        ge=1,
+        description="librdkafka engine: the broker answers a fetch once it has this many "
+        "bytes or T has passed. 1 takes what has come at once (small batches at low rates); "
+        "more gathers bigger batches at low rates, for fewer requests and less CPU.",
+    )
 
     @property
     def timeout_s(self) -> float:

@@ -79,6 +79,7 @@ class LibrdkafkaEngine:
                     "session.timeout.ms": int(settings.session_timeout_s * 1000),
                     "heartbeat.interval.ms": int(settings.session_timeout_s * 200),
                     "fetch.wait.max.ms": max(1, int(settings.batch.timeout_s * 1000)),
+                    "fetch.min.bytes": settings.batch.fetch_min_bytes,
                 }
             )
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 import redis
 import tritonclient.grpc as grpcclient
 
@@ -54,6 +55,19 @@ def test_every_event_gets_one_primary_and_one_shadow_output_with_the_models_scor
             assert p["features_missing"] is False
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
 
+    # The live comparison counted every event once, with the figures of the outputs.
+    by_event = {p["event_id"]: p for p in primary}
+    pairs = [(by_event[s["event_id"]], s) for s in shadow]
+    differ = sum(p["decision"] != s["decision"] for p, s in pairs)
+    delta = sum(abs(s["score"] - p["score"]) for p, s in pairs)
+    text = worker.metrics()
+    model = f'{{model="{challenger}:1"}}'
+    compared = metric(text, f"streamscore_shadow_compared_total{model}")
+    assert compared == 300
+    assert metric(text, f"streamscore_shadow_disagreements_total{model}") == differ <= compared
+    assert metric(text, f"streamscore_shadow_score_delta_total{model}") == pytest.approx(delta)
+    assert delta > 0  # two different models: the check above can fail
+
 
 def test_one_redis_mget_and_one_triton_request_per_model_per_batch(
     stack: ServicesSettings, start_worker: Any, challenger: str, entities: Entities
@@ -76,14 +90,25 @@ def test_one_redis_mget_and_one_triton_request_per_model_per_batch(
         ]
         return mgets, requests[0], requests[1]
 
+    # One event first: a worker warms each model and the feature store once as it starts
+    # scoring (streams/worker/runtime.py), which is not per batch.
+    first, _ = make_events(1, seed=11, entities=ids)
+    produce_events(stack.kafka_bootstrap, worker.topics.events, first)
+
+    def outputs() -> float:
+        try:
+            return metric(worker.metrics(), "streamscore_events_out_total{")
+        except OSError:
+            return 0.0  # not serving /metrics yet
+
+    wait_for(lambda: outputs() >= 2, 60, "the first event's two outputs")
     before = counts()
+    batches_before = metric(worker.metrics(), "streamscore_batch_size_count")
     events, _ = make_events(2000, seed=12, entities=ids)
     produce_events(stack.kafka_bootstrap, worker.topics.events, events)
-    assert len(predictions(stack.kafka_bootstrap, worker.topics.predictions, 2000)) == 2000
-    wait_for(
-        lambda: metric(worker.metrics(), "streamscore_events_out_total{") >= 4000, 30, "outputs"
-    )
-    batches = metric(worker.metrics(), "streamscore_batch_size_count")
+    assert len(predictions(stack.kafka_bootstrap, worker.topics.predictions, 2001)) == 2001
+    wait_for(lambda: outputs() >= 4002, 30, "outputs")
+    batches = metric(worker.metrics(), "streamscore_batch_size_count") - batches_before
     mgets, primary, shadow = (a - b for a, b in zip(counts(), before, strict=True))
     store.close()
     triton.close()
