@@ -43,6 +43,7 @@ JVM_OPTS = [
     "-Xmx1g",
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
+    "-XX:TieredStopAtLevel=1",
     "-Djava.awt.headless=true",
 ]
 
