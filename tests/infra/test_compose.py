@@ -108,6 +108,7 @@ def test_every_service_is_defined(services: dict[str, dict[str, Any]]) -> None:
         ("triton", "http://localhost:8000/v2/health/ready"),
         ("worker", "http://localhost:9100/metrics"),
         ("drift-agent", "http://localhost:9101/metrics"),
+        ("retrainer", "http://localhost:9102/metrics"),
     ],
 )
 def test_service_has_a_healthcheck(
@@ -210,9 +211,10 @@ def test_prometheus_scrapes_worker_drift_agent_and_triton(
         for static in job["static_configs"]
         for target in static["targets"]
     }
-    assert {"worker:9100", "drift-agent:9101", "triton:8002"} <= targets
+    assert {"worker:9100", "drift-agent:9101", "retrainer:9102", "triton:8002"} <= targets
     assert 9100 in published_ports(services["worker"]).values()
     assert 9101 in published_ports(services["drift-agent"]).values()
+    assert 9102 in published_ports(services["retrainer"]).values()
 
 
 def test_grafana_provisioning_points_at_the_dashboard(services: dict[str, dict[str, Any]]) -> None:
