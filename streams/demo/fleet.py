@@ -55,7 +55,7 @@ class Member:
 
 @dataclass
 class Fleet:
-    """The processes one demo run started, stopped together (last started, first stopped)."""
+    """The processes one demo run started (the run's teardown stops them, last first)."""
 
     home: Path
     members: dict[str, Member] = field(default_factory=dict)
@@ -84,10 +84,6 @@ class Fleet:
     def dead(self) -> list[Member]:
         """Members that exited (none should before the demo stops them)."""
         return [m for m in self.members.values() if not m.alive()]
-
-    def stop(self) -> None:
-        for member in reversed(list(self.members.values())):
-            member.process.stop(timeout_s=20.0)
 
     def describe_death(self, member: Member) -> str:
         return f"the {member.name} exited; the end of its log ({member.process.log_file}):\n" + (

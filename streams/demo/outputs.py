@@ -135,7 +135,6 @@ class OutputReader(threading.Thread):
         self.book = LatencyBook()
         self._records: deque[tuple[str, dict[str, Any]]] = deque()
         self.predictions = 0
-        self.models: dict[str, int] = {}  # "name:version" of the primary → predictions
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -160,10 +159,8 @@ class OutputReader(threading.Thread):
 
     def _prediction(self, record: dict[str, Any], stamped_ms: int) -> None:
         self.book.add(stamped_ms - record["event_time"])
-        ref = f"{record['model_name']}:{record['model_version']}"
         with self._lock:
             self.predictions += 1
-            self.models[ref] = self.models.get(ref, 0) + 1
 
     def close(self) -> None:
         self._halt.set()
