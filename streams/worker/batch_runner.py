@@ -13,9 +13,11 @@ faults"): each failure is retried, or dead-lettered, explicitly.
   events that still fail, with their error class (one bad event never stops the worker);
 - a publish that fails: publish the whole batch again (consumers dedupe by event_id).
 
-Publishing is pipelined: while the broker acknowledges batch k, batch k+1 is scored (at most
-``max_in_flight`` batches wait for acks). Batches are still acknowledged in the order they
-were submitted, so an input offset is never committed ahead of an unpublished batch.
+Scoring and publishing are pipelined. While the model server scores batch k, batch k+1 is
+taken, decoded and enriched (:meth:`ScoringPipeline.prepare`); while the broker acknowledges
+batch k, the next ones are scored (at most ``max_in_flight`` batches wait for acks). Batches
+are still scored one at a time and acknowledged in the order they were submitted, so an input
+offset is never committed ahead of an unpublished batch.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from pydantic import Field
 
@@ -36,7 +38,7 @@ from streams.features.store import FeatureStoreError
 from streams.topics import TopicNames
 from streams.worker.messages import BatchResult, DeadLetter, InMessage, OutMessage
 from streams.worker.metrics import Metrics
-from streams.worker.pipeline import ScoringPipeline
+from streams.worker.pipeline import Prepared, ScoringPipeline
 from streams.worker.sink import Sink
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 # The world is broken, not the batch: hold it and try again (a schema registry that does not
 # answer is no fault of the events either).
 HOLD_ON = (InferenceError, FeatureStoreError, RegistryError)
+T = TypeVar("T")
 
 
 class RunnerConfig(Section):
@@ -81,16 +84,42 @@ class BatchRunner:
         self._publish_retried = metrics.retry_counter("publish")
         self._slots = asyncio.Semaphore(config.max_in_flight)
         self._previous: asyncio.Future[bool] | None = None  # did the last batch get acked?
+        self._scoring: asyncio.Task[None] | None = None  # the batch at the model server
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(
         self, messages: Sequence[InMessage], acknowledge: Callable[[], Awaitable[None]]
     ) -> None:
-        """Score a batch now (holding the caller while a service is down), then publish it in
-        the background and call ``acknowledge`` once its outputs are acked, in order."""
+        """Prepare a batch now (decode, features: holding the caller while a service is
+        down), then score, publish and ``acknowledge`` it in the background, in order.
+
+        Returns once the batch before this one is scored, so the caller takes and prepares
+        the next batch while the model server scores this one: one batch at the model
+        server, one being prepared, at most ``max_in_flight`` awaiting broker acks."""
         self.metrics.events_in.inc(len(messages))
         self.metrics.batch_size.observe(len(messages))
-        result = await self._score(messages)
+        prepared = await self._attempt(lambda: self.pipeline.prepare(messages), messages)
+        if prepared is None or self.should_stop():
+            return  # stopping: neither published nor acknowledged, so redelivered
+        if self._scoring is not None:
+            await self._scoring  # one batch at the model server at a time, in order
+        task = asyncio.create_task(self._finish(messages, prepared, acknowledge))
+        self._scoring = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _finish(
+        self,
+        messages: Sequence[InMessage],
+        prepared: Prepared | BatchResult,
+        acknowledge: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Score a prepared batch, then hand it to publishing with its place in the order."""
+        if isinstance(prepared, BatchResult):  # isolated event by event already
+            result: BatchResult | None = prepared
+        else:
+            ready = prepared
+            result = await self._attempt(lambda: self.pipeline.finish(ready), messages)
         if result is None or self.should_stop():
             # Stopping: neither published nor acknowledged, so redelivered, never doubled
             # (the engine's final commit may already be under way).
@@ -103,8 +132,10 @@ class BatchRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> bool:
-        """Wait until every submitted batch is published and acknowledged (or not): whether
-        the last one was acknowledged."""
+        """Wait until every submitted batch is scored, published and acknowledged (or not):
+        whether the last one was acknowledged."""
+        if self._scoring is not None:
+            await asyncio.shield(self._scoring)
         if self._previous is None:
             return True
         return await asyncio.shield(self._previous)
@@ -132,12 +163,15 @@ class BatchRunner:
             self._slots.release()
             done.set_result(acked)
 
-    async def _score(self, messages: Sequence[InMessage]) -> BatchResult | None:
-        """The batch's result, once the services allow; None when stopping first."""
+    async def _attempt(
+        self, step: Callable[[], Awaitable[T]], messages: Sequence[InMessage]
+    ) -> T | BatchResult | None:
+        """One step of scoring, once the services allow; None when stopping first. An
+        unexpected error isolates the batch: the whole batch, event by event."""
 
-        async def attempt() -> BatchResult:
+        async def attempt() -> T | BatchResult:
             try:
-                return await self.pipeline.process(messages)
+                return await step()
             except HOLD_ON:
                 raise
             except Exception:

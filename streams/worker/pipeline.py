@@ -79,6 +79,21 @@ class Scored(NamedTuple):
     infer_ms: float
 
 
+class Prepared(NamedTuple):
+    """A batch decoded and enriched, waiting for the model server (``finish``)."""
+
+    result: BatchResult  # dead letters so far
+    kept: list[InMessage]  # the messages behind ``records``, in order
+    records: list[dict[str, Any]]
+    x: np.ndarray  # the model input, one row per record
+    missing: np.ndarray  # features_missing per record
+    timings: dict[str, float]  # decode_ms and features_ms
+
+
+_NO_ROWS = np.empty((0, N_FEATURES), dtype=np.float32)
+_NO_MISSING = np.empty(0, dtype=bool)
+
+
 class Routes(Protocol):
     """Where the pipeline takes its models from, once per batch (streams/routing/live.py)."""
 
@@ -109,16 +124,21 @@ class ScoringPipeline:
         self.metrics = metrics
 
     async def process(self, messages: Sequence[InMessage]) -> BatchResult:
+        """The whole batch at once: :meth:`prepare`, then :meth:`finish`."""
+        prepared = await self.prepare(messages)
+        return await self.finish(prepared)
+
+    async def prepare(self, messages: Sequence[InMessage]) -> Prepared:
+        """Decode and enrich: everything before the model server, so that the runner can
+        prepare the next batch while the model server scores this one."""
         m = self.metrics
         result = BatchResult()
-        models = self.routes.models  # one snapshot for the whole batch
-
         t0 = time.perf_counter()
         records, kept = self._decode(messages, result)
         t1 = time.perf_counter()
         m.stage_seconds.labels("decode").observe(t1 - t0)
         if not records:
-            return result
+            return Prepared(result, kept, records, _NO_ROWS, _NO_MISSING, {})
 
         rows = await self._features([r["entity_id"] for r in records], result)
         t2 = time.perf_counter()
@@ -138,20 +158,23 @@ class ScoringPipeline:
             records = [r for r, ok in zip(records, finite, strict=True) if ok]
             kept = [msg for msg, ok in zip(kept, finite, strict=True) if ok]
             x, missing = x[finite], missing[finite]
-            if not records:
-                return result  # nothing left to ask a model about
+        timings = {"decode_ms": (t1 - t0) * 1e3, "features_ms": (t2 - t1) * 1e3}
+        return Prepared(result, kept, records, x, missing, timings)
 
+    async def finish(self, prepared: Prepared) -> BatchResult:
+        """Score a prepared batch on every routed model and encode the outputs."""
+        m = self.metrics
+        result, kept, records, x, missing = prepared[:5]
+        if not records:
+            return result  # nothing left to ask a model about
+        models = self.routes.models  # one snapshot for the whole batch
+        t2 = time.perf_counter()
         first, shadow_scores = await self._infer(models, x, result)
         primary = first.scores
         t3 = time.perf_counter()
         m.stage_seconds.labels("infer").observe(t3 - t2)
 
-        timings = {
-            "decode_ms": (t1 - t0) * 1e3,
-            "features_ms": (t2 - t1) * 1e3,
-            "infer_ms": (t3 - t2) * 1e3,
-            "publish_ms": 0.0,
-        }
+        timings = {**prepared.timings, "infer_ms": (t3 - t2) * 1e3, "publish_ms": 0.0}
         now_ms = int(time.time() * 1000)
         times = [r["event_time"] for r in records]
         parts = self.writer.event_parts(

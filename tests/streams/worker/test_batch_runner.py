@@ -25,6 +25,7 @@ from tests.support.fakes import (
     FixedModel,
     Record,
     RecordingSink,
+    SlowModel,
     StaticRoutes,
     build_pipeline,
     decode_predictions,
@@ -108,25 +109,51 @@ def test_batches_are_acknowledged_in_order_when_acks_come_back_reversed() -> Non
 def test_no_more_than_max_in_flight_batches_await_acks() -> None:
     sink = RecordingSink(hold_acks=True)
     runner, acks = make_runner(FixedModel(), sink, max_in_flight=2), Acks(sink)
-    batches = [event_records(2) for _ in range(3)]
+    batches = [event_records(2) for _ in range(4)]
 
     async def main() -> None:
-        for i in (0, 1):
+        for i in (0, 1, 2):  # the third is scored, then waits for a publish slot…
             await runner.submit(to_messages(batches[i]), acks.of(i, batches[i]))
-        third = asyncio.create_task(runner.submit(to_messages(batches[2]), acks.of(2, batches[2])))
+        fourth = asyncio.create_task(runner.submit(to_messages(batches[3]), acks.of(3, batches[3])))
         await settle()
-        assert not third.done()  # scored, but waiting for a slot
+        assert not fourth.done()  # …so the fourth, prepared, waits for the model server
         assert len(sink.calls) == 2
         sink.gates[0].set()
-        await asyncio.wait_for(third, 1)
+        await asyncio.wait_for(fourth, 1)
         assert acks.order == [0]
         await wait_until(lambda: len(sink.gates) == 3)
-        for gate in sink.gates[1:]:
+        sink.gates[1].set()
+        await wait_until(lambda: len(sink.gates) == 4)
+        for gate in sink.gates[2:]:
             gate.set()
         await runner.drain()
 
     asyncio.run(main())
-    assert acks.order == [0, 1, 2]
+    assert acks.order == [0, 1, 2, 3]
+
+
+def test_the_next_batch_is_prepared_while_the_model_server_scores_this_one() -> None:
+    primary, store, sink = SlowModel(delay=0.2), FakeFeatureStore(), RecordingSink()
+    runner, acks = make_runner(primary, sink, store=store), Acks(sink)
+    first, second = event_records(3), event_records(2)
+
+    async def main() -> None:
+        await runner.submit(to_messages(first), acks.of(0, first))
+        await wait_until(lambda: primary.trace == [("start", "scorer:1")])
+        second_done = asyncio.create_task(
+            runner.submit(to_messages(second, offset=3), acks.of(1, second))
+        )
+        # The second batch's features are fetched while the first is at the model server…
+        await wait_until(lambda: store.calls == 2)
+        assert primary.trace == [("start", "scorer:1")]
+        assert not second_done.done()  # …and it waits there until the first is scored
+        await asyncio.wait_for(second_done, 1)
+        await runner.drain()
+
+    asyncio.run(main())
+    assert primary.trace == [("start", "scorer:1"), ("end", "scorer:1")] * 2
+    assert published_ids(sink.acked) == ids(first) + ids(second)
+    assert acks.order == [0, 1]
 
 
 def test_a_failed_publish_is_published_again_and_acknowledged_once_in_order() -> None:
@@ -190,10 +217,13 @@ def test_a_poison_event_is_dead_lettered_alone() -> None:
 def test_primary_down_holds_the_batch_until_it_is_back() -> None:
     primary, sink, metrics = FailingModel(), RecordingSink(), Metrics()
     runner, acks = make_runner(primary, sink, metrics=metrics), Acks(sink)
-    records = event_records(4)
+    records, after = event_records(4), event_records(2)
 
     async def main() -> None:
-        held = asyncio.create_task(runner.submit(to_messages(records), acks.of(0, records)))
+        # The first batch is prepared and handed to the model server; the next one is held
+        # (prepared too) until the model server scored the first: the stream stops there.
+        await runner.submit(to_messages(records), acks.of(0, records))
+        held = asyncio.create_task(runner.submit(to_messages(after, offset=4), acks.of(1, after)))
         await wait_until(lambda: primary.failed >= 3)  # retried with backoff, more than once
         assert not held.done()
         assert (sink.calls, acks.order) == ([], [])
@@ -202,11 +232,12 @@ def test_primary_down_holds_the_batch_until_it_is_back() -> None:
         await runner.drain()
 
     asyncio.run(main())
-    assert primary.calls == primary.failed + 1
-    assert primary.shapes == [(4, N_FEATURES)] * primary.calls  # the same batch every time
-    assert published_ids(sink.acked) == ids(records)
-    assert len(sink.calls) == 1
-    assert (acks.order, acks.early) == ([0], [])
+    assert primary.calls == primary.failed + 2
+    # the same batch every time, then the one after it
+    assert primary.shapes == [(4, N_FEATURES)] * (primary.failed + 1) + [(2, N_FEATURES)]
+    assert published_ids(sink.acked) == ids(records) + ids(after)
+    assert len(sink.calls) == 2
+    assert (acks.order, acks.early) == ([0, 1], [])
     failures = metrics.registry.get_sample_value("streamscore_primary_failures_total")
     assert failures == primary.failed
 
