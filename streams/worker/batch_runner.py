@@ -26,7 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import ClassVar, TypeVar
+from typing import ClassVar, NamedTuple, TypeVar
 
 from pydantic import Field
 
@@ -36,6 +36,7 @@ from schemas.errors import RegistryError
 from streams.backoff import Backoff, Stopped, never
 from streams.features.store import FeatureStoreError
 from streams.topics import TopicNames
+from streams.worker.latency_target import LatencyTarget
 from streams.worker.messages import BatchResult, DeadLetter, InMessage, OutMessage
 from streams.worker.metrics import Metrics
 from streams.worker.pipeline import Prepared, ScoringPipeline
@@ -47,6 +48,15 @@ log = logging.getLogger(__name__)
 # answer is no fault of the events either).
 HOLD_ON = (InferenceError, FeatureStoreError, RegistryError)
 T = TypeVar("T")
+
+
+class Taken(NamedTuple):
+    """When a batch was taken (monotonic s), how many events, and whether the take stopped
+    at the batch cap (more were waiting)."""
+
+    at: float
+    size: int
+    capped: bool
 
 
 class RunnerConfig(Section):
@@ -73,8 +83,10 @@ class BatchRunner:
         metrics: Metrics,
         config: RunnerConfig,
         should_stop: Callable[[], bool] = never,
+        target: LatencyTarget | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.target = target
         self.sink = sink
         self.topics = topics
         self.metrics = metrics
@@ -88,14 +100,22 @@ class BatchRunner:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(
-        self, messages: Sequence[InMessage], acknowledge: Callable[[], Awaitable[None]]
+        self,
+        messages: Sequence[InMessage],
+        acknowledge: Callable[[], Awaitable[None]],
+        *,
+        taken_at: float | None = None,
+        capped: bool = False,
     ) -> None:
         """Prepare a batch now (decode, features: holding the caller while a service is
         down), then score, publish and ``acknowledge`` it in the background, in order.
 
         Returns once the batch before this one is scored, so the caller takes and prepares
         the next batch while the model server scores this one: one batch at the model
-        server, one being prepared, at most ``max_in_flight`` awaiting broker acks."""
+        server, one being prepared, at most ``max_in_flight`` awaiting broker acks.
+        ``taken_at`` (monotonic) and ``capped`` (the take stopped at the batch cap) are
+        what the latency target learns from; ``taken_at`` defaults to now."""
+        taken = Taken(time.monotonic() if taken_at is None else taken_at, len(messages), capped)
         self.metrics.events_in.inc(len(messages))
         self.metrics.batch_size.observe(len(messages))
         prepared = await self._attempt(lambda: self.pipeline.prepare(messages), messages)
@@ -103,7 +123,7 @@ class BatchRunner:
             return  # stopping: neither published nor acknowledged, so redelivered
         if self._scoring is not None:
             await self._scoring  # one batch at the model server at a time, in order
-        task = asyncio.create_task(self._finish(messages, prepared, acknowledge))
+        task = asyncio.create_task(self._finish(messages, prepared, acknowledge, taken))
         self._scoring = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -113,6 +133,7 @@ class BatchRunner:
         messages: Sequence[InMessage],
         prepared: Prepared | BatchResult,
         acknowledge: Callable[[], Awaitable[None]],
+        taken: Taken,
     ) -> None:
         """Score a prepared batch, then hand it to publishing with its place in the order."""
         if isinstance(prepared, BatchResult):  # isolated event by event already
@@ -124,10 +145,13 @@ class BatchRunner:
             # Stopping: neither published nor acknowledged, so redelivered, never doubled
             # (the engine's final commit may already be under way).
             return
+        scored_at = time.monotonic()
         await self._slots.acquire()
         previous, done = self._previous, asyncio.get_running_loop().create_future()
         self._previous = done
-        task = asyncio.create_task(self._publish_then_ack(result, acknowledge, previous, done))
+        task = asyncio.create_task(
+            self._publish_then_ack(result, acknowledge, previous, done, taken, scored_at)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -146,6 +170,8 @@ class BatchRunner:
         acknowledge: Callable[[], Awaitable[None]],
         previous: asyncio.Future[bool] | None,
         done: asyncio.Future[bool],
+        taken: Taken,
+        scored_at: float,
     ) -> None:
         acked = False
         try:
@@ -157,11 +183,33 @@ class BatchRunner:
             if published and earlier_acked:
                 await acknowledge()
                 acked = True
+                self._learn(result, taken, scored_at)
         except Exception:
             log.exception("acknowledging a batch failed; it will be redelivered")
         finally:
             self._slots.release()
             done.set_result(acked)
+
+    def _learn(self, result: BatchResult, taken: Taken, scored_at: float) -> None:
+        """Tell the latency target what this batch measured, once it is acknowledged."""
+        target = self.target
+        if target is None or not result.predictions:
+            return
+        now, wall_ms = time.monotonic(), time.time() * 1000.0
+        times = [r.event_time_ms for r in result.predictions]
+        oldest_s, newest_s = (wall_ms - min(times)) / 1e3, (wall_ms - max(times)) / 1e3
+        target.observe(
+            size=taken.size,
+            capped=taken.capped,
+            scoring_s=scored_at - taken.at,
+            publish_s=now - scored_at,
+            oldest_age_s=max(oldest_s - (now - taken.at), 0.0),
+            oldest_latency_s=oldest_s,
+            newest_latency_s=newest_s,
+            now=now,
+        )
+        self.metrics.batch_cap.set(target.size)
+        self.metrics.batch_linger.set(target.wait_s)
 
     async def _attempt(
         self, step: Callable[[], Awaitable[T]], messages: Sequence[InMessage]

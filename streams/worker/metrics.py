@@ -58,6 +58,15 @@ class Metrics(MetricSet):
         self.batch_size = self._histogram(
             "streamscore_batch_size", "Events per micro-batch.", _BATCH_BUCKETS
         )
+        self.batch_cap = self._gauge(
+            "streamscore_batch_cap",
+            "Batch cap N the latency target chose for the next take (librdkafka engine).",
+        )
+        self.batch_linger = self._gauge(
+            "streamscore_batch_linger_seconds",
+            "Linger W the latency target chose: after the first event, how long a take waits "
+            "for more (librdkafka engine).",
+        )
         self.stage_seconds = self._histogram(
             "streamscore_stage_seconds", "Time per batch in each stage.", _STAGE_BUCKETS, ["stage"]
         )

@@ -112,6 +112,8 @@ async def build_runtime(
         metrics,
         settings.runner,
         should_stop=should_stop,
+        # Faust's take has a fixed N and T: the latency target steers librdkafka's takes.
+        target=settings.batch.latency_target() if settings.engine == "librdkafka" else None,
     )
     updater = FeatureUpdater(
         codec("entity_features"),

@@ -19,11 +19,12 @@ from pydantic import Field, SecretStr, model_validator
 from drift.summary import MonitoringConfig
 from drift.windows import WindowConfig
 from inference.triton_client import TritonConfig
-from infra.config import Section, merge_sections
+from infra.config import Section, env_name, merge_sections
 from infra.settings import ServicesSettings, default_model_repository
 from streams.client.settings import ClientSettings
 from streams.routing.live import RoutingConfig
 from streams.worker.batch_runner import RunnerConfig
+from streams.worker.latency_target import LatencyTarget
 from streams.worker.pipeline import PipelineConfig
 
 Engine = Literal["faust", "librdkafka"]
@@ -47,9 +48,30 @@ class BatchConfig(Section):
         "more gathers bigger batches at low rates, for fewer requests and less CPU.",
     )
 
+    latency_target_ms: float = Field(
+        25.0,
+        ge=0,
+        description="librdkafka engine: the p99 event-to-output latency the worker holds by "
+        "choosing, before each take, a batch cap up to N and a linger up to T from what it "
+        "measures (streams/worker/latency_target.py); under more load than the target allows "
+        "it takes N at once for throughput. 0: fixed N and no linger.",
+        json_schema_extra=env_name("LATENCY_TARGET_MS"),
+    )
+
     @property
     def timeout_s(self) -> float:
         return self.timeout_ms / 1000.0
+
+    def latency_target(self) -> LatencyTarget | None:
+        """The controller for the librdkafka engine's takes (None when the target is off)."""
+        if not self.latency_target_ms:
+            return None
+        return LatencyTarget(
+            self.latency_target_ms,
+            self.size,
+            min_size=min(8, self.size),
+            max_wait_s=self.timeout_s,
+        )
 
 
 class RedisConfig(Section):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from confluent_kafka import (
@@ -132,21 +133,27 @@ class LibrdkafkaEngine:
             if self.transactions is not None:
                 self.transactions.close()
 
-    def _take(self) -> list[Message]:
+    def _take(self, size: int, linger_s: float) -> list[Message]:
         """A micro-batch as soon as there is one: wait up to T for the first message, then
-        take whatever else is already fetched, up to N. Under load batches grow by themselves
-        (messages queue while the previous batch is scored); at low rates an event does not
-        wait T for company it will not get."""
-        batch = self.settings.batch
-        first = self.consumer.consume(1, batch.timeout_s)
-        if not first or batch.size == 1:
+        up to ``linger_s`` for more, and take at most ``size``. Under load batches grow by
+        themselves (messages queue while the previous batch is scored); at low rates an
+        event does not wait T for company it will not get. The latency target chooses
+        ``size`` and ``linger_s`` (streams/worker/latency_target.py); without one they are
+        N and 0."""
+        first = self.consumer.consume(1, self.settings.batch.timeout_s)
+        if not first or size == 1:
             return first
-        return first + self.consumer.consume(batch.size - 1, 0)
+        return first + self.consumer.consume(size - 1, linger_s)
 
     async def _loop(self, rt: Runtime) -> None:
         loop = asyncio.get_running_loop()
+        target = rt.runner.target
         while not self.stop.is_set():
-            batch = await loop.run_in_executor(self._io, self._take)
+            size, linger_s = (
+                (target.size, target.wait_s) if target else (self.settings.batch.size, 0.0)
+            )
+            batch = await loop.run_in_executor(self._io, self._take, size, linger_s)
+            taken_at, capped = time.monotonic(), len(batch) >= size
             events: list[InMessage] = []
             updates: list[InMessage] = []
             for msg in batch:
@@ -162,9 +169,11 @@ class LibrdkafkaEngine:
                     return  # not applied, so not stored: redelivered
                 self._store(updates)
             if events:
-                await self._score(rt, events)
+                await self._score(rt, events, taken_at, capped)
 
-    async def _score(self, rt: Runtime, events: list[InMessage]) -> None:
+    async def _score(
+        self, rt: Runtime, events: list[InMessage], taken_at: float, capped: bool
+    ) -> None:
         loop = asyncio.get_running_loop()
         transactions = self.transactions
         if transactions is None:
@@ -172,14 +181,14 @@ class LibrdkafkaEngine:
             async def store(done: list[InMessage] = events) -> None:
                 self._store(done)
 
-            await rt.runner.submit(events, store)
+            await rt.runner.submit(events, store, taken_at=taken_at, capped=capped)
             return
 
         async def commit(done: list[InMessage] = events) -> None:
             offsets = _next_offsets(done)
             await loop.run_in_executor(self._io, transactions.commit, offsets, self.consumer)
 
-        await rt.runner.submit(events, commit)
+        await rt.runner.submit(events, commit, taken_at=taken_at, capped=capped)
         # One transaction at a time: the next batch is taken only once this one committed.
         if not await rt.runner.drain() and not self.stop.is_set():
             await loop.run_in_executor(self._io, self._rewind)

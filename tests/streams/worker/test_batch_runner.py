@@ -7,15 +7,19 @@ the sink are fakes (tests/support/fakes.py): no Kafka, Redis or Triton; backoffs
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import numpy as np
+import pytest
 
 from inference.errors import ModelUnavailableError
 from schemas.features import N_FEATURES
 from streams.backoff import never
 from streams.topics import TopicNames
 from streams.worker.batch_runner import BatchRunner, RunnerConfig
+from streams.worker.latency_target import LatencyTarget
 from streams.worker.messages import OutMessage
 from streams.worker.metrics import Metrics
 from streams.worker.pipeline import PipelineConfig
@@ -328,3 +332,39 @@ def test_drain_while_stopping_still_waits_for_earlier_batches() -> None:
         assert acks.order == [0]
 
     asyncio.run(main())
+
+
+class RecordingTarget(LatencyTarget):
+    def __init__(self) -> None:
+        super().__init__(25.0, 512)
+        self.seen: list[dict[str, Any]] = []
+
+    def observe(self, **measured: Any) -> None:
+        self.seen.append(measured)
+        super().observe(**measured)
+
+
+def test_the_latency_target_learns_from_every_acknowledged_batch() -> None:
+    target, sink = RecordingTarget(), RecordingSink()
+    pipeline = build_pipeline(FakeFeatureStore(), StaticRoutes(SlowModel(delay=0.02)), None)
+    runner = BatchRunner(pipeline, sink, TOPICS, Metrics(), RunnerConfig(), target=target)
+    now_ms = int(time.time() * 1000)
+    first = event_records(3, t0_ms=now_ms - 100)  # 100, 99 and 98 ms old when taken
+    second = event_records(2, t0_ms=now_ms)
+
+    async def main() -> None:
+        await runner.submit(to_messages(first), _noop, taken_at=time.monotonic(), capped=True)
+        await runner.submit(to_messages(second, offset=3), _noop)
+        await runner.drain()
+
+    asyncio.run(main())
+    assert [(s["size"], s["capped"]) for s in target.seen] == [(3, True), (2, False)]
+    one = target.seen[0]
+    assert one["scoring_s"] >= 0.02  # the model's 20 ms are part of scoring
+    assert one["oldest_latency_s"] - one["newest_latency_s"] == pytest.approx(0.002, abs=1e-6)
+    assert 0.1 <= one["oldest_latency_s"] < 1.0
+    assert 0.09 <= one["oldest_age_s"] <= one["oldest_latency_s"] - one["scoring_s"] + 1e-3
+
+
+async def _noop() -> None:
+    return None
