@@ -20,7 +20,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from schemas.codec import AvroCodec, WriterSchemas, codec_for, load_schema
+from schemas.event_columns import EventColumnDecoder
+from schemas.features import EVENT_FEATURE_NAMES
+
+BATCH = 512  # a worker's micro-batch, for the two rows that decode batches into features
 
 
 def sample_events(n: int, seed: int = 1) -> list[dict[str, Any]]:
@@ -82,6 +88,16 @@ def main() -> None:
     json_events = [dict(e, event_time=int(e["event_time"].timestamp() * 1000)) for e in events]
     json_values = [json.dumps(e).encode() for e in json_events]
 
+    # The worker's decode: epoch-ms ints, then its float32 feature matrix, a batch at a time.
+    primitive = codec_for("event", logical_types=False)
+    columns = EventColumnDecoder(primitive)
+    batches = [values[i : i + BATCH] for i in range(0, n, BATCH)]
+
+    def records_then_matrix() -> None:
+        for batch in batches:
+            records, _ = primitive.decode_many(batch)
+            np.asarray([[r[f] for f in EVENT_FEATURE_NAMES] for r in records], dtype=np.float32)
+
     encode, decode = codec.encode, codec.decode
     rows = [
         (
@@ -93,6 +109,16 @@ def main() -> None:
             "avro decode_many (batch)",
             None,
             best_rate(lambda: codec.decode_many(values), n, repeats),
+        ),
+        (
+            f"decode_many + matrix, {BATCH}s",
+            None,
+            best_rate(records_then_matrix, n, repeats),
+        ),
+        (
+            f"event columns, {BATCH}s",
+            None,
+            best_rate(lambda: [columns.decode(b) for b in batches], n, repeats),
         ),
         (
             "avro v1 -> v2 resolution",

@@ -158,6 +158,18 @@ class AvroCodec:
         """The bytes every value of this codec starts with (asks the registry once)."""
         return self._header or self._confluent_header()
 
+    @property
+    def logical_types(self) -> bool:
+        """Whether timestamps decode as datetimes (True) or epoch-ms ints."""
+        return self._logical_types
+
+    def reads_without_resolution(self, header: bytes) -> bool:
+        """Whether values starting with ``header`` (and nothing more of it) are written in
+        this codec's own schema. Raises DecodeError for an unknown header, RegistryError
+        when the registry cannot say."""
+        writer, start = self._writer_of(header)
+        return writer is _SAME and start == len(header)
+
     def encode(self, record: Mapping[str, Any]) -> bytes:
         if self._validate:
             try:

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal, NamedTuple, Protocol
+from typing import ClassVar, Literal, NamedTuple, Protocol
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -36,6 +36,7 @@ from inference.errors import InferenceError
 from infra.config import Section
 from schemas.codec import AvroCodec
 from schemas.errors import DecodeError
+from schemas.event_columns import EventColumnDecoder, EventColumns
 from schemas.features import EVENT_FEATURE_NAMES, N_FEATURES
 from schemas.prediction_writer import PredictionWriter
 from streams.features.store import DEFAULTS, FeatureRows, FeatureStore, FeatureStoreError
@@ -83,10 +84,10 @@ class Prepared(NamedTuple):
     """A batch decoded and enriched, waiting for the model server (``finish``)."""
 
     result: BatchResult  # dead letters so far
-    kept: list[InMessage]  # the messages behind ``records``, in order
-    records: list[dict[str, Any]]
-    x: np.ndarray  # the model input, one row per record
-    missing: np.ndarray  # features_missing per record
+    kept: list[InMessage]  # the messages behind ``events``, in order
+    events: EventColumns
+    x: np.ndarray  # the model input, one row per event
+    missing: np.ndarray  # features_missing per event
     timings: dict[str, float]  # decode_ms and features_ms
 
 
@@ -116,6 +117,7 @@ class ScoringPipeline:
         monitor: WindowAccumulator | None = None,
     ) -> None:
         self.event_codec = event_codec
+        self.decoder = EventColumnDecoder(event_codec)
         self.monitor = monitor
         self.writer = PredictionWriter(prediction_codec)
         self.store = store
@@ -134,18 +136,18 @@ class ScoringPipeline:
         m = self.metrics
         result = BatchResult()
         t0 = time.perf_counter()
-        records, kept = self._decode(messages, result)
+        events, kept = self._decode(messages, result)
         t1 = time.perf_counter()
         m.stage_seconds.labels("decode").observe(t1 - t0)
-        if not records:
-            return Prepared(result, kept, records, _NO_ROWS, _NO_MISSING, {})
+        if not len(events):
+            return Prepared(result, kept, events, _NO_ROWS, _NO_MISSING, {})
 
-        rows = await self._features([r["entity_id"] for r in records], result)
+        rows = await self._features(events.entity_ids, result)
         t2 = time.perf_counter()
         m.stage_seconds.labels("features").observe(t2 - t1)
 
-        x = np.empty((len(records), N_FEATURES), dtype=np.float32)
-        x[:, : len(EVENT_FEATURE_NAMES)] = [[r[f] for f in EVENT_FEATURE_NAMES] for r in records]
+        x = np.empty((len(events), N_FEATURES), dtype=np.float32)
+        x[:, : len(EVENT_FEATURE_NAMES)] = events.features
         x[:, len(EVENT_FEATURE_NAMES) :] = rows.values
         finite = np.isfinite(x).all(axis=1)
         missing = rows.missing
@@ -155,17 +157,17 @@ class ScoringPipeline:
                     DeadLetter(kept[i], "InvalidEvent", "invalid-value", "non-finite feature")
                 )
                 m.dlq.labels("invalid-value").inc()
-            records = [r for r, ok in zip(records, finite, strict=True) if ok]
+            events = events.take(finite)
             kept = [msg for msg, ok in zip(kept, finite, strict=True) if ok]
             x, missing = x[finite], missing[finite]
         timings = {"decode_ms": (t1 - t0) * 1e3, "features_ms": (t2 - t1) * 1e3}
-        return Prepared(result, kept, records, x, missing, timings)
+        return Prepared(result, kept, events, x, missing, timings)
 
     async def finish(self, prepared: Prepared) -> BatchResult:
         """Score a prepared batch on every routed model and encode the outputs."""
         m = self.metrics
-        result, kept, records, x, missing = prepared[:5]
-        if not records:
+        result, kept, events, x, missing = prepared[:5]
+        if not len(events):
             return result  # nothing left to ask a model about
         models = self.routes.models  # one snapshot for the whole batch
         t2 = time.perf_counter()
@@ -176,11 +178,9 @@ class ScoringPipeline:
 
         timings = {**prepared.timings, "infer_ms": (t3 - t2) * 1e3, "publish_ms": 0.0}
         now_ms = int(time.time() * 1000)
-        times = [r["event_time"] for r in records]
-        parts = self.writer.event_parts(
-            [r["event_id"] for r in records], [r["entity_id"] for r in records], times
-        )
-        keys = [r["entity_id"].encode() for r in records]
+        times = events.event_time.tolist()
+        parts = self.writer.event_parts(events.event_ids, events.entity_ids, times)
+        keys = [e.encode() for e in events.entity_ids]
         flags = missing.tolist()
 
         def outputs(model: Model, scored: Scored) -> list[OutRecord]:
@@ -203,7 +203,7 @@ class ScoringPipeline:
         if self.monitor is not None:
             # What the primary saw and said, for drift (drift/summary.py): vectorised, ~µs.
             ref = models.primary
-            times_ms = np.asarray(times, dtype=np.int64)
+            times_ms = events.event_time
             due = self.monitor.progress_due()
             partitions = (
                 np.fromiter((msg.partition for msg in kept), np.int64, len(kept)) if due else None
@@ -212,21 +212,22 @@ class ScoringPipeline:
                 ref.name, ref.version, times_ms, x, primary, missing, decisions, partitions, due
             )
             if not counted:
-                m.drift_unmonitored.inc(len(records))
+                m.drift_unmonitored.inc(len(events))
             m.stage_seconds.labels("drift").observe(time.perf_counter() - t4)
         return result
 
     def _decode(
         self, messages: Sequence[InMessage], result: BatchResult
-    ) -> tuple[list[dict[str, Any]], list[InMessage]]:
-        records, bad = self.event_codec.decode_many([msg.value for msg in messages])
+    ) -> tuple[EventColumns, list[InMessage]]:
+        """The batch as columns (schemas/event_columns.py: one numpy pass per field), and
+        the messages behind them; the ones that do not decode become dead letters."""
+        events, bad = self.decoder.decode([msg.value for msg in messages])
         if not bad:
-            return records, list(messages)
-        bad_index = {i for i, _ in bad}
+            return events, list(messages)
         for i, err in bad:
             result.dead_letters.append(_dead_letter(messages[i], err))
             self.metrics.dlq.labels(err.reason).inc()
-        return records, [msg for i, msg in enumerate(messages) if i not in bad_index]
+        return events, [messages[i] for i in events.index.tolist()]
 
     async def _features(self, entity_ids: list[str], result: BatchResult) -> FeatureRows:
         try:
