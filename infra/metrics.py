@@ -10,7 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+
+def observe_many(histogram: Histogram, amounts: np.ndarray) -> None:
+    """``histogram.observe(a)`` for every ``a`` in ``amounts``, as one count per bucket: a
+    batch's per-event latencies cost one numpy pass instead of a Python call per event.
+    Uses the buckets and sum prometheus_client's own ``observe`` updates (its ``le`` is
+    inclusive: searchsorted on the left gives the first bound >= the amount)."""
+    if not len(amounts):
+        return
+    bounds = np.asarray(histogram._upper_bounds, dtype=np.float64)
+    counts = np.bincount(np.searchsorted(bounds, amounts, side="left"), minlength=len(bounds))
+    histogram._sum.inc(float(amounts.sum()))
+    for bucket, count in zip(histogram._buckets, counts.tolist(), strict=False):
+        if count:
+            bucket.inc(count)
 
 
 class MetricSet:

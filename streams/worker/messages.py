@@ -12,6 +12,7 @@ pipeline never sees a Kafka client's own types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 Headers = list[tuple[str, bytes]]
 OutMessage = tuple[str, bytes | None, bytes, Headers | None]  # topic, key, value, headers
@@ -53,9 +54,10 @@ class DeadLetter:
         return (dlq_topic, self.message.key, self.message.value, self.headers())
 
 
-@dataclass(frozen=True, slots=True)
-class OutRecord:
-    """One encoded prediction (primary or shadow), keyed by entity_id."""
+class OutRecord(NamedTuple):
+    """One encoded prediction (primary or shadow), keyed by entity_id. (A tuple: a batch
+    makes one per event and model, and a tuple is made several times faster than a frozen
+    dataclass.)"""
 
     key: bytes
     value: bytes

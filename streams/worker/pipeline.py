@@ -189,7 +189,7 @@ class ScoringPipeline:
                 parts, scores.tolist(), self.config.decide(scores), flags,
                 model.name, model.version, now_ms, {**timings, "infer_ms": scored.infer_ms},
             )  # fmt: skip
-            return [OutRecord(*kv) for kv in zip(keys, values, times, strict=True)]
+            return list(map(OutRecord, keys, values, times))
 
         result.predictions = outputs(models.primary, first)
         decisions = self.config.decision_index(primary)

@@ -59,15 +59,13 @@ class KafkaSink:
         done: asyncio.Future[list[KafkaError]] = loop.create_future()
         errors: list[KafkaError] = []
         remaining = [len(messages)]
-        lock = threading.Lock()
 
+        # Served by one thread only (the poller; close() stops it before it flushes): no lock.
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            with lock:
-                if err is not None:
-                    errors.append(err)
-                remaining[0] -= 1
-                last = remaining[0] == 0
-            if last:
+            if err is not None:
+                errors.append(err)
+            remaining[0] -= 1
+            if not remaining[0]:
                 loop.call_soon_threadsafe(_resolve, done, errors)
 
         produce = self.producer.produce
@@ -83,9 +81,9 @@ class KafkaSink:
             raise PublishError(f"{len(failed)} of {len(messages)} not acknowledged: {failed[0]}")
 
     def close(self, timeout_s: float = 10.0) -> None:
-        self.producer.flush(timeout_s)
         self._stop.set()
         self._poller.join(timeout_s)
+        self.producer.flush(timeout_s)
 
 
 def _resolve(future: asyncio.Future[list[KafkaError]], errors: list[KafkaError]) -> None:
