@@ -1,4 +1,5 @@
-"""A configuration under test, run as its own process group, stopped for sure at the end."""
+"""A configuration under test, run as its own process group, stopped for sure at the end
+(also when the bench itself is told to stop)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from infra.process import log_tail
@@ -62,3 +63,17 @@ class Child:
 
     def log_tail(self, lines: int = 20) -> str:
         return log_tail(self.log, lines)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so every service and child is stopped on the way out."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

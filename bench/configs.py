@@ -1,7 +1,9 @@
 """The configurations under test, and how to start one on given topics.
 
-Baselines (raw, Faust, naive) and the StreamScore worker with each engine; each worker also
-with drift monitoring explicitly off and on (``…-drift-off``, ``…-drift-on``).
+Baselines (raw, Faust, naive) and the StreamScore worker with each engine; the librdkafka one
+also with its latency target off (``…-fixed``); each worker also with drift monitoring
+explicitly off and on (``…-drift-off``, ``…-drift-on``); and the librdkafka worker on more
+partitions as 1 and as 2 processes in one group (the scale part, bench/scale_out.py).
 
 Each reads an events topic with a consumer group of its own and writes one output per event
 to a topic of its own (``output``); StreamScore also writes shadow outputs and a DLQ. All of
@@ -17,7 +19,8 @@ from pathlib import Path
 from unittest import mock
 
 from bench.child import Child
-from bench.options import Options
+from bench.kafka_io import PARTITIONS
+from bench.options import SCALE_KEYS, SCALE_PARTITIONS, TARGET_OFF, Options
 from bench.stack import Stack
 from infra.config import child_environment
 from infra.process import free_port
@@ -33,6 +36,8 @@ class Configuration:
     title: str
     output_schema: str  # what the counted output topic holds: "event" or "prediction"
     worker_env: tuple[tuple[str, str], ...] | None = None  # a StreamScore worker: its settings
+    partitions: int = PARTITIONS  # of the pre-filled events topic it reads
+    workers: int = 1  # processes in its consumer group
 
     @property
     def is_worker(self) -> bool:
@@ -50,6 +55,24 @@ STREAMSCORE_LIBRDKAFKA = Configuration(
     "StreamScore, librdkafka engine (primary + 1 shadow)",
     "prediction",
     (("STREAMSCORE_ENGINE", "librdkafka"),),
+)
+STREAMSCORE_LIBRDKAFKA_FIXED = Configuration(
+    TARGET_OFF,
+    "StreamScore, librdkafka engine, fixed N/T (latency target off) (primary + 1 shadow)",
+    "prediction",
+    (*(STREAMSCORE_LIBRDKAFKA.worker_env or ()), ("STREAMSCORE_LATENCY_TARGET_MS", "0")),
+)
+SCALE_CONFIGURATIONS = tuple(
+    Configuration(
+        key,
+        f"StreamScore, librdkafka engine, {SCALE_PARTITIONS} partitions, "
+        f"{workers} worker{'s' if workers > 1 else ''} (primary + 1 shadow)",
+        "prediction",
+        STREAMSCORE_LIBRDKAFKA.worker_env,
+        partitions=SCALE_PARTITIONS,
+        workers=workers,
+    )
+    for workers, key in enumerate(SCALE_KEYS, 1)
 )
 
 
@@ -73,8 +96,11 @@ DRIFT_CONFIGURATIONS = tuple(
 )
 CONFIGURATIONS = {
     c.key: c
-    for c in (RAW, FAUST, NAIVE, STREAMSCORE, STREAMSCORE_LIBRDKAFKA, *DRIFT_CONFIGURATIONS)
-}
+    for c in (
+        RAW, FAUST, NAIVE, STREAMSCORE, STREAMSCORE_LIBRDKAFKA, STREAMSCORE_LIBRDKAFKA_FIXED,
+        *DRIFT_CONFIGURATIONS, *SCALE_CONFIGURATIONS,
+    )
+}  # fmt: skip
 
 
 def available(config: Configuration) -> bool:
@@ -129,7 +155,10 @@ def launch(
     group: str,
     options: Options,
     log_dir: Path,
+    instance: str = "",
 ) -> Launched:
+    """Start ``config`` reading ``topics`` in ``group``; ``instance`` tells apart the logs of
+    several processes of one group."""
     bootstrap = stack.config.kafka_bootstrap
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -142,7 +171,7 @@ def launch(
     batch = ["--batch-size", str(options.batch_size),
              "--batch-timeout-ms", str(options.batch_timeout_ms)]  # fmt: skip
     python = sys.executable
-    log = log_dir / f"{group}.log"
+    log = log_dir / f"{group}{instance}.log"
     if config is RAW:
         argv = [python, "-m", "bench.baselines.raw_passthrough", *common, *batch]
     elif config is FAUST:
@@ -167,7 +196,7 @@ def launch(
         env.setdefault("PYTHONUNBUFFERED", "1")
         env["TMPDIR"] = str(tmp)
         argv = [python, "-m", "streams.cli", "worker", "--loglevel", "warn"]
-        child = Child(config.key, argv, env, log, ROOT)
+        child = Child(f"{config.key}{instance}", argv, env, log, ROOT)
         return Launched(child, f"http://127.0.0.1:{port}/metrics", _drift_enabled(env))
     return Launched(Child(config.key, argv, env, log, ROOT))
 
@@ -178,3 +207,13 @@ def _drift_enabled(env: dict[str, str]) -> bool:
 
     with mock.patch.dict(os.environ, env):
         return bool(WorkerSettings().drift.enabled)
+
+
+def latency_target(options: Options) -> dict[str, str]:
+    """The p99 latency target the librdkafka workers of a run hold (0: off), as the worker
+    reads its settings with the run's ``--set`` on top; {} where it has no such setting."""
+    from streams.worker.settings import WorkerSettings
+
+    with mock.patch.dict(os.environ, options.worker_env):
+        target = getattr(WorkerSettings().batch, "latency_target_ms", None)
+    return {} if target is None else {"STREAMSCORE_LATENCY_TARGET_MS": f"{target:g}"}

@@ -1,11 +1,12 @@
 """The supporting tables: where the time goes (CPU by process tree, worker stages, Triton per
-model), latency per load, and the components measured alone. Rows as in bench/tables.py."""
+model), latency per load, every run of a drift pair, and the components measured alone. Rows
+as in bench/tables.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench.options import CONFIG_KEYS, DRIFT_KEYS
+from bench.options import CONFIG_KEYS, DRIFT_KEYS, DRIFT_PARTS
 from bench.scrape import STAGES
 from bench.tables import Rows
 
@@ -102,6 +103,43 @@ def _received(load: dict[str, Any]) -> str:
     return f"{approx}{load['received']:,} / {load['sent']:,}"
 
 
+def drift_run_rows(results: dict[str, Any], part: str) -> Rows:
+    """Every run of one drift pair, in the order run, with the drift counting's own time
+    (``streamscore_stage_seconds{stage="drift"}``) and the sanity counters."""
+    header = ["run", "configuration", "events/s", "CPU-s / 1k events", "drift ms / batch",
+              "drift µs / event", "drift share of wall", "mean batch", "summaries published",
+              "events unmonitored", "other processes (cores)", "host probe"]  # fmt: skip
+    runs = []
+    for key in DRIFT_PARTS[part][1:]:
+        for r in results["configurations"].get(key, {}).get("runs", []):
+            runs.append((r["pair"], key, r))
+    runs.sort(key=lambda x: x[2].get("order", 0))  # as they ran: off, on, on, off, …
+    probes = [r["speed_probe_s"] for _, _, r in runs if r.get("speed_probe_s")]
+    fastest = min(probes, default=0.0)
+    rows = []
+    for n, (_, key, r) in enumerate(runs, 1):
+        t = r.get("throughput")
+        w = r.get("worker") or {}
+        stage = w.get("stages", {}).get("drift", {})
+        counted = bool(stage.get("seconds"))
+        d = r.get("drift") or {}
+        probe = r.get("speed_probe_s", 0.0)
+        rows.append(
+            [str(n), key.rsplit("-", 1)[-1] + (" (failed)" if "error" in r else ""),
+             f"{t['events_per_s']:,.0f}" if t else "—",
+             f"{t['cpu_s_per_1k']:.3f}" if t else "—",
+             f"{stage['ms_per_batch']:.3f}" if counted else "—",
+             f"{stage['us_per_event']:.2f}" if counted else "—",
+             f"{stage['share_of_wall']:.1%}" if counted else "—",
+             f"{w['mean_batch']:.0f}" if w else "—",
+             f"{d['summaries']:,.0f}" if "summaries" in d else "—",
+             f"{d['unmonitored']:,.0f}" if "unmonitored" in d else "—",
+             f"{t.get('other_cores', 0.0):.2f}" if t else "—",
+             f"+{probe / fastest - 1:.0%}" if fastest and probe else "—"]
+        )  # fmt: skip
+    return header, rows
+
+
 def component_rows(results: dict[str, Any]) -> Rows:
     header = ["component", "rows per call", "rows/s", "ms per call"]
     rows = [
@@ -109,6 +147,3 @@ def component_rows(results: dict[str, Any]) -> Rows:
         for c in results.get("components", [])
     ]
     return header, rows
-
-
-# -- output ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.detail_tables import drift_run_rows
 from bench.options import DRIFT_PARTS
 from bench.report import HANDWRITTEN_FROM, MAKE_TARGETS, ROOT
 from bench.tables import (
@@ -15,7 +16,6 @@ from bench.tables import (
     drift_main_rows,
     drift_pair_ratios,
     drift_ratio,
-    drift_run_rows,
     drift_share,
     md_table,
 )

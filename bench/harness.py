@@ -1,22 +1,24 @@
 """One bench run: services up, events in, each configuration measured in turn, services down.
 
-Order: raw passthrough, Faust passthrough, naive pipeline, StreamScore (each: throughput on
-the pre-filled topic, then latency under paced loads on a fresh one), then the drift pairs
-(the worker with drift monitoring off and on, throughput measured in interleaved runs: off,
-on, on, off, off, on, …, each from the start of the pre-filled topic, then latency once each
-for the librdkafka pair), then the components alone. Everything runs on this machine
-against the same broker, topic layout and events. A configuration that fails is reported
-with its log and the run goes on.
+Order: raw passthrough, Faust passthrough, naive pipeline, StreamScore with the default
+engine, with the librdkafka engine (latency target on) and with the librdkafka engine with
+its latency target off (each: throughput on the pre-filled topic, then latency under paced
+loads on a fresh one), then the drift pairs (the worker with drift monitoring off and on,
+throughput measured in interleaved runs: off, on, on, off, off, on, …, each from the start of
+the pre-filled topic, then latency once each for the librdkafka pair), then scale-out (the
+librdkafka worker as 1 and as 2 processes on events topics of 8 partitions, pre-filled with
+the same events, throughput only), then the components alone. Everything runs on this machine
+against the same broker and events, and all but scale-out on the same topic layout. A
+configuration that fails is reported with its log and the run goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,25 @@ from typing import Any
 from rich.console import Console
 
 from bench import components, cpu, latency, load, machine, scrape, throughput
-from bench.configs import CONFIGURATIONS, Configuration, available, launch, topics_for
+from bench.child import sigterm_as_interrupt
+from bench.configs import (
+    CONFIGURATIONS,
+    Configuration,
+    available,
+    latency_target,
+    launch,
+    topics_for,
+)
 from bench.drift_pairs import check_drift, drift_parts
 from bench.kafka_io import TopicReader, create_topics
-from bench.options import CONFIG_KEYS, DRIFT_KEYS, DRIFT_PARTS, LOAD_FRACTIONS, Options
+from bench.options import (
+    CONFIG_KEYS,
+    DRIFT_KEYS,
+    DRIFT_PARTS,
+    LOAD_FRACTIONS,
+    Options,
+)
+from bench.scale_out import scale_part
 from bench.stack import Stack, load_features, running_stack
 from schemas.codec import codec_for
 
@@ -37,20 +54,6 @@ RECORDED_OPTIONS = (
     "drift_pairs",
 )  # fmt: skip
 TEMPLATES = 50_000  # distinct events; the pre-filled topic cycles through them
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so every service and child is stopped on the way out."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class Run:
@@ -72,9 +75,12 @@ class Run:
         o = self.options
         t0 = time.monotonic()
         load_features(self.stack, o.seed, o.entities)
-        if not set(o.parts) & {*CONFIG_KEYS, *DRIFT_PARTS}:
+        parts = set(o.parts)
+        if not parts & {*CONFIG_KEYS, *DRIFT_PARTS, "scale"}:
             return  # components only: no events needed
         self.templates = load.templates(o.seed, o.entities, min(o.events, TEMPLATES))
+        if not parts & {*CONFIG_KEYS, *DRIFT_PARTS}:
+            return  # scale-out only: it fills topics of its own
         create_topics(self.bootstrap, [self.events_topic], [])
         load.prefill(self.bootstrap, self.events_topic, self.templates, o.events)
         self.say(
@@ -138,26 +144,7 @@ class Run:
             if launched.child.killed:
                 self.say(f"[yellow]  {config.key} did not exit on SIGTERM within 4 s: killed[/]")
         throughput.finish(result, self.reader, topics.output)
-        out["throughput"] = {
-            "events_per_s": result.rate,
-            "outputs": result.span.records,
-            "first_ms": result.span.first_ms,
-            "last_ms": result.span.last_ms,
-            "capped_by": result.capped_by,
-            "window_s": result.window_s,
-            "window_events": result.window_events,
-            "cpu_s": result.cpu_s,
-            "cpu_s_per_1k": result.cpu_per_1k,
-            "cpu_s_per_1k_by_process": {
-                k: 1000 * v / result.window_events if result.window_events else 0.0
-                for k, v in result.cpu_s.items()
-            },
-            "other_outputs": result.other_outputs,
-            "bench_cpu_s": result.bench_cpu_s,
-            # Busy CPU of processes outside the run (another job on the machine): noise.
-            "other_cpu_s": result.other_cpu_s,
-            "other_cores": result.other_cpu_s / result.window_s if result.window_s else 0.0,
-        }
+        out["throughput"] = result.summary()
         if before is not None and after is not None:
             wall = after["t"] - before["t"]
             out["worker"] = scrape.worker_breakdown(before["worker"], after["worker"], wall)
@@ -231,8 +218,6 @@ class Run:
             )
         return [ld.summary() for ld in loads]
 
-    # -- components ------------------------------------------------------------------------
-
 
 def run(options: Options, console: Console) -> dict[str, Any]:
     """Everything, in order; the services are stopped on the way out, whatever happens."""
@@ -244,6 +229,7 @@ def run(options: Options, console: Console) -> dict[str, Any]:
             "worker_settings": {
                 "STREAMSCORE_BATCH_SIZE": str(options.batch_size),
                 "STREAMSCORE_BATCH_TIMEOUT_MS": str(options.batch_timeout_ms),
+                **latency_target(options),
                 **options.worker_env,
             },
             "parts": list(options.parts),
@@ -259,7 +245,7 @@ def run(options: Options, console: Console) -> dict[str, Any]:
             "every number of this run will be disturbed[/]",
             highlight=False,
         )
-    with _sigterm_as_interrupt(), contextlib.ExitStack() as exits:
+    with sigterm_as_interrupt(), contextlib.ExitStack() as exits:
         console.print("starting Kafka, Redis and Triton on free ports…", highlight=False)
         stack = exits.enter_context(running_stack(options.keep, console.print))
         starts = ", ".join(f"{k} {v:.1f}s" for k, v in stack.started_s.items())
@@ -288,6 +274,7 @@ def run(options: Options, console: Console) -> dict[str, Any]:
             entry["bench_seconds"] = round(time.monotonic() - began, 1)
             console.print(f"  ({key} took {entry['bench_seconds']:.0f} s in all)", highlight=False)
         drift_parts(run, results)
+        scale_part(run, results)
         if "components" in options.parts:
             console.rule(f"components alone, batch {options.batch_size}")
             o = options

@@ -93,6 +93,10 @@ class TopicReader:
                 continue
             firsts.append(self._timestamp_at(topic, partition, 0))
             lasts.append(self._timestamp_at(topic, partition, end - 1))
+        # Left assigned, the consumer would keep a fetch waiting at the end of the partition,
+        # and the broker answers one request per connection at a time: every watermark
+        # request of the next run (how the bench watches it) would wait for that fetch.
+        self._consumer.unassign()
         if not firsts:
             return Span(0, 0, 0)
         return Span(sum(ends), min(firsts), max(lasts))

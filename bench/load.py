@@ -80,7 +80,24 @@ def producer(bootstrap: str) -> Producer:
 
 def prefill(bootstrap: str, topic: str, events: list[Template], count: int) -> None:
     """``count`` events (the templates cycled, with their simulated event times)."""
-    out = producer(bootstrap)
+    _fill(producer(bootstrap), topic, events, count)
+
+
+def prefill_held(bootstrap: str, topic: str, events: list[Template], count: int) -> Producer:
+    """:func:`prefill` in one Kafka transaction, left open: a consumer reading committed
+    records only (librdkafka's default, so the worker's) sees none of the events until the
+    caller commits it with the returned producer, then all of them at once."""
+    out = Producer(
+        {"bootstrap.servers": bootstrap, **PRODUCER_CONF,
+         "transactional.id": f"bench-prefill-{topic}", "transaction.timeout.ms": 300_000}
+    )  # fmt: skip
+    out.init_transactions(30)
+    out.begin_transaction()
+    _fill(out, topic, events, count)
+    return out
+
+
+def _fill(out: Producer, topic: str, events: list[Template], count: int) -> None:
     now = zigzag_varint(int(time.time() * 1000))
     values = [(t.key, t.head + now + t.tail) for t in events]
     for i in range(count):

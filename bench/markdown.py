@@ -14,6 +14,7 @@ from bench.detail_tables import component_rows, cpu_rows, latency_rows, stage_ro
 from bench.drift_markdown import drift_only, drift_section, splice_drift
 from bench.options import WORKER_KEYS
 from bench.report import BENCHMARKS_MD, HANDWRITTEN_FROM, MAKE_TARGETS, ROOT
+from bench.scale_out import scale_section
 from bench.tables import (
     WORKER_LABELS,
     footnotes,
@@ -27,7 +28,8 @@ METHOD = """\
   stub) and the configuration under test share the cores, as do the bench's own load
   generator and watcher. Only ratios between configurations of the same run travel to other
   machines.
-- Same broker, topic layout (4 partitions) and events for every configuration: one topic is
+- Same broker, topic layout (4 partitions) and events for every configuration (scale-out
+  aside, below): one topic is
   pre-filled with {events:,} simulated events ({entities:,} entities, their features in Redis),
   then each configuration reads it from the beginning with its own consumer group and writes
   to its own output topics, created with `message.timestamp.type=LogAppendTime`.
@@ -50,6 +52,11 @@ METHOD = """\
 - Micro-batch N = {batch_size}, T = {batch_timeout_ms:g} ms for the worker, the raw passthrough's
   `consume(num_messages=N, timeout=T)` and the Faust passthrough's `noack_take(N, within=T)`.
   Producers wait for `acks=all` with 2 ms linger everywhere.
+- The librdkafka worker holds its p99 latency target (`STREAMSCORE_LATENCY_TARGET_MS` =
+  {latency_target} ms): before each take it chooses a batch cap up to N and a linger up to T
+  from what it measures, and takes N at once under more load than the target allows. The
+  "fixed N/T (latency target off)" row is the same worker with the target set to 0: fixed N
+  and no linger.
 """
 
 
@@ -89,7 +96,9 @@ def render(results: dict[str, Any], json_path: Path) -> str:
         "",
         "## How it was measured",
         "",
-        METHOD.format(**o),
+        METHOD.format(
+            **o, latency_target=o["worker_settings"].get("STREAMSCORE_LATENCY_TARGET_MS", "?")
+        ),
         "## Results",
         "",
         md_table(main_rows(results)),
@@ -106,6 +115,7 @@ def render(results: dict[str, Any], json_path: Path) -> str:
         ),
         "",
         *drift_section(results, json_path),
+        *scale_section(results),
         "## Where the time goes",
         "",
         "CPU by process tree, per 1,000 events (throughput runs):",

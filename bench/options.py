@@ -1,4 +1,5 @@
-"""What a bench run does: sizes for `--quick` and the full run, and the worker settings.
+"""What a bench run does: its parts, sizes for `--quick` and the full run, and the worker
+settings.
 
 Every measurement is capped by count AND by time, whichever comes first, so that the slow
 naive pipeline cannot stretch a run: throughput stops after ``events`` outputs or
@@ -11,8 +12,12 @@ import argparse
 from dataclasses import dataclass, field
 
 # "streamscore" is the worker as shipped; "streamscore-librdkafka" the same worker with its
-# librdkafka consumer engine (skipped where the worker has no such setting).
-WORKER_KEYS = ("streamscore", "streamscore-librdkafka")
+# librdkafka consumer engine, which holds a p99 latency target by default
+# (STREAMSCORE_LATENCY_TARGET_MS); "streamscore-librdkafka-fixed" that engine with the target
+# off (fixed N and T, as before the target), for target on ÷ off. Each is skipped where the
+# worker has no such setting.
+TARGET_ON, TARGET_OFF = "streamscore-librdkafka", "streamscore-librdkafka-fixed"
+WORKER_KEYS = ("streamscore", TARGET_ON, TARGET_OFF)
 CONFIG_KEYS = ("raw", "faust", "naive", *WORKER_KEYS)
 # Drift monitoring off and on, measured in interleaved pairs (off, on, on, off, …) for the
 # ratio on ÷ off: part key → (the worker it varies, its "off" and "on" configurations).
@@ -25,7 +30,11 @@ DRIFT_PARTS = {
     "drift-faust": ("streamscore", "streamscore-drift-off", "streamscore-drift-on"),
 }
 DRIFT_KEYS = tuple(k for _, off, on in DRIFT_PARTS.values() for k in (off, on))
-PART_KEYS = (*CONFIG_KEYS, *DRIFT_PARTS, "components")
+# Scale-out (part "scale"): the librdkafka worker on an events topic of SCALE_PARTITIONS
+# partitions, as 1 and as 2 worker processes in one consumer group.
+SCALE_PARTITIONS = 8
+SCALE_KEYS = tuple(f"streamscore-librdkafka-{SCALE_PARTITIONS}p-{n}w" for n in (1, 2))
+PART_KEYS = (*CONFIG_KEYS, *DRIFT_PARTS, "scale", "components")
 LOAD_FRACTIONS = (0.25, 0.5, 0.8)
 
 
@@ -73,15 +82,19 @@ def parse(argv: list[str] | None = None) -> Options:
         "--batch-size",
         type=int,
         default=512,
-        help="micro-batch N: worker, passthroughs, components",
+        help="micro-batch N: worker, passthroughs, components (the most a librdkafka worker "
+        "holding its latency target takes at once)",
     )
     parser.add_argument(
-        "--batch-timeout-ms", type=float, default=20.0, help="micro-batch T for the same"
+        "--batch-timeout-ms",
+        type=float,
+        default=20.0,
+        help="micro-batch T for the same (the longest such a worker lingers)",
     )
     parser.add_argument(
         "--drift-pairs",
         type=int,
-        help="interleaved drift off/on runs per drift part (3; quick 2)",
+        help="interleaved drift off/on runs per drift part (5; quick 3)",
     )
     parser.add_argument(
         "--set",
@@ -94,8 +107,11 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--only",
         help=f"comma-separated parts to run, of: {', '.join(PART_KEYS)} (default: all); "
+        f"{TARGET_OFF}: the librdkafka worker with its latency target off (fixed N and T); "
         "drift: the librdkafka worker with drift monitoring off and on, drift-faust: the same "
-        "with the Faust engine; `--only drift` rewrites only their rows of BENCHMARKS.md",
+        f"with the Faust engine; scale: the librdkafka worker on {SCALE_PARTITIONS} partitions "
+        "as 1 and as 2 processes in one group (throughput only); `--only drift` (or "
+        "drift-faust) rewrites only the drift rows and section of BENCHMARKS.md",
     )
     parser.add_argument("--keep", action="store_true", help="leave the services running at the end")
     parser.add_argument("--no-markdown", action="store_true", help="do not rewrite BENCHMARKS.md")

@@ -10,12 +10,18 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.detail_tables import component_rows, cpu_rows, stage_rows, triton_rows
+from bench.detail_tables import (
+    component_rows,
+    cpu_rows,
+    drift_run_rows,
+    stage_rows,
+    triton_rows,
+)
 from bench.options import DRIFT_PARTS, WORKER_KEYS
+from bench.scale_out import scale_ratio, scale_rows
 from bench.tables import (
     WORKER_LABELS,
     Rows,
-    drift_run_rows,
     footnotes,
     main_rows,
     ratios,
@@ -54,6 +60,12 @@ def print_report(results: dict[str, Any], console: Console) -> None:
             (f"{WORKER_LABELS[worker]}: drift monitoring off and on, every run ({part})",
              drift_run_rows(results, part))
         )  # fmt: skip
+    ratio = scale_ratio(results)
+    tables.append(
+        ("Scale-out, throughput only"
+         + ("" if ratio is None else f": 2 workers ÷ 1 worker = {ratio:.2f}x"),
+         scale_rows(results))
+    )  # fmt: skip
     tables.append(("Components alone", component_rows(results)))
     for title, table in tables:
         if table[1]:

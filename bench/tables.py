@@ -9,7 +9,14 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from bench.options import CONFIG_KEYS, DRIFT_PARTS, LOAD_FRACTIONS, WORKER_KEYS
+from bench.options import (
+    CONFIG_KEYS,
+    DRIFT_PARTS,
+    LOAD_FRACTIONS,
+    TARGET_OFF,
+    TARGET_ON,
+    WORKER_KEYS,
+)
 
 Rows = tuple[list[str], list[list[str]]]
 
@@ -45,7 +52,11 @@ def _load(results: dict[str, Any], key: str, fraction: float) -> dict[str, Any] 
     return None
 
 
-WORKER_LABELS = {"streamscore": "StreamScore", "streamscore-librdkafka": "StreamScore (librdkafka)"}
+WORKER_LABELS = {
+    "streamscore": "StreamScore",
+    TARGET_ON: "StreamScore (librdkafka)",
+    TARGET_OFF: "StreamScore (librdkafka, latency target off)",
+}
 
 
 def drift_part(worker_key: str) -> str | None:
@@ -81,15 +92,42 @@ def _runs(results: dict[str, Any], key: str) -> int:
     return int(t.get("runs", 0))
 
 
+def target_ratios(results: dict[str, Any]) -> list[Ratio]:
+    """The librdkafka worker with its latency target on against off: the p99 at 50 % of each
+    one's own maximum (so at somewhat different loads, both named), and the maximum
+    throughput on ÷ off. None when neither was run."""
+    if not {TARGET_ON, TARGET_OFF} & {*results["configurations"], *results["errors"]}:
+        return []
+    name = WORKER_LABELS[TARGET_ON]
+    on, off = (_load(results, k, 0.5) for k in (TARGET_ON, TARGET_OFF))
+    p99 = "n/a"
+    if on and off and on["latency_ms"] and off["latency_ms"]:
+        p99 = (
+            f"{on['latency_ms']['p99']:.0f} ms on / {off['latency_ms']['p99']:.0f} ms off "
+            f"(at {on['target_rate']:,.0f} / {off['target_rate']:,.0f} events/s)"
+        )
+    rate_on, rate_off = _rate(results, TARGET_ON), _rate(results, TARGET_OFF)
+    return [
+        Ratio(f"{name} p99 at 50% of max, latency target on vs off", p99, "—", "—"),
+        Ratio(
+            f"{name} events/s, latency target on ÷ off",
+            _x(rate_on / rate_off if rate_on and rate_off else None),
+            "—",
+            "—",
+        ),
+    ]
+
+
 def ratios(results: dict[str, Any]) -> list[Ratio]:
-    """The goals, for the shipped worker and for each other worker variant measured."""
+    """The goals, for the shipped worker and for each other worker variant measured (the
+    librdkafka worker with its latency target off only against itself with it on)."""
     configs = results["configurations"]
 
     def measured(key: str) -> bool:  # the worker, or its drift pair
         part = drift_part(key)
         return any(k in configs for k in (key, *(DRIFT_PARTS[part][1:] if part else ())))
 
-    present = [k for k in WORKER_KEYS if measured(k)] or ["streamscore"]
+    present = [k for k in WORKER_KEYS if k != TARGET_OFF and measured(k)] or ["streamscore"]
     out = []
     for key in present:
         name = WORKER_LABELS.get(key, key)
@@ -120,7 +158,7 @@ def ratios(results: dict[str, Any]) -> list[Ratio]:
                 _met(p99, 25.0, False),
             )
         )
-    return out
+    return out + target_ratios(results)
 
 
 def _x(value: float | None) -> str:
@@ -218,43 +256,6 @@ def drift_main_rows(results: dict[str, Any], part: str, source: str = "") -> lis
             ]
         )
     return rows
-
-
-def drift_run_rows(results: dict[str, Any], part: str) -> Rows:
-    """Every run of one drift pair, in the order run, with the drift counting's own time
-    (``streamscore_stage_seconds{stage="drift"}``) and the sanity counters."""
-    header = ["run", "configuration", "events/s", "CPU-s / 1k events", "drift ms / batch",
-              "drift µs / event", "drift share of wall", "mean batch", "summaries published",
-              "events unmonitored", "other processes (cores)", "host probe"]  # fmt: skip
-    runs = []
-    for key in DRIFT_PARTS[part][1:]:
-        for r in results["configurations"].get(key, {}).get("runs", []):
-            runs.append((r["pair"], key, r))
-    runs.sort(key=lambda x: x[2].get("order", 0))  # as they ran: off, on, on, off, …
-    probes = [r["speed_probe_s"] for _, _, r in runs if r.get("speed_probe_s")]
-    fastest = min(probes, default=0.0)
-    rows = []
-    for n, (_, key, r) in enumerate(runs, 1):
-        t = r.get("throughput")
-        w = r.get("worker") or {}
-        stage = w.get("stages", {}).get("drift", {})
-        counted = bool(stage.get("seconds"))
-        d = r.get("drift") or {}
-        probe = r.get("speed_probe_s", 0.0)
-        rows.append(
-            [str(n), key.rsplit("-", 1)[-1] + (" (failed)" if "error" in r else ""),
-             f"{t['events_per_s']:,.0f}" if t else "—",
-             f"{t['cpu_s_per_1k']:.3f}" if t else "—",
-             f"{stage['ms_per_batch']:.3f}" if counted else "—",
-             f"{stage['us_per_event']:.2f}" if counted else "—",
-             f"{stage['share_of_wall']:.1%}" if counted else "—",
-             f"{w['mean_batch']:.0f}" if w else "—",
-             f"{d['summaries']:,.0f}" if "summaries" in d else "—",
-             f"{d['unmonitored']:,.0f}" if "unmonitored" in d else "—",
-             f"{t.get('other_cores', 0.0):.2f}" if t else "—",
-             f"+{probe / fastest - 1:.0%}" if fastest and probe else "—"]
-        )  # fmt: skip
-    return header, rows
 
 
 def drift_pair_ratios(results: dict[str, Any], part: str) -> list[float]:

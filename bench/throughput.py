@@ -49,6 +49,29 @@ class Throughput:
     def cpu_per_1k(self) -> float:
         return 1000.0 * self.cpu_total_s / self.window_events if self.window_events else 0.0
 
+    def summary(self) -> dict[str, Any]:
+        """The figures a configuration's entry keeps (the JSON)."""
+        return {
+            "events_per_s": self.rate,
+            "outputs": self.span.records,
+            "first_ms": self.span.first_ms,
+            "last_ms": self.span.last_ms,
+            "capped_by": self.capped_by,
+            "window_s": self.window_s,
+            "window_events": self.window_events,
+            "cpu_s": self.cpu_s,
+            "cpu_s_per_1k": self.cpu_per_1k,
+            "cpu_s_per_1k_by_process": {
+                k: 1000 * v / self.window_events if self.window_events else 0.0
+                for k, v in self.cpu_s.items()
+            },
+            "other_outputs": self.other_outputs,
+            "bench_cpu_s": self.bench_cpu_s,
+            # Busy CPU of processes outside the run (another job on the machine): noise.
+            "other_cpu_s": self.other_cpu_s,
+            "other_cores": self.other_cpu_s / self.window_s if self.window_s else 0.0,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Window:
