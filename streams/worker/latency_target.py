@@ -35,10 +35,12 @@ Feedback: L(C) is about a p99 only when the model is right, and jitter is not in
 latencies acknowledged since the last check is estimated (a batch's events spread evenly
 between its newest and its oldest event's latency), then
 
-    margin ← clamp(margin · clamp(0.85·target / p99, 0.85, 1.03), 0.3, 1):
+    margin ← clamp(margin · clamp(0.85·target / p99, 0.5, 1.03), 0.3, 1):
 
-it shrinks fast when the p99 is above 85 % of the target and grows slowly below it, so the
-p99 settles near 85 % of the target with the longest linger (largest batches) that allows.
+it shrinks fast when the p99 is above 85 % of the target (by up to half per check, so
+latency the model does not see, such as a slow way into the broker, stops the lingering
+within a second or two) and grows slowly below it, so the p99 settles near 85 % of the
+target with the longest linger (largest batches) that allows.
 It never shrinks while W = 0: a smaller budget would change nothing then.
 
 Throughput mode: when the target cannot be held (u ≥ 0.95; or even W = 0 would give
@@ -211,7 +213,7 @@ class LatencyTarget:
         self._latencies, self._checked_at = [], now
         if self.mode == WARMUP or p99 <= 0.0:
             return
-        step = min(max(0.85 * self.target_s / p99, 0.85), 1.03)
+        step = min(max(0.85 * self.target_s / p99, 0.5), 1.03)
         if self._wait_s == 0.0:  # no linger (throughput mode too): a smaller budget
             step = max(step, 1.0)  # would change nothing, and slow the way back
         self.margin = min(max(self.margin * step, self.min_margin), self.max_margin)

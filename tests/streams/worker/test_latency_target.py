@@ -72,8 +72,13 @@ def poisson(phases: list[tuple[float, float]], seed: int) -> np.ndarray:
 
 
 def simulate(
-    phases: list[tuple[float, float]], controller: LatencyTarget | None, seed: int = 1
+    phases: list[tuple[float, float]],
+    controller: LatencyTarget | None,
+    seed: int = 1,
+    unseen_s: float = 0.0,
 ) -> Run:
+    """``unseen_s``: latency every event has before the worker (a slow way into the
+    broker): in the latencies measured, in no stage time."""
     arrivals = poisson(phases, seed)
     duration = sum(d for d, _ in phases)
     run = Run(duration, arrivals, np.full(len(arrivals), np.nan))
@@ -104,7 +109,7 @@ def simulate(
             start = max(start, in_flight.popleft())
         ack = last_ack = max(start + PUBLISH_S * rng.lognormal(0.0, 0.25), last_ack)
         in_flight.append(ack)
-        run.latencies[i : i + n] = ack - arrivals[i : i + n]
+        run.latencies[i : i + n] = ack - arrivals[i : i + n] + unseen_s
         run.sizes.append(n)
         run.take_times.append(taken)
         pending.append(
@@ -115,9 +120,9 @@ def simulate(
                     "capped": n == size,
                     "scoring_s": scored - taken,
                     "publish_s": ack - scored,
-                    "oldest_age_s": taken - arrivals[i],
-                    "oldest_latency_s": ack - arrivals[i],
-                    "newest_latency_s": ack - arrivals[i + n - 1],
+                    "oldest_age_s": taken - arrivals[i] + unseen_s,
+                    "oldest_latency_s": ack - arrivals[i] + unseen_s,
+                    "newest_latency_s": ack - arrivals[i + n - 1] + unseen_s,
                 },
             )
         )
@@ -197,6 +202,17 @@ def test_follows_a_step_of_load_and_comes_back() -> None:
         assert run.p99_ms(k * phase + 0.5, (k + 1) * phase) <= TARGET_MS
     print(f"\nstep 25% -> 80% -> 25%: batches to settle in each phase {settle}")
     assert settle[1] <= 64 and settle[2] <= 64
+
+
+def test_stops_lingering_when_latency_it_cannot_see_takes_the_budget() -> None:
+    # 20 ms before the worker leaves no room to linger in a 25 ms target: within a couple of
+    # feedback checks the controller takes at once, as today, and adds nothing to the p99.
+    rate = 0.25 * MAX_RATE
+    on = simulate([(STEADY_S, rate)], controller(), unseen_s=0.020)
+    today = simulate([(STEADY_S, rate)], None, unseen_s=0.020)
+    late = [wait for t, _, wait, _ in on.plans if t >= 2.0]
+    assert late and np.mean(np.array(late) == 0.0) > 0.9, "still lingering"
+    assert on.p99_ms(start=2.0) <= today.p99_ms(start=2.0) + 1.0
 
 
 @pytest.mark.parametrize("target_ms", [0.0, -5.0])
