@@ -128,10 +128,12 @@ def render(results: dict[str, Any], json_path: Path) -> str:
         if stages[1]:
             sections += [
                 f"{WORKER_LABELS[key]}: worker stages (`streamscore_stage_seconds`, over the "
-                "throughput run). Decode, features, infer, encode and drift (counting the batch "
-                "into drift window histograms, drift monitoring on) run one after another in "
-                "the scoring loop; publishing runs in the background while the next batches are "
-                "scored, so its share can pass 100 %:",
+                "throughput run): decode, features, infer, encode and drift (counting the batch "
+                "into drift window histograms, drift monitoring on). Decode and features of the "
+                "next batch run while the model server scores this one, and publishing runs in "
+                "the background while the next batches are scored, so the shares can sum past "
+                "100 % (a stage's time then includes waiting for the event loop while another "
+                'stage runs, and "outside scoring" shows 0):',
                 "",
                 md_table(stages),
                 "",

@@ -66,8 +66,8 @@ def worker_breakdown(before: Samples, after: Samples, wall_s: float) -> dict[str
             "us_per_event": 1e6 * seconds / events if events else 0.0,
             "share_of_wall": seconds / wall_s if wall_s else 0.0,
         }
-    # decode → features → infer → encode → drift run one after another; publishing may
-    # overlap them (the worker pipelines it), so it is left out of the agent's busy time.
+    # decode → features of batch k+1 overlap infer of batch k, and publishing overlaps them
+    # all (the worker pipelines both); publishing is left out of the agent's busy time.
     scoring = sum(s["seconds"] for name, s in stages.items() if name != "publish")
     models = sorted(
         {dict(lbl)["model"] for (n, lbl) in after if n == "streamscore_infer_seconds_count"}

@@ -2,8 +2,8 @@
 
 Same batch runner, pipeline, sink and delivery contract as the Faust agent
 (streams/worker/engines/faust.py); only the consumer differs. Faust's per-message machinery
-(a Message, an Event, a processor call and an ack per record) costs about 150-200 µs of CPU
-per event on these machines, which caps a Faust worker near 5k events/s per core whatever
+(a Message, an Event, a processor call and an ack per record) costs about 90-200 µs of CPU
+per event on these machines, which caps a Faust worker at 5-11k events/s per core whatever
 the pipeline does; librdkafka hands over a batch in one C call (`bench/` measures both).
 
 At-least-once: offsets are stored only once a batch's outputs are acknowledged (the worker
