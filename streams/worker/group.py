@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
@@ -50,11 +51,18 @@ def check_group(settings: WorkerSettings, timeout_s: float = 10.0) -> None:
     except KafkaException as exc:  # no answer: the join itself will tell
         log.info("consumer group %s not described before joining: %s", group, exc)
         return
-    if not description.members:
-        return
-    held_by_faust = description.partition_assignor == FAUST_ASSIGNOR
-    if held_by_faust != (settings.engine == "faust"):
+    if other_engine_holds(description, settings.engine):
         raise GroupConflict(conflict_line(group, settings.engine))
+
+
+def other_engine_holds(description: Any, engine: str) -> bool:
+    """Whether the described group is held by the other engine's members. A group in the
+    middle of a rebalance lists its members before it has chosen an assignor: that says
+    nothing (the join will), so only a chosen assignor decides."""
+    assignor = description.partition_assignor
+    if not description.members or not assignor:
+        return False
+    return (assignor == FAUST_ASSIGNOR) != (engine == "faust")
 
 
 class JoinRefusedWatch(logging.Handler):
