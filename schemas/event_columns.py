@@ -39,17 +39,8 @@ import numpy as np
 from schemas.codec import AvroCodec, primitive_only
 from schemas.errors import DecodeError, RegistryError
 from schemas.features import EVENT_FEATURE_NAMES
+from schemas.wire import varints, words_of
 
-_HIGH = np.uint64(0x8080808080808080)  # the "more follows" bit of each byte
-_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)  # the payload bits of each byte
-_TOP = np.uint64(1 << 63)
-_ONE = np.uint64(1)
-# Squeeze 8 groups of 7 bits together: pairs into 14 bits, then 28, then 56 (a "pext").
-_SQUEEZE = (
-    (np.uint64(1), np.uint64(0x007F007F007F007F), np.uint64(0x3F803F803F803F80)),
-    (np.uint64(2), np.uint64(0x00003FFF00003FFF), np.uint64(0x0FFFC0000FFFC000)),
-    (np.uint64(4), np.uint64(0x000000000FFFFFFF), np.uint64(0x00FFFFFFF0000000)),
-)
 _INT32 = (-(2**31), 2**31 - 1)
 _KINDS = {"string", "int", "long", "double", "boolean", "nullable-string"}
 _NUMBERS = {"int", "long", "double", "boolean"}
@@ -115,7 +106,7 @@ class EventColumnDecoder:
         header = self._fast_header()
         joined = b"".join(values)
         data = np.frombuffer(joined + self._pad, dtype=np.uint8)
-        words: np.ndarray = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+        words = words_of(data)
         ends = np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=n))
         starts = np.empty_like(ends)
         starts[:1] = 0
@@ -248,17 +239,9 @@ class _Walk:
         if not len(at) or first.max() < 0x80:  # every varint is one byte: the common case
             small = first.astype(np.int64)
             return (small >> 1) ^ -(small & 1), 1, True
-        w = self.words[at]
-        stops = ~w & _HIGH
-        valid = stops != 0  # else longer than 8 bytes: beyond us (and past 2**55)
-        stops |= _TOP  # a width of 8 for those, so that their position stays bounded
-        lowest = stops & (~stops + _ONE)  # the high bit of the byte that ends the varint
-        # That bit is 8k+7 for width k+1; a power of two's float64 exponent is its bit.
-        width = ((lowest.astype(np.float64).view(np.int64) >> 52) - 1022) >> 3
-        v = w & (lowest | (lowest - _ONE)) & _LOW7
-        for shift, keep, moved in _SQUEEZE:
-            v = (v & keep) | ((v >> shift) & moved)
-        value = (v >> _ONE).view(np.int64) ^ -(v & _ONE).view(np.int64)
+        # Longer than 8 bytes (past 2**55) is beyond the fast path: not valid, width 0.
+        value, end, valid = varints(self.words, at)
+        width = end - at
         if int32:
             valid &= (width <= 5) & (value >= _INT32[0]) & (value <= _INT32[1])
         return value, width, valid

@@ -32,7 +32,7 @@ import numpy as np
 
 from schemas.codec import AvroCodec
 from schemas.errors import DecodeError
-from streams.report.wire import ascii_spans, hash_slices, hash_strings, varints, words_of
+from schemas.wire import ascii_spans, hash_slices, hash_strings, varints, words_of
 
 _N_STRINGS_BEFORE_SCORE = 4
 

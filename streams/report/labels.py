@@ -18,8 +18,8 @@ import numpy as np
 
 from schemas.codec import AvroCodec
 from schemas.errors import DecodeError
+from schemas.wire import ascii_spans, hash_slices, hash_strings, varints
 from streams.report.columns import Frames
-from streams.report.wire import ascii_spans, hash_slices, hash_strings, varints
 
 
 class LabelDecoder:

@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 
 from schemas.codec import load_schema
+from schemas.wire import hash_strings
 from streams.client import ClientSettings
 from streams.report.columns import Vocabulary
 from streams.report.errors import ReportError
 from streams.report.labels import LabelDecoder
 from streams.report.pairs import Lookup, Segment
 from streams.report.reading import RangeReader, TimeRange
-from streams.report.wire import hash_strings
 
 PREDICTION_FIELDS = {"decision": False, "features_missing": False, "score": True}
 Progress = Callable[[int, int], None]  # records read so far, records in the range

@@ -176,8 +176,11 @@ class BatchRunner:
         scored_at: float,
     ) -> None:
         acked = False
+        # Each prediction's event time in seconds, read once: the end-to-end histogram and
+        # the latency target both want it.
+        times_s = np.fromiter((r.event_time_ms for r in result.predictions), np.float64) / 1e3
         try:
-            published = await self._publish_until_done(result)
+            published = await self._publish_until_done(result, times_s)
             # Wait for the batch before in every case: drain() waits for the last batch only,
             # so no batch may finish before the one submitted ahead of it.
             earlier_acked = previous is None or await previous
@@ -185,21 +188,20 @@ class BatchRunner:
             if published and earlier_acked:
                 await acknowledge()
                 acked = True
-                self._learn(result, taken, scored_at)
+                self._learn(times_s, taken, scored_at)
         except Exception:
             log.exception("acknowledging a batch failed; it will be redelivered")
         finally:
             self._slots.release()
             done.set_result(acked)
 
-    def _learn(self, result: BatchResult, taken: Taken, scored_at: float) -> None:
+    def _learn(self, times_s: np.ndarray, taken: Taken, scored_at: float) -> None:
         """Tell the latency target what this batch measured, once it is acknowledged."""
         target = self.target
-        if target is None or not result.predictions:
+        if target is None or not len(times_s):
             return
-        now, wall_ms = time.monotonic(), time.time() * 1000.0
-        times = [r.event_time_ms for r in result.predictions]
-        oldest_s, newest_s = (wall_ms - min(times)) / 1e3, (wall_ms - max(times)) / 1e3
+        now, wall = time.monotonic(), time.time()
+        oldest_s, newest_s = wall - float(times_s.min()), wall - float(times_s.max())
         target.observe(
             size=taken.size,
             capped=taken.capped,
@@ -253,11 +255,11 @@ class BatchRunner:
             merged.extend(part)
         return merged
 
-    async def _publish_until_done(self, result: BatchResult) -> bool:
+    async def _publish_until_done(self, result: BatchResult, times_s: np.ndarray) -> bool:
         # The producer's own errors vary by client: any failure means "publish again".
         try:
             await self.backoff.retry(
-                lambda: self._publish(result),
+                lambda: self._publish(result, times_s),
                 Exception,
                 "publishing a batch",
                 self.should_stop,
@@ -267,7 +269,7 @@ class BatchRunner:
             return False
         return True
 
-    async def _publish(self, result: BatchResult) -> None:
+    async def _publish(self, result: BatchResult, times_s: np.ndarray) -> None:
         t0 = time.perf_counter()
         topics = self.topics
         out: list[OutMessage] = [
@@ -282,5 +284,4 @@ class BatchRunner:
         m.events_out.labels(topics.predictions).inc(len(result.predictions))
         m.events_out.labels(topics.shadow).inc(len(result.shadow))
         m.events_out.labels(topics.dlq).inc(len(result.dead_letters))
-        times = np.fromiter((r.event_time_ms for r in result.predictions), np.float64)
-        observe_many(m.end_to_end, np.maximum(done - times / 1000.0, 0.0))
+        observe_many(m.end_to_end, np.maximum(done - times_s, 0.0))

@@ -119,7 +119,7 @@ class LatencyTarget:
         self.window_s, self.feedback_s = window_s, feedback_s
         self.margin = self.start_margin
         self.mode = WARMUP
-        self._size, self._wait_s, self.cycle_s = max_size, 0.0, 0.0
+        self._size, self._wait_s = max_size, 0.0
         self._scoring = _LinearFit(decay=0.99)
         self._publish_mean = self._publish_var = 0.0
         self._takes: deque[tuple[float, int]] = deque()  # (take time, events taken)
@@ -235,7 +235,7 @@ class LatencyTarget:
             if self._calm >= self.calm_batches:
                 self.mode, self._backlog = LATENCY, 0
         if self.mode == THROUGHPUT:
-            self._size, self._wait_s, self.cycle_s = self.max_size, 0.0, 0.0
+            self._size, self._wait_s = self.max_size, 0.0
             return
         # Plan with the higher of the window's rate and the last 8 batches' (a rise at once).
         lam = max(self.rate, self._rate(max(0, len(self._takes) - 9)))
@@ -244,8 +244,9 @@ class LatencyTarget:
         wait = min(cycle * (1.0 - planned) - a, self.max_wait_s)
         if lam * wait < self.min_linger_events:  # also when the budget is below the least
             wait = 0.0
-        self._wait_s, self.cycle_s = wait, (wait + a) / (1.0 - planned)
-        size = math.ceil(self.headroom * lam * self.cycle_s)
+        self._wait_s = wait
+        cycle = (wait + a) / (1.0 - planned)  # the cycle that W gives
+        size = math.ceil(self.headroom * lam * cycle)
         self._size = min(max(size, self.min_size), self.max_size)
 
     def state(self) -> dict[str, float | int | str]:

@@ -13,8 +13,8 @@ import pytest
 from schemas.codec import codec_for
 from schemas.errors import DecodeError
 from schemas.prediction_writer import PredictionWriter, avro_long
+from schemas.wire import hash_slices, hash_strings, varints, words_of
 from streams.report.columns import Columns, PredictionDecoder, Vocabulary
-from streams.report.wire import hash_slices, hash_strings, varints, words_of
 
 CODEC = codec_for("prediction", logical_types=False)
 T0 = 1_790_000_000_000

@@ -13,8 +13,8 @@ import pytest
 
 from schemas.codec import codec_for
 from schemas.errors import DecodeError
+from schemas.wire import hash_strings
 from streams.report.labels import LabelDecoder
-from streams.report.wire import hash_strings
 
 CODEC = codec_for("label", logical_types=False)
 T0 = 1_790_000_000_000

@@ -1,7 +1,8 @@
-"""Byte-level reading for the report's decoders: a uint64 word at every byte, 64-bit hashes
+"""Byte-level reading of Avro values in bulk: a uint64 word at every byte, 64-bit hashes
 of byte slices and strings, ASCII checks and zig-zag varints, each over many values at once
-(numpy gathers; no Python loop per value). streams/report/columns.py and labels.py build on
-these; the wire layouts they read are described there.
+(numpy gathers; no Python loop per value). The worker's event decoder
+(schemas/event_columns.py) and the report's decoders (streams/report/columns.py, labels.py)
+build on these; the wire layouts they read are described there.
 """
 
 from __future__ import annotations
@@ -13,6 +14,15 @@ import numpy as np
 _PRIME = np.uint64(0x100000001B3)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SEED = np.uint64(0xCBF29CE484222325)
+_HIGH = np.uint64(0x8080808080808080)  # the "more follows" bit of each byte
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)  # the payload bits of each byte
+_ONE = np.uint64(1)
+# Squeeze 8 groups of 7 bits together: pairs into 14 bits, then 28, then 56 (a "pext").
+_SQUEEZE = (
+    (np.uint64(1), np.uint64(0x007F007F007F007F), np.uint64(0x3F803F803F803F80)),
+    (np.uint64(2), np.uint64(0x00003FFF00003FFF), np.uint64(0x0FFFC0000FFFC000)),
+    (np.uint64(4), np.uint64(0x000000000FFFFFFF), np.uint64(0x00FFFFFFF0000000)),
+)
 
 
 def words_of(data: np.ndarray) -> np.ndarray:
@@ -69,13 +79,13 @@ def varints(words: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     """Zig-zag varint longs starting at each of ``at``; where each ends; and whether it fits
     in 8 bytes (up to 2**55: epoch milliseconds until the year 10889; else the slow path)."""
     w = words[at]
-    stops = ~w & np.uint64(0x8080808080808080)  # the high bit of each byte that ends it
+    stops = ~w & _HIGH  # the high bit of each byte that ends it
     fits = stops != 0
-    lowest = stops & (~stops + np.uint64(1))  # the first such byte's high bit alone
-    length = (np.log2(np.where(fits, lowest, 1).astype(np.float64)).astype(np.int64) + 1) // 8
-    value = np.zeros(len(w), dtype=np.uint64)
-    for k in range(8):
-        part = ((w >> np.uint64(8 * k)) & np.uint64(0x7F)) << np.uint64(7 * k)
-        value |= np.where(k < length, part, np.uint64(0))
-    signed = (value >> np.uint64(1)).astype(np.int64) ^ -(value & np.uint64(1)).astype(np.int64)
+    lowest = stops & (~stops + _ONE)  # the first such byte's high bit alone (0: none)
+    # That bit is 8k+7 for length k+1; a power of two's float64 exponent is its bit.
+    length = np.where(fits, ((lowest.astype(np.float64).view(np.int64) >> 52) - 1022) >> 3, 0)
+    v = w & (lowest | (lowest - _ONE)) & _LOW7 & np.where(fits, ~np.uint64(0), np.uint64(0))
+    for shift, keep, moved in _SQUEEZE:
+        v = (v & keep) | ((v >> shift) & moved)
+    signed = (v >> _ONE).view(np.int64) ^ -(v & _ONE).view(np.int64)
     return signed, at + length, fits
