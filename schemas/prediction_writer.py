@@ -19,7 +19,7 @@ from schemas.errors import SchemaError
 
 FIELDS = (
     "event_id", "entity_id", "model_name", "model_version", "score", "decision",
-    "features_missing", "event_time", "scored_at", "timings",
+    "features_missing", "event_time", "scored_at", "timings", "role",
 )  # fmt: skip
 TIMINGS = ("decode_ms", "features_ms", "infer_ms", "publish_ms")
 _DOUBLE = struct.Struct("<d").pack
@@ -75,10 +75,16 @@ class PredictionWriter:
         model_version: str,
         scored_at_ms: int,
         timings: Mapping[str, float],
+        role: str = "primary",
     ) -> list[bytes]:
+        """One value per event; ``role`` (primary, canary, shadow) is the same for the batch."""
         header = self.header
         model = avro_string(model_name) + avro_string(model_version)
-        tail = avro_long(scored_at_ms) + _FOUR_DOUBLES(*(float(timings[t]) for t in TIMINGS))
+        tail = (
+            avro_long(scored_at_ms)
+            + _FOUR_DOUBLES(*(float(timings[t]) for t in TIMINGS))
+            + avro_string(role)
+        )
         decision_bytes = {d: avro_string(d) for d in set(decisions)}
         join = b"".join
         return [

@@ -123,6 +123,7 @@ class Prediction(AvroRecord):
     event_time: UtcMillis
     scored_at: UtcMillis
     timings: StageTimings = StageTimings()
+    role: Id = "primary"  # a string, like decision: primary, canary or shadow
 
 
 class Label(AvroRecord):
@@ -220,6 +221,22 @@ class WindowSummary(AvroRecord):
         return self
 
 
+class ModelEvent(AvroRecord):
+    """A routing change and why (schemas/model_event.avsc), on `models.events`."""
+
+    AVRO_NAME: ClassVar[str] = "dev.streamscore.ModelEvent"
+
+    event_id: Id
+    kind: Id  # a string, as decision: a new kind must not break old readers
+    model: Id
+    reason: Id
+    before: str | None = None
+    after: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    at: UtcMillis
+    by: Id
+
+
 RECORD_TYPES: dict[str, type[AvroRecord]] = {
     model.AVRO_NAME: model
     for model in (
@@ -232,6 +249,7 @@ RECORD_TYPES: dict[str, type[AvroRecord]] = {
         RetrainingRequest,
         RetrainingResult,
         WindowSummary,
+        ModelEvent,
     )
 }
 

@@ -2,7 +2,7 @@
 
     services   up | down | status         the local Kafka, Redis and Triton
     worker     worker                     a scoring worker (either engine)
-    models     models list | promote | shadow add | shadow remove
+    models     models list | promote | shadow add | shadow remove | canary | rollback
     features   features load | load-simulated | get
     records    produce | consume          records in and out of the topics by hand
     simulate   simulate                   synthetic events and labels, drift on demand

@@ -53,8 +53,7 @@ def _session(
 
 
 def _show(routing: Routing) -> None:
-    shadows = ", ".join(map(str, routing.shadows)) or "none"
-    out.print(f"primary {routing.primary}; shadows {shadows}")
+    out.print(routing.describe())
 
 
 def _current(store: redis.Redis) -> Routing | None:
@@ -106,8 +105,13 @@ def list_models(redis_url: RedisUrl = None, triton_url: TritonUrl = None) -> Non
         role = ""
         if current and ref == current.primary:
             role = "primary (default: no routing stored)" if default else "primary"
+        elif current and current.canary and ref == current.canary.model:
+            role = f"canary ({current.canary.percent:g}%)"
+            role += ", shadow" if ref in current.shadows else ""
         elif current and ref in current.shadows:
             role = "shadow"
+        elif current and ref == current.previous:
+            role = "previous primary"
         table.add_row(name, version, state, role)
     out.print(table)
 
@@ -173,4 +177,7 @@ def shadow_remove(
 
 
 def register(cli: typer.Typer) -> None:
+    from streams.cli.canary import register_canary
+
+    register_canary(models_cli)
     cli.add_typer(models_cli, name="models")

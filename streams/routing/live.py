@@ -99,13 +99,18 @@ class LiveRouting:
         if current is None or current == self.routing:
             return False
         self._apply(current)
-        log.info("routing changed: primary %s, shadows %s", current.primary, current.shadows)
+        log.info("routing changed: %s", current.describe())
         return True
 
     def _apply(self, current: Routing) -> None:
         primary = self._model(current.primary)
         shadows = tuple(self._model(ref) for ref in current.shadows)
-        self._current = RoutedModels(primary, shadows)
+        canary = current.canary
+        if canary is None:
+            self._current = RoutedModels(primary, shadows)
+        else:
+            model = self._model(canary.model)
+            self._current = RoutedModels(primary, shadows, model, canary.percent)
         self.routing = current
 
     async def _read(self) -> Routing | None:

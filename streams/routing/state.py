@@ -9,7 +9,8 @@ docs/architecture.md, "Routing", says why it lives in Redis.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import redis
 import redis.asyncio as aioredis
@@ -44,34 +45,67 @@ class ModelRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Canary:
+    """A challenger that decides for a sticky ``percent`` of entities (streams/routing/split.py)."""
+
+    model: ModelRef
+    percent: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.percent <= 100:
+            raise RoutingError(f"a canary's percent must be within 0-100, got {self.percent:g}")
+
+
+@dataclass(frozen=True, slots=True)
 class Routing:
+    """``previous`` is the primary before the last promotion: what `models rollback` restores
+    when no canary is running (with one running, a rollback just ends the canary)."""
+
     primary: ModelRef
     shadows: tuple[ModelRef, ...] = field(default_factory=tuple)
+    canary: Canary | None = None
+    previous: ModelRef | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"primary": str(self.primary), "shadows": [str(s) for s in self.shadows]})
+        data: dict[str, object] = {
+            "primary": str(self.primary),
+            "shadows": [str(s) for s in self.shadows],
+        }
+        if self.canary is not None:
+            data["canary"] = {"model": str(self.canary.model), "percent": self.canary.percent}
+        if self.previous is not None:
+            data["previous"] = str(self.previous)
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Routing:
         try:
             data = json.loads(text)
+            canary = data.get("canary")
+            previous = data.get("previous")
             return cls(
                 ModelRef.parse(data["primary"]),
                 tuple(ModelRef.parse(s) for s in data.get("shadows", [])),
-            )
+                None if canary is None else
+                Canary(ModelRef.parse(canary["model"]), float(canary["percent"])),
+                None if previous is None else ModelRef.parse(previous),
+            )  # fmt: skip
         except (ValueError, KeyError, TypeError) as exc:
             raise RoutingError(f"unreadable routing value: {exc}") from exc
 
     def promote(self, ref: ModelRef) -> Routing:
-        """``ref`` becomes primary; it stops being a shadow; the old primary is dropped."""
-        return Routing(ref, tuple(s for s in self.shadows if s != ref))
+        """``ref`` becomes primary; it stops being a shadow; the old primary is dropped but
+        remembered for a rollback. A running canary ends: it was judged against the old one."""
+        if ref == self.primary:
+            return self
+        return Routing(ref, tuple(s for s in self.shadows if s != ref), None, self.primary)
 
     def add_shadow(self, ref: ModelRef) -> Routing:
         if ref == self.primary:
             raise RoutingError(f"{ref} is the primary; it cannot also be a shadow")
         if ref in self.shadows:
             return self
-        return Routing(self.primary, (*self.shadows, ref))
+        return replace(self, shadows=(*self.shadows, ref))
 
     def remove_shadow(self, name: str, version: str = "") -> Routing:
         def keep(s: ModelRef) -> bool:
@@ -80,7 +114,39 @@ class Routing:
         kept = tuple(s for s in self.shadows if keep(s))
         if kept == self.shadows:
             raise RoutingError(f"{name}{':' + version if version else ''} is not a shadow")
-        return Routing(self.primary, kept)
+        return replace(self, shadows=kept)
+
+    def with_canary(self, ref: ModelRef, percent: float) -> Routing:
+        """``ref`` decides for ``percent`` % of entities; the same call again moves the share."""
+        if ref == self.primary:
+            raise RoutingError(f"{ref} is the primary; it cannot also be its canary")
+        if self.canary is not None and self.canary.model != ref:
+            raise RoutingError(
+                f"{self.canary.model} is already the canary; `models rollback` ends it first"
+            )
+        return replace(self, canary=Canary(ref, percent))
+
+    def rollback(self) -> Routing:
+        """End the canary; without one, bring back the previous primary."""
+        if self.canary is not None:
+            return replace(self, canary=None)
+        if self.previous is None:
+            raise RoutingError(
+                f"nothing to roll back: no canary is running and {self.primary} has no "
+                "previous primary"
+            )
+        shadows = tuple(s for s in self.shadows if s != self.previous)
+        return Routing(self.previous, shadows)
+
+    def describe(self) -> str:
+        """``primary scorer:2; canary scorer:3 at 10%; shadows challenger:1``."""
+        parts = [f"primary {self.primary}"]
+        if self.canary is not None:
+            parts.append(f"canary {self.canary.model} at {self.canary.percent:g}%")
+        parts.append(f"shadows {', '.join(map(str, self.shadows)) or 'none'}")
+        if self.previous is not None:
+            parts.append(f"previous {self.previous}")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +159,8 @@ class RoutedModels:
 
     primary: Model
     shadows: tuple[Model, ...] = ()
+    canary: Model | None = None
+    canary_percent: float = 0.0
 
 
 def read_sync(client: redis.Redis) -> Routing | None:
@@ -107,3 +175,24 @@ def write_sync(client: redis.Redis, routing: Routing) -> None:
 async def read(client: aioredis.Redis) -> Routing | None:
     raw = await client.get(ROUTING_KEY)
     return None if raw is None else Routing.from_json(raw)
+
+
+def update_sync(
+    client: redis.Redis, change: Callable[[Routing | None], Routing]
+) -> tuple[Routing | None, Routing]:
+    """Read, change and write the routing as one watched transaction: a concurrent writer
+    (another CLI, the canary guard, the retraining worker) makes it retry, never lose a
+    change. Returns (before, after); ``change`` raises RoutingError to refuse."""
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(ROUTING_KEY)
+                raw = pipe.get(ROUTING_KEY)
+                before = None if raw is None else Routing.from_json(raw)
+                after = change(before)
+                pipe.multi()
+                pipe.set(ROUTING_KEY, after.to_json())
+                pipe.execute()
+                return before, after
+            except redis.WatchError:
+                continue

@@ -110,6 +110,16 @@ class Metrics(MetricSet):
             "compared, the mean difference.",
             ["model"],
         )
+        self.decided = self._counter(
+            "streamscore_decided",
+            "Events decided, by model and role: primary, or canary for the canary's share.",
+            ["model", "role"],
+        )
+        self.canary_fallbacks = self._counter(
+            "streamscore_canary_fallback",
+            "Canary-share events decided by the primary because the canary model failed.",
+            ["model"],
+        )
         self.features_missing = self._counter(
             "streamscore_features_missing",
             "Predictions made with default entity features.",

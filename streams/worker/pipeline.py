@@ -21,18 +21,16 @@ window histograms (drift/summary.py) under the primary's version.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import ClassVar, Literal, NamedTuple, Protocol
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from drift.summary import WindowAccumulator
 from inference.contract import Model
-from inference.errors import InferenceError
 from infra.config import Section
 from schemas.codec import AvroCodec
 from schemas.errors import DecodeError
@@ -41,8 +39,10 @@ from schemas.features import EVENT_FEATURE_NAMES, N_FEATURES
 from schemas.prediction_writer import PredictionWriter
 from streams.features.store import DEFAULTS, FeatureRows, FeatureStore, FeatureStoreError
 from streams.routing.state import RoutedModels
+from streams.worker.arms import Arms, arms_of, interleave, pick
 from streams.worker.messages import BatchResult, DeadLetter, InMessage, OutRecord
 from streams.worker.metrics import Metrics, compare_shadow
+from streams.worker.model_calls import Scored, infer, label_of
 
 log = logging.getLogger(__name__)
 _DECISIONS = np.array(["approve", "review", "decline"], dtype=object)
@@ -73,11 +73,6 @@ class PipelineConfig(Section):
 
     def decide(self, scores: np.ndarray) -> list[str]:
         return list(_DECISIONS[self.decision_index(scores)])
-
-
-class Scored(NamedTuple):
-    scores: np.ndarray
-    infer_ms: float
 
 
 class Prepared(NamedTuple):
@@ -170,8 +165,10 @@ class ScoringPipeline:
         if not len(events):
             return result  # nothing left to ask a model about
         models = self.routes.models  # one snapshot for the whole batch
+        keys = [e.encode() for e in events.entity_ids]
+        arms = arms_of(models, keys)
         t2 = time.perf_counter()
-        first, shadow_scores = await self._infer(models, x, result)
+        first, shadow_scores, canary = await infer(models, x, result, arms, self.metrics)
         primary = first.scores
         t3 = time.perf_counter()
         m.stage_seconds.labels("infer").observe(t3 - t2)
@@ -180,41 +177,82 @@ class ScoringPipeline:
         now_ms = int(time.time() * 1000)
         times = events.event_time.tolist()
         parts = self.writer.event_parts(events.event_ids, events.entity_ids, times)
-        keys = [e.encode() for e in events.entity_ids]
         flags = missing.tolist()
 
-        def outputs(model: Model, scored: Scored) -> list[OutRecord]:
-            scores = scored.scores
+        def outputs(
+            model: Model, scores: np.ndarray, infer_ms: float, role: str, rows: Any = None
+        ) -> list[OutRecord]:
+            p, k, t, f = (
+                (parts, keys, times, flags)
+                if rows is None
+                else (pick(parts, rows), pick(keys, rows), pick(times, rows), pick(flags, rows))
+            )
             values = self.writer.encode(
-                parts, scores.tolist(), self.config.decide(scores), flags,
-                model.name, model.version, now_ms, {**timings, "infer_ms": scored.infer_ms},
+                p, scores.tolist(), self.config.decide(scores), f, model.name,
+                model.version, now_ms, {**timings, "infer_ms": infer_ms}, role,
             )  # fmt: skip
-            return list(map(OutRecord, keys, values, times))
+            return list(map(OutRecord, k, values, t))
 
-        result.predictions = outputs(models.primary, first)
         decisions = self.config.decision_index(primary)
+        if arms is None or canary is None:
+            result.predictions = outputs(models.primary, primary, first.infer_ms, "primary")
+            m.decided.labels(label_of(models.primary), "primary").inc(len(primary))
+            if arms is not None and models.canary is not None:
+                m.canary_fallbacks.labels(label_of(models.canary)).inc(len(arms.canary))
+                arms = None
+        else:
+            assert models.canary is not None
+            result.predictions = interleave(
+                arms,
+                outputs(models.primary, primary[arms.primary], first.infer_ms, "primary",
+                        arms.primary),
+                outputs(models.canary, canary.scores, canary.infer_ms, "canary", arms.canary),
+            )  # fmt: skip
+            m.decided.labels(label_of(models.primary), "primary").inc(len(arms.primary))
+            m.decided.labels(label_of(models.canary), "canary").inc(len(arms.canary))
         for shadow, scored in shadow_scores:
-            result.shadow.extend(outputs(shadow, scored))
+            result.shadow.extend(outputs(shadow, scored.scores, scored.infer_ms, "shadow"))
             vs = self.config.decision_index(scored.scores)
             compared = compare_shadow(primary, decisions, scored.scores, vs)
-            m.count_shadow(f"{shadow.name}:{shadow.version}", compared)
+            m.count_shadow(label_of(shadow), compared)
         t4 = time.perf_counter()
         m.stage_seconds.labels("encode").observe(t4 - t3)
         if self.monitor is not None:
-            # What the primary saw and said, for drift (drift/summary.py): vectorised, ~µs.
-            ref = models.primary
-            times_ms = events.event_time
-            due = self.monitor.progress_due()
-            partitions = (
-                np.fromiter((msg.partition for msg in kept), np.int64, len(kept)) if due else None
-            )
-            counted = self.monitor.add(
-                ref.name, ref.version, times_ms, x, primary, missing, decisions, partitions, due
-            )
-            if not counted:
-                m.drift_unmonitored.inc(len(events))
+            self._count_drift(models, events.event_time, x, primary, missing, decisions,
+                              kept, arms, canary)  # fmt: skip
             m.stage_seconds.labels("drift").observe(time.perf_counter() - t4)
         return result
+
+    def _count_drift(
+        self, models: RoutedModels, times_ms: np.ndarray, x: np.ndarray, primary: np.ndarray,
+        missing: np.ndarray, decisions: np.ndarray, kept: list[InMessage], arms: Arms | None,
+        canary: Scored | None,
+    ) -> None:  # fmt: skip
+        """What each deciding model saw and said, for drift (drift/summary.py), under its own
+        version: vectorised, ~µs. A canary's rows count under the canary."""
+        assert self.monitor is not None
+        due = self.monitor.progress_due()
+        partitions = (
+            np.fromiter((msg.partition for msg in kept), np.int64, len(kept)) if due else None
+        )
+        parts: list[tuple[Model, Any, np.ndarray, np.ndarray]]
+        if arms is None or canary is None or models.canary is None:
+            parts = [(models.primary, slice(None), primary, decisions)]
+        else:
+            can = self.config.decision_index(canary.scores)
+            parts = [
+                (models.primary, arms.primary, primary[arms.primary], decisions[arms.primary]),
+                (models.canary, arms.canary, canary.scores, can),
+            ]
+        for model, rows, scores, decided in parts:
+            if not len(scores):
+                continue
+            counted = self.monitor.add(
+                model.name, model.version, times_ms[rows], x[rows], scores, missing[rows],
+                decided, None if partitions is None else partitions[rows], due,
+            )  # fmt: skip
+            if not counted:
+                self.metrics.drift_unmonitored.inc(len(scores))
 
     def _decode(
         self, messages: Sequence[InMessage], result: BatchResult
@@ -245,49 +283,6 @@ class ScoringPipeline:
                 self.metrics.features_missing.labels("unknown-entity").inc(n_missing)
         result.features_missing = int(rows.missing.sum())
         return rows
-
-    async def _infer(
-        self, models: RoutedModels, x: np.ndarray, result: BatchResult
-    ) -> tuple[Scored, list[tuple[Model, Scored]]]:
-        outcomes = await asyncio.gather(
-            self._timed(models.primary, x),
-            *(self._timed(s, x) for s in models.shadows),
-            return_exceptions=True,
-        )
-        first = outcomes[0]
-        if isinstance(first, BaseException):
-            if isinstance(first, InferenceError):
-                self.metrics.primary_failures.inc()
-            raise first
-        shadow_scores = []
-        for shadow, outcome in zip(models.shadows, outcomes[1:], strict=True):
-            if isinstance(outcome, BaseException):
-                # Whatever breaks a shadow, it never touches the primary path: counted missing.
-                if not isinstance(outcome, InferenceError):
-                    log.warning("shadow %s:%s failed: %r", shadow.name, shadow.version, outcome)
-                label = f"{shadow.name}:{shadow.version}"
-                result.shadow_missing[label] = result.shadow_missing.get(label, 0) + len(x)
-                self.metrics.shadow_missing.labels(label).inc(len(x))
-            else:
-                shadow_scores.append((shadow, outcome))
-        return first, shadow_scores
-
-    async def _timed(self, model: Model, x: np.ndarray) -> Scored:
-        """The model's scores and its own request time in ms (shadows run concurrently, so
-        each output carries its model's time, not the batch's)."""
-        t0 = time.perf_counter()
-        label = f"{model.name}:{model.version}"
-        try:
-            scores = await model.predict(x)
-            return Scored(scores, (time.perf_counter() - t0) * 1e3)
-        except InferenceError as exc:
-            self.metrics.model_errors.labels(label, type(exc).__name__).inc()
-            raise
-        finally:
-            self.metrics.infer_seconds.labels(label).observe(time.perf_counter() - t0)
-            breaker = getattr(model, "breaker", None)
-            if breaker is not None:
-                self.metrics.breaker_state.labels(label).set(int(breaker.state))
 
 
 def _dead_letter(message: InMessage, err: DecodeError) -> DeadLetter:

@@ -46,6 +46,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "event_time": T0,
         "scored_at": T0,
         "timings": {"decode_ms": 0.0, "features_ms": 2.5, "infer_ms": 0.75, "publish_ms": 0.0},
+        "role": "shadow",
     },
     "label": {"event_id": "e-1", "entity_id": "acct-42", "label": 0, "observed_at": T0},
     "drift_alert": {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
-from schemas.codec import AvroCodec, codec_for, load_schema
+from schemas.codec import SCHEMA_DIR, AvroCodec, WriterSchemas, codec_for, load_schema
+from schemas.compat import check_backward
 from schemas.errors import SchemaError
 from schemas.prediction_writer import PredictionWriter, avro_long
 
@@ -20,7 +22,8 @@ def test_avro_long_matches_fastavro(n: int) -> None:
     assert codec.encode({"v": n})[10:] == avro_long(n)
 
 
-def test_batch_is_byte_identical_to_the_codec() -> None:
+@pytest.mark.parametrize("role", ["primary", "canary", "shadow"])
+def test_batch_is_byte_identical_to_the_codec(role: str) -> None:
     codec = codec_for("prediction", logical_types=False)
     writer = PredictionWriter(codec)
     ids = ["e-1", "é-2" * 30, ""]
@@ -32,14 +35,14 @@ def test_batch_is_byte_identical_to_the_codec() -> None:
     timings = {"decode_ms": 0.5, "features_ms": 1.25, "infer_ms": 3.0, "publish_ms": 0.0}
     parts = writer.event_parts(ids, entities, times)
     values = writer.encode(
-        parts, scores, decisions, missing, "scorer", "12", 1795638477999, timings
+        parts, scores, decisions, missing, "scorer", "12", 1795638477999, timings, role
     )
     for i, value in enumerate(values):
         record = {
             "event_id": ids[i], "entity_id": entities[i], "model_name": "scorer",
             "model_version": "12", "score": scores[i], "decision": decisions[i],
             "features_missing": missing[i], "event_time": times[i],
-            "scored_at": 1795638477999, "timings": timings,
+            "scored_at": 1795638477999, "timings": timings, "role": role,
         }  # fmt: skip
         assert value == codec.encode(record)
         assert codec_for("prediction").decode(value)["event_time"].timestamp() * 1000 == times[i]
@@ -50,3 +53,29 @@ def test_refuses_a_changed_schema() -> None:
     schema["fields"].insert(5, {"name": "extra", "type": "int", "default": 0})
     with pytest.raises(SchemaError):
         PredictionWriter(AvroCodec(schema))
+
+
+RECORD = {
+    "event_id": "e-1", "entity_id": "acct-1", "model_name": "scorer", "model_version": "2",
+    "score": 0.5, "decision": "review", "features_missing": False, "event_time": 1,
+    "scored_at": 2, "timings": {"decode_ms": 0.0, "features_ms": 0.0, "infer_ms": 1.0,
+                                "publish_ms": 0.0},
+}  # fmt: skip
+
+
+def test_role_is_a_backward_compatible_addition() -> None:
+    """A prediction written before ``role`` existed (the released schema) reads as primary;
+    a consumer still on the released schema reads a canary's output and ignores its role."""
+    old_schema = json.loads((SCHEMA_DIR / "released" / "prediction.avsc").read_text())
+    released = AvroCodec(old_schema, logical_types=False)
+    current = codec_for("prediction", logical_types=False)
+    assert "role" not in {f["name"] for f in released.schema["fields"]}
+    assert check_backward(current.schema, released.schema) == []
+
+    old_value = released.encode(RECORD)
+    assert current.decode(old_value)["role"] == "primary"
+
+    new_value = current.encode({**RECORD, "role": "canary"})
+    writers = WriterSchemas([current.schema])
+    old_reader = AvroCodec(old_schema, writers=writers, logical_types=False)
+    assert old_reader.decode(new_value) == {**RECORD}

@@ -39,6 +39,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "event_time": T0,
         "scored_at": T0,
         "timings": {"decode_ms": 0.1, "features_ms": 0.7, "infer_ms": 1.5, "publish_ms": 0.2},
+        "role": "canary",
     },
     "label": {"event_id": "e-1", "entity_id": "acct-42", "label": 1, "observed_at": T0},
     "entity_features": {"entity_id": "acct-42"}
@@ -94,6 +95,17 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "decisions": [2, 1, 0],
         "n_bins": 2,
         "counts": [1, 2, 3, 0],
+    },
+    "model_event": {
+        "event_id": "m-1",
+        "kind": "rollback",
+        "model": "fraud-mlp:4",
+        "reason": "error rate 0.31 vs 0.12 on primary",
+        "before": '{"primary": "fraud-mlp:3"}',
+        "after": None,
+        "metrics": {"canary_error_rate": 0.31},
+        "at": T0,
+        "by": "guard",
     },
 }
 

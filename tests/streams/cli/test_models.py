@@ -9,9 +9,11 @@ from inference.repository import DEFAULT_MODEL
 from infra.settings import ServicesSettings
 from streams.cli import cli
 from streams.routing import ModelRef, Routing
+from streams.routing.state import Canary
 from tests.support.models import export_model, set_routing, stored_routing
 
 runner = CliRunner()
+PRIMARY = ModelRef(DEFAULT_MODEL, "1")
 
 
 def models(stack: ServicesSettings, *args: str) -> tuple[int, str]:
@@ -61,7 +63,50 @@ def test_promote_makes_the_primary_and_drops_it_from_the_shadows(stack: Services
     # it never shadowed any event: only --force promotes it (the gate: test_promote.py)
     code, out = models(stack, "promote", f"{candidate}:1", "--force")
     assert code == 0, out
-    assert stored_routing(stack) == Routing(ModelRef(candidate, "1"))
+    assert stored_routing(stack) == Routing(ModelRef(candidate, "1"), (), None, PRIMARY)
+
+    code, out = models(stack, "rollback")  # no canary: the previous primary comes back
+    assert code == 0, out
+    assert "rolled back to scorer:1" in out
+    assert stored_routing(stack) == Routing(PRIMARY)
+
+
+def test_canary_moves_lists_and_rolls_back(stack: ServicesSettings) -> None:
+    candidate = export_model(stack, "cli-candidate", seed=31)
+    challenger = ModelRef(candidate, "1")
+    set_routing(stack, Routing(PRIMARY, (challenger,)))
+
+    code, out = models(stack, "canary", f"{candidate}:1", "--percent", "10")
+    assert code == 0, out
+    assert "canary cli-candidate:1 at 10%" in out
+    assert stored_routing(stack) == Routing(PRIMARY, (challenger,), Canary(challenger, 10.0))
+    code, out = models(stack, "canary", f"{candidate}:1", "--percent", "25")
+    assert code == 0, out
+    assert stored_routing(stack) == Routing(PRIMARY, (challenger,), Canary(challenger, 25.0))
+    assert roles(models(stack, "list")[1])[(candidate, "1")] == "canary (25%), shadow"
+
+    code, out = models(stack, "rollback")
+    assert code == 0, out
+    assert "canary cli-candidate:1 ended" in out
+    assert stored_routing(stack) == Routing(PRIMARY, (challenger,))  # still a shadow
+
+
+def test_canary_and_rollback_refusals_are_one_line(stack: ServicesSettings) -> None:
+    candidate = export_model(stack, "cli-candidate", seed=31)
+    set_routing(stack, Routing(PRIMARY))
+    for args, message in (
+        (("canary", f"{candidate}:1", "--percent", "150"), "--percent must be within 0-100"),
+        (("canary", f"{candidate}:1", "--percent", "-1"), "--percent must be within 0-100"),
+        (("canary", f"{candidate}:9", "--percent", "5"), "is not loaded on Triton"),
+        (("canary", "no-such-model:1", "--percent", "5"), "is not loaded on Triton"),
+        (("canary", f"{DEFAULT_MODEL}:1", "--percent", "5"), "cannot also be its canary"),
+        (("rollback",), "nothing to roll back"),
+    ):
+        code, out = models(stack, *args)
+        assert code == 1, (args, out)
+        assert message in out, (args, out)
+        assert len(out.strip().splitlines()) == 1, out
+    assert stored_routing(stack) == Routing(PRIMARY)
 
 
 def test_refusals_name_what_is_wrong_and_change_nothing(stack: ServicesSettings) -> None:
