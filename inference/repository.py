@@ -5,13 +5,12 @@ Layout (Python backend; one folder per version so versions load side by side)::
     <root>/<model>/config.pbtxt
     <root>/<model>/<version>/model.py      copied from inference/triton_backend.py
     <root>/<model>/<version>/model.pt      TorchScript
-    <root>/<model>/<version>/metadata.json how it was trained
+    <root>/<model>/<version>/card.json     its model card: lineage, metrics (inference/card.py)
     <root>/<model>/<version>/reference.json its reference distributions (drift/reference.py)
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from importlib import resources
@@ -22,10 +21,13 @@ import torch
 
 from drift.reference import FILE_NAME as REFERENCE_FILE
 from drift.reference import Reference
+from inference import card as cards
+from inference.card import ModelCard
 from inference.torchscript import load_torchscript, save_torchscript
 from schemas.features import INPUT_TENSOR, N_FEATURES, OUTPUT_TENSOR
 
 DEFAULT_MODEL = "scorer"
+LEGACY_METADATA = "metadata.json"  # what a version had before model cards
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +80,13 @@ class ModelRepository:
         name: str,
         version: int | None = None,
         serving: ServingConfig = ServingConfig(),
-        metadata: dict[str, object] | None = None,
+        *,
+        card: ModelCard,
         reference: Reference | None = None,
     ) -> int:
-        """Write ``model`` as TorchScript under a new (or given) version, with its reference
-        distributions when given; returns the version."""
+        """Write ``model`` as TorchScript under a new (or given) version, with its card and
+        its reference distributions when given; returns the version. The card is required:
+        every version says where it came from."""
         if version is None:
             version = max(self.versions(name), default=0) + 1
         folder = self.root / name / str(version)
@@ -92,7 +96,7 @@ class ModelRepository:
         save_torchscript(model, tmp / "model.pt")
         template = resources.files("inference") / "triton_backend.py"
         (tmp / "model.py").write_text(template.read_text())
-        (tmp / "metadata.json").write_text(json.dumps(metadata or {}, indent=2, sort_keys=True))
+        cards.write(card, tmp)
         if reference is not None:
             reference.save(tmp)
         shutil.rmtree(folder, ignore_errors=True)
@@ -104,6 +108,23 @@ class ModelRepository:
         """The version's reference distributions; None when it was exported without them."""
         folder = self.root / name / str(version)
         return Reference.load(folder) if (folder / REFERENCE_FILE).exists() else None
+
+    def folder(self, name: str, version: int | str) -> Path:
+        return self.root / name / str(version)
+
+    def card(self, name: str, version: int | str) -> ModelCard:
+        """The version's model card; :class:`~inference.card.CardError` when it is missing
+        or does not parse (the reason names the file and the field)."""
+        return cards.read(self.folder(name, version))
+
+    def check_card(self, name: str, version: int | str) -> ModelCard | None:
+        """The card, or None for a version exported before cards existed (it has the old
+        ``metadata.json`` and no card: served, without lineage). Raises
+        :class:`~inference.card.CardError` for any other missing or unparsable card."""
+        folder = self.folder(name, version)
+        if not (folder / cards.FILE_NAME).exists() and (folder / LEGACY_METADATA).exists():
+            return None
+        return cards.read(folder)
 
     def load(self, name: str, version: int) -> torch.nn.Module:
         """The exact file Triton serves, loaded here (to compare scores with Triton's)."""
@@ -120,8 +141,8 @@ def ensure_default_model(root: Path, name: str = DEFAULT_MODEL, seed: int = 0) -
     from inference.training import TrainConfig, train_and_export
 
     x, y = labelled_dataset(seed, 20_000)
-    metadata = {"trained_on": "synthetic", "seed": seed}
-    return train_and_export(repo, name, x, y, TrainConfig(seed=seed), metadata)
+    source = cards.SyntheticSource(seed=seed)
+    return train_and_export(repo, name, x, y, TrainConfig(seed=seed), source)
 
 
 def reference_of(model: torch.nn.Module, x: np.ndarray) -> Reference:

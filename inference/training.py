@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from inference import card as cards
 from inference.mlp import ScoringMLP
 from inference.repository import ModelRepository, reference_of
 
@@ -57,9 +58,42 @@ def train_and_export(
     x: np.ndarray,
     y: np.ndarray,
     config: TrainConfig = TrainConfig(),
-    metadata: dict[str, object] | None = None,
+    source: cards.SyntheticSource | None = None,
 ) -> int:
-    """Train on ``x, y`` and export the model with its reference distributions; the version."""
+    """Train on ``x, y`` (synthetic rows: ``source`` says which) and export the model with
+    its card and reference distributions; the version."""
     result = train_mlp(x, y, config)
-    info = {**(metadata or {}), "rows": len(x), "final_loss": round(result.final_loss, 5)}
-    return repo.export(result.model, name, metadata=info, reference=reference_of(result.model, x))
+    card = cards.ModelCard(
+        created_at=cards.now_ms(),
+        source=source or cards.SyntheticSource(),
+        dataset=cards.Dataset(rows=len(x), positives=int(np.sum(y == 1))),
+        feature_layout=cards.feature_layout_hash(),
+        metrics={"final_loss": result.final_loss},
+        code=cards.code_version(),
+        training=training_card(config),
+    )
+    reference = reference_of(result.model, x)
+    return repo.export(result.model, name, card=card, reference=reference)
+
+
+def training_card(config: TrainConfig, holdout_share: float | None = None) -> cards.Training:
+    """What reproduces a run of :func:`train_mlp` with ``config`` in this process."""
+    return cards.Training(
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        hidden=config.hidden,
+        seed=config.seed,
+        holdout_share=holdout_share,
+        torch_threads=torch.get_num_threads(),
+    )
+
+
+def train_config(card: cards.Training) -> TrainConfig:
+    return TrainConfig(
+        epochs=card.epochs,
+        batch_size=card.batch_size,
+        learning_rate=card.learning_rate,
+        hidden=card.hidden,
+        seed=card.seed,
+    )

@@ -30,6 +30,8 @@ they are raised, with ``raise ... from exc`` so the cause stays on the traceback
     ├── FeatureStoreError            (streams/features/store.py) Redis did not answer
     ├── PublishError                 (streams/worker/sink.py) outputs not acknowledged
     ├── RoutingError                 (streams/routing/state.py) unusable routing value
+    ├── CardError                    (inference/card.py) a version's model card is missing or bad
+    ├── ReproduceError               (streams/retraining/reproduce.py) nothing to retrain
     ├── ReportError                  (streams/report/errors.py) nothing can be reported
     └── Stopped                      (streams/backoff.py) a retry gave up: the process stops
 

@@ -43,6 +43,8 @@ def replay(
     options = given(
         kafka={"bootstrap": bootstrap}, redis={"url": redis_url}, triton={"grpc_url": triton_url}
     )
+    from inference.repository import ModelRepository
+
     try:
         settings = WorkerSettings(**options)
     except ValidationError as exc:
@@ -54,7 +56,7 @@ def replay(
         window = TimeRange.parse(since, start, end)
         triton = settings.triton.client()
         try:
-            ref = ready_ref(triton, model)
+            ref = ready_ref(triton, model, ModelRepository(settings.model_repository))
         finally:
             triton.close()
         with Progress(*columns, console=err, transient=True) as bar:

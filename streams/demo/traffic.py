@@ -45,6 +45,7 @@ def prepare(
 ) -> Routing:
     """Entity features in Redis and on the features topic; version 1 primary, the newest
     version a shadow, all loaded on Triton."""
+    from inference.card import SyntheticSource
     from inference.repository import DEFAULT_MODEL, ModelRepository
     from inference.synthetic import labelled_dataset
     from inference.training import TrainConfig, train_and_export
@@ -69,7 +70,7 @@ def prepare(
         say(f"training {DEFAULT_MODEL}:2, the first shadow, on fresh synthetic data")  # type: ignore[operator]
         x, y = labelled_dataset(seed=101, n=40_000)
         training = TrainConfig(epochs=10, hidden=48, seed=101)
-        train_and_export(repo, DEFAULT_MODEL, x, y, training, {"trained_on": "synthetic"})
+        train_and_export(repo, DEFAULT_MODEL, x, y, training, SyntheticSource(seed=101))
     triton = services.triton.client()  # its model-control calls carry the admin key
     triton.load_model(DEFAULT_MODEL)  # picks up every exported version
     triton.close()

@@ -1,4 +1,5 @@
-"""Reading a topic as it is now: from an offset (or a time) to the end offsets of the moment.
+"""Reading a topic as it is now: from an offset (or a time) to the end offsets of the moment,
+or exactly the offsets a model card recorded (:func:`read_spans`).
 
 The retraining worker reads its training data (dataset.py) and the results already published
 (worker.py) this way: a throw-away consumer that assigns partitions and never commits.
@@ -19,6 +20,7 @@ from streams.client.errors import KAFKA_LOG
 from streams.client.settings import ClientSettings
 
 Marks = dict[int, tuple[int, int]]  # partition -> (low, high) watermark offsets
+Spans = dict[int, tuple[int, int]]  # partition -> [start, end) offsets to read
 
 
 class DatasetError(StreamScoreError):
@@ -49,9 +51,33 @@ def read_range(
     """Every message of ``topic`` from ``start_ms`` (Kafka timestamp; None: the start)
     up to the end offsets as they are when called; :class:`DatasetError` when Kafka cannot
     be read or gives nothing for ``timeout_s``."""
+    return read_spans(
+        consumer, topic, plan(consumer, settings, topic, start_ms, timeout_s), timeout_s
+    )
+
+
+def plan(
+    consumer: Consumer,
+    settings: ClientSettings,
+    topic: str,
+    start_ms: int | None,
+    timeout_s: float,
+) -> Spans:
+    """Each partition's [start, end) to read: from ``start_ms`` (None: the low watermark) to
+    the end offset now. A partition with nothing stamped that late gets start == end."""
     marks, starts = _offsets(consumer, settings, topic, start_ms, timeout_s)
-    pending = {p: marks[p][1] for p, start in starts.items() if 0 <= start < marks[p][1]}
-    consumer.assign([TopicPartition(topic, p, starts[p]) for p in pending])
+    spans: Spans = {}
+    for partition, (_, high) in marks.items():
+        start = starts[partition]
+        spans[partition] = (start, high) if 0 <= start < high else (high, high)
+    return spans
+
+
+def read_spans(consumer: Consumer, topic: str, spans: Spans, timeout_s: float) -> Iterator[Message]:
+    """Every message of ``topic`` in the offsets ``spans`` gives per partition: what
+    :func:`plan` chose, or a model card's range read again (streams/retraining/reproduce.py)."""
+    pending = {p: end for p, (start, end) in spans.items() if start < end}
+    consumer.assign([TopicPartition(topic, p, spans[p][0]) for p in pending])
     progress = time.monotonic()
     while pending:
         batch = consumer.consume(1000, 0.2)

@@ -1,6 +1,7 @@
 """What the retraining worker asks of Triton and of the routing value.
 
-tritonclient's exceptions leave here as the InferenceError tree (inference/errors.py).
+tritonclient's exceptions leave here as the InferenceError tree (inference/errors.py). A
+version whose model card does not parse is never loaded (:class:`CardRefusedError`).
 """
 
 from __future__ import annotations
@@ -8,15 +9,20 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 import redis
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
+from inference import card as cards
 from inference.errors import ModelUnavailableError
 from schemas.features import INPUT_TENSOR, OUTPUT_TENSOR
 from streams.routing.state import ROUTING_KEY, ModelRef, Routing
+
+if TYPE_CHECKING:
+    from inference.repository import ModelRepository
 
 SCORE_CHUNK = 4096  # rows per Triton request: the repository's max_batch_size
 SCORE_TIMEOUT_S = 60.0  # an offline job: no latency budget, only a bound
@@ -53,8 +59,32 @@ def scores(client: grpcclient.InferenceServerClient, ref: ModelRef, x: np.ndarra
     return np.concatenate(out)
 
 
-def ensure_ready(client: grpcclient.InferenceServerClient, ref: ModelRef, timeout_s: float) -> None:
-    """Load ``ref``'s model on Triton (every exported version) unless ``ref`` is ready."""
+class CardRefusedError(ModelUnavailableError):
+    """``scorer:3 refuses to load: its card <path> does not parse: <reason>``."""
+
+    def __init__(self, ref: ModelRef, exc: cards.CardError) -> None:
+        super().__init__(str(ref), "")
+        self.args = (cards.refusal(str(ref), exc),)
+
+
+def check_card(repository: ModelRepository, ref: ModelRef) -> None:
+    """:class:`CardRefusedError` unless ``ref``'s card parses."""
+    try:
+        repository.check_card(ref.name, ref.version)
+    except cards.CardError as exc:
+        raise CardRefusedError(ref, exc) from exc
+
+
+def ensure_ready(
+    client: grpcclient.InferenceServerClient,
+    ref: ModelRef,
+    timeout_s: float,
+    repository: ModelRepository | None = None,
+) -> None:
+    """Load ``ref``'s model on Triton (every exported version) unless ``ref`` is ready; with
+    ``repository``, first refuse a version whose card does not parse."""
+    if repository is not None:
+        check_card(repository, ref)
     deadline = time.monotonic() + timeout_s
     with _triton(ref):
         if client.is_model_ready(ref.name, ref.version):

@@ -2,15 +2,22 @@
 
 Used wherever a command names a model (`models promote`, `models shadow add`, `replay`), so
 a model or version that is not in the repository gets one line naming what is there, never
-Triton's raw status text.
+Triton's raw status text. Given the model repository, a version whose model card does not
+parse (inference/card.py) is refused before Triton is asked to load it.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
+from inference import card as cards
 from streams.routing.state import ModelRef, RoutingError
+
+if TYPE_CHECKING:  # torch stays out of the commands that never touch a model file
+    from inference.repository import ModelRepository
 
 Index = list[tuple[str, str, str]]  # (name, version, state), sorted
 
@@ -40,12 +47,30 @@ def describe(index: Index) -> str:
     return ", ".join(parts) or "nothing"
 
 
-def ready_ref(triton: grpcclient.InferenceServerClient, text: str) -> ModelRef:
+def check_card(repository: ModelRepository | None, ref: ModelRef) -> None:
+    """:class:`RoutingError` when ``ref``'s card is missing or does not parse. A version
+    with no folder is left to Triton's index, which names what there is."""
+    if repository is None or not repository.folder(ref.name, ref.version).is_dir():
+        return
+    try:
+        repository.check_card(ref.name, ref.version)
+    except cards.CardError as exc:
+        raise RoutingError(cards.refusal(str(ref), exc)) from exc
+
+
+def ready_ref(
+    triton: grpcclient.InferenceServerClient,
+    text: str,
+    repository: ModelRepository | None = None,
+) -> ModelRef:
     """NAME[:VERSION] (default: the newest version), loaded on Triton when it is not yet.
 
     Raises :class:`RoutingError` naming what the repository holds when the model or the
-    version is not there."""
-    name = text.partition(":")[0]
+    version is not there, and, given ``repository``, when the version's card does not parse
+    (checked before any load)."""
+    name, _, version = text.partition(":")
+    if version:
+        check_card(repository, ModelRef.parse(text))
     try:
         index = repository_index(triton)
         if name not in {n for n, _, _ in index}:
@@ -59,6 +84,7 @@ def ready_ref(triton: grpcclient.InferenceServerClient, text: str) -> ModelRef:
         if not versions:
             raise RoutingError(f"model {name!r} has no version Triton can load")
         ref = ModelRef.parse(text, default_version=versions[-1])
+        check_card(repository, ref)
         if ref.version not in versions:
             # a version exported after Triton last looked: loading the model re-reads it
             triton.load_model(name)

@@ -11,6 +11,7 @@ from inference.repository import ModelRepository, ServingConfig, config_pbtxt
 from inference.synthetic import labelled_dataset, true_probability
 from inference.training import TrainConfig, train_mlp
 from schemas.features import N_FEATURES
+from tests.support.cards import sample_card
 
 
 def _auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -43,10 +44,12 @@ def test_export_writes_versions_that_load_back(tmp_path: Path) -> None:
     x, y = labelled_dataset(seed=4, n=2_000)
     model = train_mlp(x, y, TrainConfig(epochs=1)).model
     repo = ModelRepository(tmp_path)
-    assert repo.export(model, "m") == 1
-    assert repo.export(model, "m") == 2
+    card = sample_card()
+    assert repo.export(model, "m", card=card) == 1
+    assert repo.export(model, "m", card=card) == 2
     assert repo.versions("m") == [1, 2] and repo.models() == ["m"]
-    for name in ("model.py", "model.pt", "metadata.json"):
+    assert repo.card("m", 2) == card
+    for name in ("model.py", "model.pt", "card.json"):
         assert (tmp_path / "m" / "2" / name).exists()
     rows = torch.from_numpy(x[:32])
     with torch.no_grad():

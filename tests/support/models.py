@@ -7,6 +7,7 @@ import redis
 import torch
 import tritonclient.grpc as grpcclient
 
+from inference.card import SyntheticSource
 from inference.repository import ModelRepository
 from inference.synthetic import labelled_dataset
 from inference.training import TrainConfig, train_and_export
@@ -19,7 +20,8 @@ def export_model(stack: ServicesSettings, name: str, seed: int) -> str:
     repo = ModelRepository(stack.model_repository)
     if not repo.versions(name):
         x, y = labelled_dataset(seed=seed, n=5_000)
-        train_and_export(repo, name, x, y, TrainConfig(epochs=2, seed=seed))
+        source = SyntheticSource(seed=seed)
+        train_and_export(repo, name, x, y, TrainConfig(epochs=2, seed=seed), source)
     client = grpcclient.InferenceServerClient(stack.triton_grpc_url)
     client.load_model(name)
     client.close()
