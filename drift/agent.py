@@ -1,10 +1,12 @@
 """`streamscore drift agent`: the Faust app that merges window summaries and runs detectors.
 
-Thin agents over plain code (drift/state.py, drift/labels.py):
+Thin agents over plain code (drift/state.py, drift/schedule.py; the label agent in
+drift/label_agent.py over drift/labels.py):
 
     [drift.summaries] ──► merge agent ──► tables: windows, versions, policies (changelogged)
                                       ──► closed windows ──► Monitor ──► [drift.alerts]
                                                              policy  ──► [retraining.requests]
+                                      ──► schedule ticks ──► table: schedule ──► requests
     [labels] + [predictions] ──► label agent ──► table: joins ──► DDM per version ──► alerts
 
 Bad input: an undecodable label, prediction or summary goes to the DLQ with its cause in the
@@ -32,16 +34,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-import zlib
-from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import faust
 from confluent_kafka.admin import AdminClient
 from faust.worker import Worker
 
-from drift.labels import LabelJoin
+from drift.label_agent import label_agent
 from drift.metrics import DriftMetrics
+from drift.schedule import SCHEDULE_TICK, RetrainingSchedule
 from drift.settings import STATUS_KEY, DriftAgentSettings
 from drift.state import Applied, Closed, DriftState
 from drift.status import snapshot
@@ -132,7 +133,10 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
         settings.window, settings.detectors, settings.policy,
     )  # fmt: skip
 
-    async def publish(closed: list[Closed]) -> None:
+    every_s = settings.policy.every_s
+    schedule = RetrainingSchedule(table("schedule") if every_s else {}, every_s)
+
+    async def publish(closed: list[Closed], now: float) -> None:
         for result in closed:
             label = f"{result.window.model_name}:{result.window.model_version}"
             metrics.windows_closed.labels(label).inc()
@@ -146,12 +150,15 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
                     key=alert["feature"].encode(), value=alert_codec.encode(alert)
                 )
             if result.request is not None:
-                request = result.request
-                metrics.requests.labels(request["model_name"]).inc()
-                log.warning("retraining requested: %s", request["reason"])
-                await requests_topic.send(
-                    key=request["model_name"].encode(), value=request_codec.encode(request)
-                )
+                schedule.requested(result.request["model_name"], now)
+                await send_request(result.request)
+
+    async def send_request(request: dict[str, Any]) -> None:
+        metrics.requests.labels(request["model_name"]).inc()
+        log.warning("retraining requested: %s", request["reason"])
+        await requests_topic.send(
+            key=request["model_name"].encode(), value=request_codec.encode(request)
+        )
 
     @app.agent(summaries, name="merge")
     async def merge(stream: faust.StreamT[bytes]) -> None:
@@ -160,12 +167,16 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
             now = time.time()
             touched: set[str] = set()
             ticked: set[str] = set()
+            scheduled: set[str] = set()
             for event in taken:
                 s._set_current_event(event)  # table writes go to this message's partition
                 msg = event.message
                 key = bytes(msg.key or b"")
                 if key.startswith(TICK):
                     ticked.add(key[len(TICK) :].decode())
+                    continue
+                if key.startswith(SCHEDULE_TICK):
+                    scheduled.add(key[len(SCHEDULE_TICK) :].decode())
                     continue
                 try:
                     record = summary_codec.decode(msg.value)
@@ -184,7 +195,12 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
                 if quiet:
                     log.info("%s quiet for %.0f s: closing its open windows", vkey,
                              now - state.versions[vkey]["seen_at"])  # fmt: skip
-                await publish(state.close_due(vkey, now, everything=quiet))
+                schedule.watch(vkey.rsplit(":", 1)[0], state.versions[vkey]["partition"], now)
+                await publish(state.close_due(vkey, now, everything=quiet), now)
+            for name in sorted(scheduled):
+                request = schedule.fire(name, now)
+                if request is not None:
+                    await send_request(request)
             await app.producer.flush()  # changelog, alerts and requests durable before acks
             for event in taken:
                 await stream.ack(event)
@@ -193,6 +209,8 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
     async def tick_quiet_versions() -> None:
         for vkey, partition in state.quiet_versions(time.time()):
             await summaries.send(key=TICK + vkey.encode(), value=b"", partition=partition)
+        for name, partition in schedule.due(time.time()):
+            await summaries.send(key=SCHEDULE_TICK + name.encode(), value=b"", partition=partition)
 
     store = settings.redis.async_client()
 
@@ -204,7 +222,7 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
             log.info("status not written: %s", exc)
 
     if agent.label_join:
-        _label_agent(app, settings, metrics, alerts_topic, alert_codec, dead_letter)
+        label_agent(app, settings, metrics, alerts_topic, alert_codec, dead_letter)
 
     @app.task
     async def serve_metrics() -> None:
@@ -212,81 +230,3 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
             metrics.serve(agent.metrics_port)
 
     return app
-
-
-def _label_agent(
-    app: faust.App,
-    settings: DriftAgentSettings,
-    metrics: DriftMetrics,
-    alerts_topic: Any,
-    alert_codec: Any,
-    dead_letter: Callable[[Any, DecodeError], Awaitable[None]],
-) -> None:
-    from drift.error_watch import ErrorWatch
-
-    topics = settings.topics
-    n = _partitions(settings, topics.labels)
-    codec = settings.registry.codec
-    label_codec = codec("label", logical_types=False)
-    prediction_codec = codec("prediction", logical_types=False)
-    joins = _table(app, settings.kafka, "joins", n)
-    watches = _table(app, settings.kafka, "errors", n)
-    join = LabelJoin(joins, ttl_s=settings.agent.label_ttl_s)
-    watch = ErrorWatch(watches, settings.detectors)
-    source = app.topic(topics.labels, topics.predictions, key_type=bytes, value_type=bytes)
-    expire_every_s = min(10.0, settings.agent.label_ttl_s / 4)
-    cut = int(settings.agent.label_sample * 2**32)
-
-    def sampled(event_id: str) -> bool:
-        # Each join entry costs a changelog record: a fixed share of events, the same share
-        # on both sides, keeps the error stream unbiased at a fraction of the cost.
-        return zlib.crc32(event_id.encode()) < cut
-
-    @app.agent(source, name="labels")
-    async def labels(stream: faust.StreamT[bytes]) -> None:
-        s = cast(Any, stream)
-        last_expiry = time.time()
-        async for taken in s.noack_take(1000, within=0.2):
-            now = time.time()
-            for event in taken:
-                s._set_current_event(event)
-                msg = event.message
-                is_label = msg.topic == topics.labels
-                try:
-                    record = (label_codec if is_label else prediction_codec).decode(msg.value)
-                except DecodeError as exc:
-                    metrics.labels.labels("undecodable").inc()
-                    await dead_letter(msg, exc)
-                    continue
-                if not sampled(record["event_id"]):
-                    continue
-                if not is_label and len(joins) >= settings.agent.label_max_entries:
-                    metrics.labels.labels("full").inc()
-                    continue
-                if is_label:
-                    match = join.add_label(record["event_id"], int(record["label"]), now)
-                else:
-                    match = join.add_prediction(
-                        record["event_id"], record["model_name"], record["model_version"],
-                        float(record["score"]), now,
-                    )  # fmt: skip
-                if match is None:
-                    continue
-                metrics.labels.labels("matched").inc()
-                alert = watch.add(match, now)
-                metrics.error_rate.labels(f"{match.model_name}:{match.model_version}").set(
-                    watch.error_rate(match.model_name, match.model_version)
-                )
-                if alert is not None:
-                    metrics.alerts.labels(alert["feature"], alert["detector"]).inc()
-                    await alerts_topic.send(
-                        key=alert["feature"].encode(), value=alert_codec.encode(alert)
-                    )
-            if taken and now - last_expiry >= expire_every_s:
-                expired = join.expire(now)
-                metrics.labels.labels("expired-prediction").inc(expired.predictions)
-                metrics.labels.labels("unmatched-label").inc(expired.labels)
-                last_expiry = now
-            await app.producer.flush()
-            for event in taken:
-                await stream.ack(event)

@@ -20,9 +20,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from infra.config import Section
+from infra.config import Section, env_name
 
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://streamscore/retraining-request")
 
@@ -40,6 +40,24 @@ class PolicyConfig(Section):
     min_samples: int = Field(
         1000, ge=0, description="Windows with fewer events are ignored by the policy."
     )
+    every: str | None = Field(
+        None,
+        json_schema_extra=env_name("RETRAIN_EVERY"),
+        description="Scheduled retraining: a request per model this long (e.g. 24h, 30m, 90s) "
+        "after its last request of any kind; unset = off (drift/schedule.py).",
+    )
+
+    @field_validator("every")
+    @classmethod
+    def _duration(cls, every: str | None) -> str | None:
+        if every is not None:
+            _seconds(every)
+        return every
+
+    @property
+    def every_s(self) -> float | None:
+        """``every`` in seconds; None when the schedule is off."""
+        return None if self.every is None else _seconds(self.every)
 
     @model_validator(mode="after")
     def _k_within_m(self) -> PolicyConfig:
@@ -104,6 +122,17 @@ class RetrainingPolicy:
     def _cooling(self, now_s: float) -> bool:
         last = self._last_trigger_s
         return last is not None and now_s - last < self.config.cooldown_s
+
+
+def _seconds(text: str) -> float:
+    """Seconds of a duration as ``--since`` takes it (streams/report/reading.py)."""
+    from streams.report.errors import ReportError
+    from streams.report.reading import parse_duration
+
+    try:
+        return parse_duration(text).total_seconds()
+    except ReportError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def request_id(model_name: str, model_version: str, window_start_ms: int) -> str:

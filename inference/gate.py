@@ -4,7 +4,9 @@ Pure numpy. Both models are scored on the same holdout (the latest events by eve
 inference/retraining.py), so every comparison is paired. A candidate passes when it is no
 worse than the serving primary within a margin on log loss AND on AUC, when it ranks at all
 (an AUC floor: a candidate trained on noise is refused even when the primary is as bad),
-and when its probabilities are calibrated. Each failed check adds one human sentence with
+and when its probabilities are calibrated. The golden-set gate (inference/golden.py) and
+the per-segment gate (inference/segments.py) judge it further; inference/retraining.py runs
+all three and keeps every reason. Each failed check adds one human sentence with
 the numbers to the decision's reasons; the metrics go into the retraining result.
 """
 
@@ -45,6 +47,24 @@ class GateConfig(Section):
     min_positives: int = Field(
         30, ge=1, description="Positive labels needed before training is even tried."
     )
+    golden_max_flips: int = Field(
+        2, ge=0, description="Golden-set events the candidate may decide otherwise than "
+        "expected (inference/golden.py).",
+    )  # fmt: skip
+    segment_min_rows: int = Field(
+        500, ge=1, description="Holdout events a segment needs to be judged by the segment gate."
+    )
+    segment_min_positives: int = Field(
+        30, ge=1, description="Positive labels a segment needs to be judged by the segment gate."
+    )
+    segment_decline_margin: float = Field(
+        0.05, ge=0, le=1, description="Largest gap between the candidate's and the primary's "
+        "decline rate in a judged segment.",
+    )  # fmt: skip
+    segment_auc_margin: float = Field(
+        0.05, ge=0, le=1, description="Candidate AUC in a judged segment may fall below the "
+        "primary's by at most this.",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

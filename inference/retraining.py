@@ -7,8 +7,11 @@ The holdout is the LATEST ``holdout_share`` of the rows by event time, never a r
 sample: a model is used on events that come after the ones it learnt from, so it is judged
 the same way, and random rows would leak the holdout period's conditions into training.
 The candidate is trained on the earlier rows only; the gate (inference/gate.py) compares it
-with the primary on the holdout. A set with too few labels or positives is rejected before
-any training.
+with the primary on the holdout, then the golden-set gate (inference/golden.py) and the
+per-segment gate (inference/segments.py) judge it too, when the caller gives the decision
+thresholds (the retraining worker always does: the scoring workers'). A candidate is accepted
+only when every gate passes; the reasons and metrics of all of them go into the outcome. A
+set with too few labels or positives is rejected before any training.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import numpy as np
 import torch
 
 from inference.gate import GateConfig, gate, sample_reasons
+from inference.golden import Decisions, GoldenSet, default_set, golden_gate
 from inference.mlp import ScoringMLP
+from inference.segments import segment_gate
 from inference.training import TrainConfig, train_mlp
 from schemas.features import N_FEATURES
 
@@ -30,13 +35,15 @@ Scorer = Callable[[np.ndarray], np.ndarray]  # (n, N_FEATURES) float32 rows -> n
 
 @dataclass(frozen=True, slots=True)
 class TrainingSet:
-    """Labelled rows: features, 0/1 labels, the events' times (epoch ms), and whether each
-    row's entity features were known as of its event time (False: defaults were used)."""
+    """Labelled rows: features, 0/1 labels, the events' times (epoch ms), whether each
+    row's entity features were known as of its event time (False: defaults were used), and
+    the events' segments (strings; ``"none"`` for an event without one; None: all "none")."""
 
     x: np.ndarray
     y: np.ndarray
     event_time_ms: np.ndarray
     point_in_time: np.ndarray
+    segments: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.y)
@@ -44,6 +51,8 @@ class TrainingSet:
             raise ValueError(f"x must be ({n}, {N_FEATURES}), got {self.x.shape}")
         if self.event_time_ms.shape != (n,) or self.point_in_time.shape != (n,):
             raise ValueError("event_time_ms and point_in_time need one entry per row")
+        if self.segments is not None and self.segments.shape != (n,):
+            raise ValueError("segments need one entry per row")
 
     def __len__(self) -> int:
         return len(self.y)
@@ -53,9 +62,20 @@ class TrainingSet:
         return int(np.sum(self.y == 1))
 
     def take(self, index: np.ndarray) -> TrainingSet:
+        segments = None if self.segments is None else self.segments[index]
         return TrainingSet(
-            self.x[index], self.y[index], self.event_time_ms[index], self.point_in_time[index]
+            self.x[index],
+            self.y[index],
+            self.event_time_ms[index],
+            self.point_in_time[index],
+            segments,
         )
+
+    def segment_names(self) -> np.ndarray:
+        """Each row's segment, ``"none"`` where it has none."""
+        if self.segments is None:
+            return np.full(len(self), "none", dtype=object)
+        return np.array(["none" if s is None else str(s) for s in self.segments], dtype=object)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +121,15 @@ def retrain(
     gate_config: GateConfig,
     config: RetrainConfig = RetrainConfig(),
     on_step: Callable[[str], None] | None = None,
+    decisions: Decisions | None = None,
+    golden: GoldenSet | None = None,
 ) -> RetrainOutcome:
     """Train a candidate on the earlier rows, score the holdout with it and with
     ``primary``, and gate it. Too few labels or positives: rejected before training.
+
+    With ``decisions`` (the thresholds from score to decision), the golden-set gate (on
+    ``golden``, by default the committed set; the primary scores it too, for comparison) and
+    the per-segment gate run as well; without, only the holdout gate does.
 
     ``on_step`` is told ``"training"`` as training starts and ``"gating"`` as the holdout
     scoring starts (never, for a set rejected before training): the retraining worker's
@@ -131,10 +157,25 @@ def retrain(
     candidate_scores = scores_of(result.model, holdout.x)
     primary_scores = np.asarray(primary(holdout.x), dtype=np.float64).reshape(-1)
     decision = gate(candidate_scores, primary_scores, holdout.y, gate_config)
+    reasons, metrics = list(decision.reasons), {**metrics, **decision.metrics}
+    if decisions is not None and np.all(np.isfinite(candidate_scores)):
+        golden = golden or default_set()
+        for more in (
+            segment_gate(
+                candidate_scores, primary_scores, holdout.y, holdout.segment_names(),
+                decisions, gate_config,
+            ),
+            golden_gate(
+                scores_of(result.model, golden.x), np.asarray(primary(golden.x)),
+                golden, decisions, gate_config.golden_max_flips,
+            ),
+        ):  # fmt: skip
+            reasons += more.reasons
+            metrics.update(more.metrics)
     return RetrainOutcome(
-        decision.accepted,
-        decision.reasons,
-        {**metrics, **decision.metrics},
+        not reasons,
+        reasons,
+        metrics,
         model=result.model,
         train_x=train.x,
     )

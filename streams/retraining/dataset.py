@@ -53,7 +53,7 @@ from inference.retraining import TrainingSet
 from schemas.errors import DecodeError
 from schemas.features import ENTITY_FEATURE_NAMES, EVENT_FEATURE_NAMES, N_FEATURES
 from streams.features.store import DEFAULTS
-from streams.retraining.reading import DatasetError, read_range, reader
+from streams.retraining.reading import DatasetError, Spans, plan, read_spans, reader
 from streams.retraining.settings import RetrainingSettings
 
 __all__ = ["DatasetError", "DatasetReader", "DatasetStats", "FeatureHistory"]
@@ -125,6 +125,7 @@ class _Event:
     time_ms: int
     features: list[float]
     label: int | None = None
+    segment: str = "none"  # the event's optional segment (None: "none"), for the segment gate
 
 
 class DatasetReader:
@@ -140,18 +141,30 @@ class DatasetReader:
             for name in ("event", "label", "entity_features")
         }
 
-    def read(self, from_ms: int, to_ms: int) -> tuple[TrainingSet, DatasetStats]:
+    def read(
+        self, from_ms: int, to_ms: int, spans: dict[str, Spans] | None = None
+    ) -> tuple[TrainingSet, DatasetStats]:
+        """The set of [from_ms, to_ms]. ``spans`` (topic -> offsets, from a model card) reads
+        exactly those offsets instead; ``self.spans`` tells the offsets read, for the card.
+        Rows are in (event time, event_id) order: the same set whatever the partitions'
+        interleaving, so that training on it again gives the same model."""
         stats = DatasetStats()
         consumer = reader(self.settings)
+        self.spans: dict[str, Spans] = {}
         try:
             topics, seek_ms = self.settings.topics, max(from_ms - self.lateness_ms, 0)
 
             def read(topic: str, start_ms: int | None) -> Iterator[Message]:
-                return read_range(consumer, self.settings, topic, start_ms, self.timeout_s)
+                span = (spans or {}).get(topic)
+                if span is None:
+                    span = plan(consumer, self.settings, topic, start_ms, self.timeout_s)
+                self.spans[topic] = span
+                return read_spans(consumer, topic, span, self.timeout_s)
 
             events = self._events(read(topics.events, seek_ms), from_ms, to_ms, stats)
             self._labels(read(topics.labels, seek_ms), events, stats)
-            labelled = {k: e for k, e in events.items() if e.label is not None}
+            ordered = sorted(events.items(), key=lambda item: (item[1].time_ms, item[0]))
+            labelled = {k: e for k, e in ordered if e.label is not None}
             entities = {e.entity_id for e in labelled.values()}
             history = self._features(read(topics.features, None), entities, stats)
         finally:
@@ -173,7 +186,9 @@ class DatasetReader:
             if record["event_id"] in events:
                 stats.duplicate_events += 1
                 continue
-            events[record["event_id"]] = _Event(record["entity_id"], time_ms, values)
+            event = _Event(record["entity_id"], time_ms, values)
+            event.segment = record.get("segment") or "none"
+            events[record["event_id"]] = event
             stats.events_in_range += 1
         return events
 
@@ -226,4 +241,5 @@ def _training_set(events: list[_Event], history: FeatureHistory) -> TrainingSet:
     values, known = history.as_of([e.entity_id for e in events], times)
     x[:, N_EVENT:] = values
     y = np.array([e.label for e in events], dtype=np.float32)
-    return TrainingSet(x, y, times, known)
+    segments = np.array([e.segment for e in events], dtype=object)
+    return TrainingSet(x, y, times, known, segments)

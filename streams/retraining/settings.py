@@ -2,7 +2,9 @@
 
 Kafka address, security and topic names come from :class:`~streams.client.ClientSettings`;
 this class adds Redis (routing), Triton (the primary's scores, loading the new version), the
-model repository, the default training range, the training run and the gate.
+model repository, the default training range, the training run and the gate, and the
+scoring workers' decision thresholds (``STREAMSCORE_REVIEW_THRESHOLD`` / ``DECLINE_THRESHOLD``,
+the same variables and meaning), at which the golden-set and segment gates take decisions.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from inference.triton_client import TritonConfig
 from infra.config import Section, merge_sections
 from infra.settings import ServicesSettings, default_model_repository
 from streams.client.settings import ClientSettings
+from streams.worker.pipeline import PipelineConfig
 from streams.worker.settings import RedisConfig
 
 
@@ -81,6 +84,9 @@ class RetrainingSettings(ClientSettings):
     triton: TritonConfig = Field(default_factory=TritonConfig, description="Model server.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training.")
     gate: GateConfig = Field(default_factory=GateConfig, description="Promotion gate.")
+    pipeline: PipelineConfig = Field(
+        default_factory=PipelineConfig, description="Decisions, as the scoring workers take them."
+    )
 
     @field_validator("model_repository")
     @classmethod

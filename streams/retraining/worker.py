@@ -10,10 +10,11 @@ For each request (a librdkafka consumer in group ``training.app_id``, offsets co
    model's newest version in the repository; it is loaded on Triton if it is not ready.
 4. The training set is read from the topics (dataset.py), the candidate trained and gated
    against the primary's scores from Triton, the serving truth (inference/retraining.py).
-5. Accepted: the candidate is exported as a new version with its reference distributions,
-   loaded on Triton, and once that version is ready it is added as a shadow (a watched
-   read-modify-write of the routing value; with no routing stored yet, the primary of step 3
-   becomes the primary).
+5. Accepted: the candidate is exported as a new version with its model card (its lineage:
+   the offsets read, the request, the metrics, the parent; lineage.py) and its reference
+   distributions, loaded on Triton, and once that version is ready it is added as a shadow
+   (a watched read-modify-write of the routing value; with no routing stored yet, the
+   primary of step 3 becomes the primary).
 6. The result (key model_name) is published and acknowledged; then the request's offset is
    committed. A request whose result was not acknowledged when the worker stops is read
    again on restart; a crash between export and commit may thus export a version twice.
@@ -40,6 +41,7 @@ from typing import Any
 import redis
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
+from inference.card import ModelCard
 from inference.repository import ModelRepository, reference_of
 from inference.retraining import RetrainOutcome, retrain
 from infra.errors import StreamScoreError
@@ -47,7 +49,7 @@ from schemas.errors import DecodeError
 from streams.client.admin import check_topic
 from streams.client.errors import KAFKA_LOG
 from streams.client.producer import PRODUCER_DEFAULTS
-from streams.retraining import results, serving
+from streams.retraining import lineage, results, serving
 from streams.retraining.dataset import DatasetReader
 from streams.retraining.metrics import RetrainingMetrics
 from streams.retraining.settings import RetrainingSettings
@@ -200,27 +202,30 @@ class RetrainingWorker:
             step("reading")
             primary = self._primary(store, name)
             result["primary_version"] = primary.version
-            serving.ensure_ready(triton, primary, settings.training.ready_timeout_s)
-            data, stats = DatasetReader(settings).read(result["from_time"], result["to_time"])
+            serving.ensure_ready(triton, primary, settings.training.ready_timeout_s, self.repo)
+            reader = DatasetReader(settings)
+            data, stats = reader.read(result["from_time"], result["to_time"])
             outcome = retrain(
                 data,
                 lambda x: serving.scores(triton, primary, x),
                 settings.gate,
                 settings.training.retrain_config(),
                 on_step=step,
+                decisions=settings.pipeline,  # the scoring workers' thresholds
             )
             result["metrics"] = {**stats.metrics(), **outcome.metrics}
             result["reasons"] = list(outcome.reasons)
             if not outcome.accepted:
                 return
             step("exporting")
-            version = self._export(name, outcome, request, result["metrics"])
+            spans = reader.spans
+            card = lineage.card_for(settings, request, result, outcome, stats, spans, primary)
+            version = self._export(name, outcome, card)
             result["new_version"] = ref_version = str(version)
             step("loading")
             try:
-                serving.ensure_ready(
-                    triton, ModelRef(name, ref_version), settings.training.ready_timeout_s
-                )
+                new_ref, timeout_s = ModelRef(name, ref_version), settings.training.ready_timeout_s
+                serving.ensure_ready(triton, new_ref, timeout_s, self.repo)
                 serving.add_shadow(store, ModelRef(name, ref_version), primary)
             except FAILURES as exc:
                 result["reasons"] = [
@@ -243,19 +248,10 @@ class RetrainingWorker:
             return routing.primary
         return ModelRef(name, str(self.repo.versions(name)[-1]))
 
-    def _export(
-        self, name: str, outcome: RetrainOutcome, request: dict[str, Any], metrics: dict[str, float]
-    ) -> int:
+    def _export(self, name: str, outcome: RetrainOutcome, card: ModelCard) -> int:
         assert outcome.model is not None and outcome.train_x is not None
-        metadata = {
-            "trained_on": "retraining",
-            "request_id": request["request_id"],
-            "reason": request["reason"],
-            "requested_by": request["requested_by"],
-            "metrics": {k: round(v, 6) for k, v in metrics.items()},
-        }
         reference = reference_of(outcome.model, outcome.train_x)
-        return self.repo.export(outcome.model, name, metadata=metadata, reference=reference)
+        return self.repo.export(outcome.model, name, card=card, reference=reference)
 
 
 def run(settings: RetrainingSettings) -> WorkerStats:

@@ -153,7 +153,11 @@ def open_window_events(stack: ServicesSettings) -> int:
 def test_labels_join_their_predictions_and_bad_input_never_stops_the_agent(
     stack: ServicesSettings, scoring: Any
 ) -> None:
-    worker, agent = scoring("librdkafka", agent={"label_join": True, "label_sample": 1.0})
+    # A tiny retraining schedule rides along: the agent asks for scorer once it has watched
+    # it for 2 s (docs/drift.md, "Scheduled retraining").
+    worker, agent = scoring(
+        "librdkafka", agent={"label_join": True, "label_sample": 1.0}, policy={"every": "2s"}
+    )
     topics = worker.topics
     n = 5_000
     send_events(stack.kafka_bootstrap, topics.events, simulator(), n, labels_topic=topics.labels)
@@ -177,3 +181,10 @@ def test_labels_join_their_predictions_and_bad_input_never_stops_the_agent(
     assert headers["source.topic"].decode() == topics.labels
     assert headers["error.reason"] == b"bad-magic"
     assert agent.proc.poll() is None
+
+    def scheduled() -> list[Any]:
+        requests = read_records(stack.kafka_bootstrap, topics.retraining, "retraining_request")
+        return [r for r in requests if r["reason"] == "schedule"]
+
+    wait_for(lambda: scheduled() != [], 60, "a scheduled retraining request")
+    assert {r["model_name"] for r in scheduled()} == {"scorer"}  # not the unknown "nobody"

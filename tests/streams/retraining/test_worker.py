@@ -207,6 +207,15 @@ def test_coin_flip_labels_are_rejected_by_the_auc_floor(
     assert metrics["labelled_share"] == 1.0
     assert metrics["point_in_time_share"] == 0.0  # no features record: defaults everywhere
     assert metrics["candidate_auc"] < 0.6
+    # The golden-set gate refuses it too (a coin flip sends safe events to review), and the
+    # segment gate judged every simulated segment: their reasons and metrics are on the result.
+    golden = [r for r in result["reasons"] if "golden-set decisions" in r]
+    assert len(golden) == 1 and metrics["golden_flips"] > 2, result["reasons"]
+    assert f"{int(metrics['golden_flips'])} of the 200 golden-set decisions" in golden[0]
+    assert "(approve -> review)" in golden[0] or "(approve -> decline)" in golden[0]
+    for segment in ("retail", "gaming", "travel", "none"):
+        assert metrics[f"segment_{segment}_rows"] > 0
+        assert f"segment_{segment}_candidate_decline_rate" in metrics
 
 
 @contextmanager
@@ -261,9 +270,12 @@ def _better_model_is_shadowed(
     assert m["point_in_time_share"] == 1.0
     assert m["candidate_auc"] > m["primary_auc"]
     assert m["candidate_logloss"] < m["primary_logloss"]
+    assert m["golden_flips"] <= settings.gate.golden_max_flips  # a sound candidate
+    assert m["segment_travel_candidate_auc"] > 0.6
     folder = settings.model_repository / model / "2"
     assert (folder / "reference.json").exists()
-    assert json.loads((folder / "metadata.json").read_text())["request_id"] == request_id
+    card = json.loads((folder / "card.json").read_text())
+    assert card["request"]["request_id"] == request_id
     triton = grpcclient.InferenceServerClient(stack.triton_grpc_url)
     assert triton.is_model_ready(model, "2")
     triton.close()
