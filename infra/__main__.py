@@ -2,7 +2,8 @@
 
 Called by `make install`, so a fresh machine gets Java, Maven, the Kafka jars, redis-server
 and the Triton Python-backend folder without any step done by hand. ``--tests`` (`make
-test`) adds what only the tests use: tmux, in which a test drives the live demo.
+test`) adds what only the tests use: tmux, in which a test drives the live demo, and
+promtool, which checks the alerting rules (infra/promtool.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 
 from infra.apt import apt_install
 from infra.errors import InfraError
+from infra.promtool import ensure_promtool
 from infra.services import services
 from infra.settings import ServicesSettings
 
@@ -30,9 +32,11 @@ def main(argv: list[str]) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         print(f"{service.name:<7} installed ({time.monotonic() - t0:.1f}s)")
-    if "--tests" in argv and shutil.which("tmux") is None:
+    if "--tests" in argv:
         try:
-            apt_install("tests", ["tmux"], "tmux")
+            if shutil.which("tmux") is None:
+                apt_install("tests", ["tmux"], "tmux")
+            ensure_promtool(config.cache_dir)  # the alerting rules' checker
         except InfraError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

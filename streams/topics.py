@@ -50,6 +50,9 @@ class TopicNames(Section):
     features: str = Field(
         "features", description="Entity feature updates for the online store (compacted)."
     )
+    model_events: str = Field(
+        "models.events", description="Routing changes and why: rollbacks, canaries, promotions."
+    )
 
     def prefixed(self, prefix: str) -> TopicNames:
         """Every name as ``<prefix>.<name>``: a private set of topics (tests, bench runs)."""
@@ -63,6 +66,7 @@ class TopicNames(Section):
             TopicSpec(self.drift_alerts, 1),
             TopicSpec(self.retraining, 1),
             TopicSpec(self.retraining_results, 1),
+            TopicSpec(self.model_events, 1),
             # Entity feature updates: the latest record per entity is what scoring needs, but
             # compaction keeps a week of history, for point-in-time training sets.
             TopicSpec(self.features, partitions, FEATURES_TOPIC_CONFIG),

@@ -65,6 +65,7 @@ def schema_for_topic(topic: str, config: ClientSettings) -> str | None:
         t.retraining_results: "retraining_result",
         t.drift_summaries: "window_summary",
         t.features: "entity_features",
+        t.model_events: "model_event",
     }
     return by_topic.get(topic)
 

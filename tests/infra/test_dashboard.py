@@ -1,8 +1,8 @@
 """The Grafana dashboard reads only what is exported, and a running worker exports its part.
 
-The names come from the code (streams/worker/metrics.py, drift/metrics.py and
-streams/retraining/metrics.py register each metric once, with its labels), never from a list
-copied here; Triton's own metric is read from the real Triton.
+The names come from the code (streams/worker/metrics.py, drift/metrics.py,
+streams/retraining/metrics.py and streams/guard/metrics.py register each metric once, with
+its labels), never from a list copied here; Triton's own metric is read from the real Triton.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 from drift.metrics import DriftMetrics
 from inference.repository import DEFAULT_MODEL
 from infra.settings import ServicesSettings
+from streams.guard.metrics import GuardMetrics
 from streams.retraining.metrics import RetrainingMetrics
 from streams.routing import ModelRef, Routing
 from streams.worker.metrics import Metrics
@@ -31,8 +32,8 @@ TRITON_PREFIX = "nv_"  # Triton's own metrics, scraped from Triton itself
 
 
 def exported() -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Every metric of the worker, the drift agent and the retraining worker."""
-    sets = (Metrics(), DriftMetrics(), RetrainingMetrics())
+    """Every metric of the worker, the drift agent, the retraining worker and the guard."""
+    sets = (Metrics(), DriftMetrics(), RetrainingMetrics(), GuardMetrics())
     merged: dict[str, tuple[str, tuple[str, ...]]] = {}
     for metric_set in sets:
         names = metric_set.exported()
