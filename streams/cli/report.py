@@ -1,9 +1,11 @@
 """`streamscore report shadow`: should the shadow replace the primary? The evidence, and a verdict.
 
-Writes ``DIR/report.json`` (every figure) and ``DIR/report.html`` (one self-contained page
-with the plots; open it in any browser, offline), prints a summary and the recommendation.
-Exit codes: 0 a report was written (whatever its verdict); 1 nothing could be reported (an
-empty range, an unknown model, no shadow outputs), with one line saying why.
+With ``--split``, the canary instead (split mode, streams/report/split.py): should it take over
+from the primary, on the outcomes of the events each decided? Either way it writes
+``DIR/report.json`` (every figure) and ``DIR/report.html`` (one self-contained page; open it
+in any browser, offline), prints a summary and the recommendation. Exit codes: 0 a report was
+written (whatever its verdict); 1 nothing could be reported (an empty range, an unknown
+model, no shadow or no canary outputs), with one line saying why.
 """
 
 from __future__ import annotations
@@ -47,9 +49,30 @@ def shadow(
     lateness: Annotated[
         float, typer.Option(help="Seconds a record may arrive after the range's end.", min=0)
     ] = 60.0,
+    split: Annotated[
+        bool,
+        typer.Option(
+            "--split", help="Canary A/B: compare the primary's and the canary's arms instead."
+        ),
+    ] = False,
+    canary: Annotated[
+        str | None, typer.Option(help="With --split: NAME[:V]; default the most common canary.")
+    ] = None,
     bootstrap: Bootstrap = None,
 ) -> None:
-    """Join primary and shadow outputs by event_id over a range of event time, with labels."""
+    """Join primary and shadow outputs by event_id over a range of event time, with labels;
+    with --split, the arms of a canary split on the predictions topic."""
+    if split:
+        for name, value in (("--shadow", shadow_model), ("--segment", segment),
+                            ("--shadow-topic", shadow_topic)):  # fmt: skip
+            if value:
+                raise fail(f"{name} is for the shadow mode; --split reads the predictions topic")
+        write(
+            compute_split_report(since, start, end, primary, canary, lateness, bootstrap), out_dir
+        )
+        return
+    if canary is not None:
+        raise fail("--canary needs --split")
     report = compute_report(
         since, start, end, primary, shadow_model, segment or [], shadow_topic, lateness, bootstrap
     )
@@ -89,14 +112,44 @@ def compute_report(
         raise fail(exc) from None
 
 
+def compute_split_report(
+    since: str | None, start: str | None, end: str | None, primary: str | None,
+    canary: str | None, lateness: float, bootstrap: str | None,
+) -> dict:  # fmt: skip
+    """Split mode's report dict (streams/report/split.py), with a progress bar on stderr."""
+    from streams.client.errors import ClientError
+    from streams.report.errors import ReportError
+    from streams.report.reading import TimeRange
+    from streams.report.settings import ReportSettings
+    from streams.report.split import SplitRequest, build_split_report
+
+    try:
+        settings = ReportSettings(**given(kafka={"bootstrap": bootstrap}))
+    except ValidationError as exc:
+        raise settings_error(exc) from None
+    columns = (TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        request = SplitRequest(TimeRange.parse(since, start, end), primary, canary, lateness)
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("records", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=max(total, done))
+
+            return build_split_report(settings, request, settings.promotion, progress)
+    except (ReportError, ClientError) as exc:
+        raise fail(exc) from None
+
+
 def write(report: dict, out_dir: Path) -> None:
+    from streams.report import split_views
     from streams.report.html import render_html
     from streams.report.terminal import summary
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=1, allow_nan=False))
     (out_dir / "report.html").write_text(render_html(report), encoding="utf-8")
-    out.print(summary(report))
+    out.print(split_views.summary(report) if report.get("mode") == "split" else summary(report))
     out.print(
         f"wrote {out_dir / 'report.json'} and {out_dir / 'report.html'} (open it in a browser)"
     )

@@ -186,6 +186,7 @@ def _assemble(
     records = coverage.records
     report: dict[str, Any] = {
         "version": 1,
+        "mode": "shadow",  # split mode's reports say "split" (streams/report/split.py)
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "range": dict(zip(("from", "to"), window.text(), strict=True)),
         "primary": refs[0],

@@ -3,9 +3,9 @@
 The report reads two records per joined pair (primary and shadow): ten million pairs are
 twenty million values, and the codec's fastavro read at about 4 µs a value (against 0.4 µs
 here: ``python -m bench.report_scale --micro``) would make decoding, not Kafka, the
-report's limit. A Prediction body is short strings, a double, a
-boolean, two varint longs and four doubles, so a chunk of values is decoded with numpy
-gathers over the joined bytes (schemas/prediction.avsc, in field order)::
+report's limit. A Prediction body is short strings, a double, a boolean, two varint longs,
+four doubles and a last string, so a chunk of values is decoded with numpy gathers over the
+joined bytes (schemas/prediction.avsc, in field order)::
 
     event_id entity_id model_name model_version   string: zig-zag varint length, bytes
     score                                         8-byte little-endian double
@@ -13,14 +13,18 @@ gathers over the joined bytes (schemas/prediction.avsc, in field order)::
     features_missing                              1 byte
     event_time scored_at                          zig-zag varint longs
     timings: decode_ms features_ms infer_ms publish_ms   4 doubles
+    role                                          string: primary, canary or shadow
 
 A value takes the fast path when it starts with this codec's own header and every string is
 shorter than 64 bytes (a one-byte length); any other value (an older writer's schema, a long
 string, a malformed body) goes through :meth:`AvroCodec.decode`, so the result is the same
-as decoding each value alone, and a value that does not decode is counted, not fatal.
+as decoding each value alone, and a value that does not decode is counted, not fatal. A value
+of the released schema before ``role`` (schemas/released/prediction.avsc) has that schema's
+fingerprint in its header, so it takes the slow path, where the codec's resolution gives it the
+field's default: ``primary``.
 
 Strings become integers: ``event_id`` a 64-bit hash (:func:`hash_slices`; the join key), the
-model and the decision a code in a :class:`Vocabulary`.
+model, the decision and the role a code in a :class:`Vocabulary`.
 """
 
 from __future__ import annotations
@@ -33,8 +37,12 @@ import numpy as np
 from schemas.codec import AvroCodec
 from schemas.errors import DecodeError
 from schemas.wire import ascii_spans, hash_slices, hash_strings, varints, words_of
+from streams.routing.split import ROLES
 
 _N_STRINGS_BEFORE_SCORE = 4
+# four empty strings, the score, an empty decision, the flag, two 1-byte longs, the timings
+# and an empty role: 4 + 8 + 1 + 1 + 2 + 32 + 1 bytes
+_SHORTEST_BODY = 49
 
 
 @dataclass(slots=True)
@@ -98,6 +106,7 @@ class Columns:
     scored_at: np.ndarray  # int64 epoch ms
     infer_ms: np.ndarray  # float32
     partition: np.ndarray  # int16: the Kafka partition the value came from
+    role: np.ndarray  # int8 code in the roles vocabulary (primary, canary, shadow first)
 
     def take(self, rows: np.ndarray) -> Columns:
         return Columns(*(getattr(self, f)[rows] for f in self.__slots__))
@@ -111,12 +120,24 @@ class Columns:
         return len(self.key)
 
 
+def role_vocabulary() -> Vocabulary:
+    """Roles coded in a fixed order: primary 0, canary 1, shadow 2, any other after."""
+    roles = Vocabulary()
+    for name in ROLES:
+        roles.code(name)
+    return roles
+
+
 class PredictionDecoder:
-    def __init__(self, codec: AvroCodec, models: Vocabulary, decisions: Vocabulary) -> None:
+    def __init__(
+        self, codec: AvroCodec, models: Vocabulary, decisions: Vocabulary,
+        roles: Vocabulary | None = None,
+    ) -> None:  # fmt: skip
         self.codec = codec
         self.header = np.frombuffer(codec.frame_header(), dtype=np.uint8)
         self.models = models
         self.decisions = decisions
+        self.roles = role_vocabulary() if roles is None else roles
         self.undecodable = 0
 
     def decode(self, values: Sequence[bytes], partitions: np.ndarray | None = None) -> Columns:
@@ -124,7 +145,7 @@ class PredictionDecoder:
         n = len(values)
         if partitions is None:
             partitions = np.zeros(n, dtype=np.int16)
-        frames = Frames.of(values, self.header, 28)  # 28: the shortest prediction body
+        frames = Frames.of(values, self.header, _SHORTEST_BODY)
         data, words, limit = frames.data, frames.words, frames.limit
         pos = frames.body
         text_start, text_len = [], []
@@ -146,12 +167,14 @@ class PredictionDecoder:
         scored_at, pos, fits = varints(words, np.minimum(pos, limit))
         ok &= fits
         infer_at = np.minimum(pos + 16, limit)
-        ok &= pos + 32 == frames.ends
+        role_start, role_len, pos = frames.string(np.minimum(pos + 32, limit))
+        ok &= ascii_spans(words, role_start, role_start + role_len)
+        ok &= pos == frames.ends
         fast = np.flatnonzero(ok)
         slow = np.flatnonzero(~ok)
         fast_cols = self._fast(
             data, fast, text_start, text_len, score_at, decision_start, decision_len, flag,
-            event_time, scored_at, infer_at, partitions,
+            event_time, scored_at, infer_at, partitions, role_start, role_len,
         )  # fmt: skip
         if not len(slow):
             return fast_cols
@@ -164,6 +187,7 @@ class PredictionDecoder:
         text_len: list[np.ndarray], score_at: np.ndarray, decision_start: np.ndarray,
         decision_len: np.ndarray, flag: np.ndarray, event_time: np.ndarray,
         scored_at: np.ndarray, infer_at: np.ndarray, partitions: np.ndarray,
+        role_start: np.ndarray, role_len: np.ndarray,
     ) -> Columns:  # fmt: skip
         every = len(rows) == len(flag)
         rows = slice(None) if every else rows  # type: ignore[assignment]
@@ -177,6 +201,9 @@ class PredictionDecoder:
         decision = self._codes(
             data, hash_slices(data, d_start, d_len), d_start, d_start + d_len, self.decisions
         )
+        r_start, r_len = role_start[rows], role_len[rows]
+        role = self._codes(data, hash_slices(data, r_start, r_len), r_start, r_start + r_len,
+                           self.roles)  # fmt: skip
         doubles: np.ndarray = np.ndarray((len(data) - 7,), dtype="<f8", buffer=data, strides=(1,))
         return Columns(
             key,
@@ -188,6 +215,7 @@ class PredictionDecoder:
             scored_at[rows],
             doubles[infer_at[rows]].astype(np.float32),
             partitions[rows],
+            role.astype(np.int8),
         )
 
     @staticmethod
@@ -246,4 +274,5 @@ class PredictionDecoder:
             np.fromiter((ms(r["scored_at"]) for r in records), np.int64, n),
             np.fromiter((r["timings"]["infer_ms"] for r in records), np.float32, n),
             np.zeros(n, dtype=np.int16) if partitions is None else partitions.astype(np.int16),
+            np.fromiter((self.roles.code(r.get("role", "primary")) for r in records), np.int8, n),
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from streams.report import html_sections as sections
-from streams.report import plots
+from streams.report import plots, split_views
 from streams.report.formats import text, timestamp
 
 CSP = (
@@ -95,8 +95,32 @@ def _plot(caption: str, svg: str) -> str:
     )
 
 
+def _footer(report: dict[str, Any]) -> str:
+    return (
+        f"<footer>report.json version {text(report.get('version'))} · generated "
+        f"{text(timestamp(report.get('generated_at')))}</footer>"
+    )
+
+
+def _split_body(report: dict[str, Any]) -> list[str]:
+    """Split mode (canary A/B): the arms instead of pairs."""
+    return [
+        split_views.header(report),
+        sections.recommendation(report),
+        _card(f'<div class="scroll">{split_views.arms_section(report)}</div>'),
+        '<div class="grid">',
+        _card(split_views.decisions_section(report)),
+        _card(split_views.coverage_section(report)),
+        "</div>",
+        _footer(report),
+    ]
+
+
 def render_html(report: dict[str, Any]) -> str:
     """The report.json dict as one self-contained HTML page."""
+    if report.get("mode") == "split":
+        title = f"Canary split: {report.get('primary') or '?'} vs {report.get('canary') or '?'}"
+        return _page(title, _split_body(report))
     title = f"Shadow comparison: {report.get('primary') or '?'} vs {report.get('shadow') or '?'}"
     if report.get("labels"):
         labelled = [
@@ -126,9 +150,12 @@ def render_html(report: dict[str, Any]) -> str:
         _card(f'<div class="scroll">{sections.latency_table(report)}</div>'),
         *labelled,
         _card(f'<div class="scroll">{sections.segments(report)}</div>'),
-        f"<footer>report.json version {text(report.get('version'))} · generated "
-        f"{text(timestamp(report.get('generated_at')))}</footer>",
+        _footer(report),
     ]
+    return _page(title, body)
+
+
+def _page(title: str, body: list[str]) -> str:
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'

@@ -22,7 +22,10 @@ from streams.report.formats import (
     with_interval,
 )
 
-VERDICT_CLASSES = {"promote": "promote", "keep shadowing": "keep", "reject": "reject"}
+VERDICT_CLASSES = {
+    "promote": "promote", "keep shadowing": "keep", "reject": "reject",
+    "keep": "keep", "rollback": "reject",  # split mode's verdicts for a canary
+}  # fmt: skip
 
 
 def header(report: dict[str, Any]) -> str:

@@ -4,13 +4,14 @@ byte-slice hash and the varint reader it is built on."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import numpy as np
 import pytest
 
-from schemas.codec import codec_for
+from schemas.codec import SCHEMA_DIR, AvroCodec, codec_for
 from schemas.errors import DecodeError
 from schemas.prediction_writer import PredictionWriter, avro_long
 from schemas.wire import hash_slices, hash_strings, varints, words_of
@@ -20,6 +21,7 @@ CODEC = codec_for("prediction", logical_types=False)
 T0 = 1_790_000_000_000
 DECISIONS = ("approve", "review", "decline")
 SCORES = (0.0, -0.0, 1.0, 0.5, 5e-324, 1e308, float("nan"), 0.1 + 0.2)
+ROLES = ("primary", "canary", "shadow")
 
 
 def record(rng: np.random.Generator, i: int, **changes: Any) -> dict[str, Any]:
@@ -35,6 +37,7 @@ def record(rng: np.random.Generator, i: int, **changes: Any) -> dict[str, Any]:
         "scored_at": T0 + 10**6 + i,
         "timings": {"decode_ms": 0.25, "features_ms": 1.5,
                     "infer_ms": float(rng.random() * 20), "publish_ms": 0.125},
+        "role": ROLES[i % 3],
     }  # fmt: skip
     return out | changes
 
@@ -70,6 +73,7 @@ def check(dec: PredictionDecoder, values: list[bytes], partitions: np.ndarray) -
     infer = np.array([r["timings"]["infer_ms"] for r in expected], dtype=np.float32)
     assert cols.infer_ms.dtype == np.float32 and cols.infer_ms.tobytes() == infer.tobytes()
     assert cols.partition.tolist() == partitions[rows].tolist()
+    assert [dec.roles.names[c] for c in cols.role.tolist()] == [r["role"] for r in expected]
     return cols
 
 
@@ -98,8 +102,58 @@ def test_values_of_the_workers_writer_match_the_codec() -> None:
         event_parts, rng.random(n).tolist(), [DECISIONS[i % 3] for i in range(n)],
         [i % 7 == 0 for i in range(n)], "scorer", "12", T0 + 999, timings,
     )  # fmt: skip
-    cols = check(decoder(), values, parts(n))
+    dec = decoder()
+    cols = check(dec, values, parts(n))
     assert cols.key.tolist() == hash_strings(ids).tolist()
+    canary = writer.encode(
+        event_parts[:3], [0.5] * 3, ["review"] * 3, [False] * 3, "scorer", "13", T0, timings,
+        role="canary",
+    )  # fmt: skip
+    cols = check(dec, canary + values[:2], parts(5))
+    assert [dec.roles.names[c] for c in cols.role.tolist()] == ["canary"] * 3 + ["primary"] * 2
+
+
+class Counting(AvroCodec):
+    """The prediction codec, counting the values it decodes one by one (the slow path)."""
+
+    calls = 0
+
+    def decode(self, value: bytes) -> dict[str, Any]:
+        Counting.calls += 1
+        return super().decode(value)
+
+
+def test_every_current_value_takes_the_fast_path_and_roles_keep_fixed_codes() -> None:
+    rng = np.random.default_rng(12)
+    values = [CODEC.encode(record(rng, i)) for i in range(30)]
+    codec = Counting(CODEC.schema, logical_types=False)
+    Counting.calls = 0
+    dec = PredictionDecoder(codec, Vocabulary(), Vocabulary())
+    cols = dec.decode(values, parts(30))
+    assert Counting.calls == 0
+    assert dec.roles.names[:3] == list(ROLES)
+    assert cols.role.tolist() == [i % 3 for i in range(30)]
+
+
+def test_values_of_the_released_schema_take_the_slow_path_and_read_as_primary() -> None:
+    """Predictions written before ``role`` existed carry the released schema's fingerprint,
+    never the current codec's header, so the fast path cannot misread them."""
+    released = AvroCodec(
+        json.loads((SCHEMA_DIR / "released" / "prediction.avsc").read_text()),
+        logical_types=False,
+    )
+    assert released.frame_header() != CODEC.frame_header()
+    rng = np.random.default_rng(13)
+    old = [released.encode(record(rng, i)) for i in range(4)]  # role: not in that schema
+    new = [CODEC.encode(record(rng, i, role="canary")) for i in range(4)]
+    codec = Counting(CODEC.schema, logical_types=False)
+    Counting.calls = 0
+    dec = PredictionDecoder(codec, Vocabulary(), Vocabulary())
+    cols = dec.decode([old[0], new[0], old[1], new[1], *old[2:], *new[2:]], parts(8))
+    assert Counting.calls == 4  # the old ones only
+    roles = [dec.roles.names[c] for c in cols.role.tolist()]
+    assert roles == ["primary", "canary"] * 2 + ["primary"] * 2 + ["canary"] * 2
+    assert dec.undecodable == 0
 
 
 @pytest.mark.parametrize(
@@ -108,6 +162,9 @@ def test_values_of_the_workers_writer_match_the_codec() -> None:
         {"event_id": "e" * 70},  # two-byte string length
         {"entity_id": "x" * 64},  # the first length that takes two bytes
         {"decision": "d" * 100},
+        {"role": "r" * 64},
+        {"role": ""},
+        {"role": "é"},  # not ASCII: the codec's UTF-8 check
         {"event_time": -1_234_567},
         {"event_time": -(2**55)},  # the largest magnitude that still fits 8 varint bytes
         {"scored_at": 2**60},  # a 9-byte varint

@@ -37,6 +37,7 @@ def cols(scores: Sequence[float], decision: Sequence[int], seconds: Sequence[int
         scored_at=t + 20,
         infer_ms=np.ones(n, np.float32),
         partition=np.zeros(n, np.int16),
+        role=np.zeros(n, np.int8),
     )
 
 
