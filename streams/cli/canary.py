@@ -19,20 +19,25 @@ from typing import Annotated
 import redis
 import tritonclient.grpc as grpcclient
 import typer
+from pydantic import ValidationError
 
-from streams.cli.common import RedisUrl, TritonUrl, out
+from streams.cli.common import Bootstrap, RedisUrl, TritonUrl, error, given, out
 from streams.routing import ModelRef, Routing, RoutingError
 from streams.routing import state as routing_state
-from streams.routing.catalog import repository_index, versions_of
+from streams.routing.catalog import check_card, repository_index, versions_of
 
 
 def loaded_ref(triton: grpcclient.InferenceServerClient, text: str) -> ModelRef:
-    """NAME:VERSION of a version Triton reports READY; never loads one."""
+    """NAME:VERSION of a version Triton reports READY (and whose card parses); never loads
+    one."""
+    from streams.cli.models import repository
+
     index = repository_index(triton)
     name = text.partition(":")[0]
     versions = versions_of(index, name)
     ref = ModelRef.parse(text, default_version=versions[-1] if versions else "")
     ready = [v for n, v, state in index if n == name and v and state == "READY"]
+    check_card(repository(), ref)
     if ref.version not in ready:
         where = f"ready: {', '.join(ready)}" if ready else "none of its versions is ready"
         raise RoutingError(
@@ -71,6 +76,23 @@ def rollback(store: redis.Redis) -> tuple[Routing | None, Routing]:
     return routing_state.update_sync(store, change)
 
 
+def announce(
+    kind: str, model: str, reason: str, before: Routing | None, after: Routing,
+    bootstrap: str | None,
+) -> None:  # fmt: skip
+    """The change on `models.events` (streams/guard/events.py). The routing has already
+    changed: an event that cannot be published is a warning, never a failed command."""
+    from streams.client import ClientSettings
+    from streams.client.errors import ClientError
+    from streams.guard.events import publish_model_event
+
+    try:
+        settings = ClientSettings(**given(kafka={"bootstrap": bootstrap}))
+        publish_model_event(settings, kind, model, reason, None, before, after, timeout_s=5.0)
+    except (ClientError, ValidationError) as exc:
+        error(f"warning: the routing changed, but no event reached models.events: {exc}")
+
+
 def register_canary(models_cli: typer.Typer) -> None:
     from streams.cli.models import _session
 
@@ -82,25 +104,32 @@ def register_canary(models_cli: typer.Typer) -> None:
         ],
         redis_url: RedisUrl = None,
         triton_url: TritonUrl = None,
+        bootstrap: Bootstrap = None,
     ) -> None:
         """Let NAME:VERSION decide for a sticky PERCENT of entities (by a hash of entity_id);
         the same command again moves the share. Shadows keep running."""
         with _session(redis_url, triton_url) as (store, triton):
-            _, new = set_canary(store, triton, target, percent)
+            before, new = set_canary(store, triton, target, percent)
         out.print(new.describe())
+        assert new.canary is not None
+        reason = f"canary at {percent:g}% of entities"
+        announce("canary", str(new.canary.model), reason, before, new, bootstrap)
 
     @models_cli.command("rollback")
-    def rollback_command(redis_url: RedisUrl = None, triton_url: TritonUrl = None) -> None:
+    def rollback_command(
+        redis_url: RedisUrl = None, triton_url: TritonUrl = None, bootstrap: Bootstrap = None
+    ) -> None:
         """End the canary (every entity back on the primary); with no canary running, bring
         back the primary before the last promotion. Workers follow within one refresh."""
         with _session(redis_url, triton_url) as (store, _):
             before, new = rollback(store)
-        what = (
-            f"canary {before.canary.model} ended"
-            if before is not None and before.canary is not None
-            else f"rolled back to {new.primary}"
-        )
+        assert before is not None
+        if before.canary is not None:
+            model, what = str(before.canary.model), f"canary {before.canary.model} ended"
+        else:
+            model, what = str(before.primary), f"rolled back to {new.primary}"
         out.print(f"{what}: {new.describe()}")
+        announce("rollback", model, f"operator: {what}", before, new, bootstrap)
 
 
 __all__ = ["loaded_ref", "register_canary", "rollback", "set_canary"]

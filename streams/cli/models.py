@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import redis
 import tritonclient.grpc as grpcclient
@@ -22,6 +22,9 @@ from streams.cli.common import Bootstrap, RedisUrl, TritonUrl, fail, given, out
 from streams.routing import ModelRef, Routing, RoutingError
 from streams.routing import state as routing_state
 from streams.routing.catalog import newest_ready, ready_ref, repository_index
+
+if TYPE_CHECKING:
+    from inference.repository import ModelRepository
 
 models_cli = typer.Typer(help="List models and change which one is primary or a shadow.")
 shadow_cli = typer.Typer(help="Add or remove shadow models.")
@@ -50,6 +53,15 @@ def _session(
     finally:
         store.close()
         triton.close()
+
+
+def repository() -> ModelRepository:
+    """The model repository Triton serves (``STREAMSCORE_MODEL_REPOSITORY``): its versions'
+    cards are checked before one is routed (a version not in it is left to Triton)."""
+    from inference.repository import ModelRepository
+    from streams.worker.settings import WorkerSettings
+
+    return ModelRepository(WorkerSettings().model_repository)
 
 
 def _show(routing: Routing) -> None:
@@ -84,7 +96,7 @@ def _run(action: str, redis_url: str | None, triton_url: str | None, target: str
             name, _, version = target.partition(":")
             new = current.remove_shadow(name, version)
         else:
-            ref = ready_ref(triton, target)
+            ref = ready_ref(triton, target, repository())
             current, _ = _effective(store, triton)
             if current is None:
                 raise RoutingError("no primary yet: start a worker or `models promote` first")
@@ -134,10 +146,11 @@ def promote(
 ) -> None:
     """Make NAME[:VERSION] the primary, if the promotion rule (the one `report shadow` applies)
     says promote; running workers switch within a second."""
+    from streams.cli.canary import announce
     from streams.cli.promotion import judge, record
 
     with _session(redis_url, triton_url) as (store, triton):
-        ref = ready_ref(triton, target)
+        ref = ready_ref(triton, target, repository())
         current, _ = _effective(store, triton)
         if current is not None and current.primary == ref:
             out.print(f"{ref} is already the primary")
@@ -154,6 +167,8 @@ def promote(
         if verdict is not None and verdict.verdict == "promote":
             record(store, ref, current, verdict, forced=False)
     _show(new)
+    why = verdict.line if verdict is not None else "no routing stored before"
+    announce("promote", str(ref), ("forced: " if force else "") + why, current, new, bootstrap)
 
 
 @shadow_cli.command("add")
@@ -178,6 +193,10 @@ def shadow_remove(
 
 def register(cli: typer.Typer) -> None:
     from streams.cli.canary import register_canary
+    from streams.cli.cards import register_cards
+    from streams.cli.guard import register_guard
 
     register_canary(models_cli)
+    register_cards(models_cli)
+    register_guard(models_cli)
     cli.add_typer(models_cli, name="models")

@@ -2,11 +2,13 @@
 the routing changes, and a record of every refusal and forced promotion.
 
 The verdict comes from a report given with ``--report`` (its figures, judged with the rule's
-current thresholds) or from a report computed now over ``--since`` with the candidate as the
-shadow and the current primary as the primary. No evidence (the candidate never shadowed
-in the range, Kafka unreachable) is no promotion: the verdict is "keep shadowing" with the
-reason. Each refusal, forced promotion and gated promotion is logged with its figures and
-appended to the Redis list ``streamscore:promotions`` (newest first, the last 1000 kept).
+current thresholds) or from a report computed now over ``--since``: with the candidate as the
+shadow and the current primary as the primary, or, when the candidate is the running canary,
+the split report of its arm against the primary's (on outcomes). No evidence (the candidate
+never shadowed in the range, Kafka unreachable) is no promotion: the verdict is "keep
+shadowing" with the reason. Each refusal, forced promotion and gated promotion is logged with
+its figures and appended to the Redis list ``streamscore:promotions`` (newest first, the last
+1000 kept).
 """
 
 from __future__ import annotations
@@ -35,26 +37,38 @@ def judge(
     from streams.report.errors import ReportError
     from streams.report.reading import TimeRange
     from streams.report.settings import ReportSettings
+    from streams.report.split import SplitRequest, build_split_report
+    from streams.report.split_rule import recommend_split
 
     settings = ReportSettings(**given(kafka={"bootstrap": bootstrap}))
     if report_path is not None:
         try:
             report = json.loads(report_path.read_text())
-            compared = report["shadow"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            split = report.get("mode") == "split"
+            compared = report["canary" if split else "shadow"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RoutingError(f"{report_path}: not a report.json ({exc})") from None
         if compared != str(ref):
             raise RoutingError(f"{report_path} judges {compared}, not {ref}")
-        return recommend(report, settings.promotion)
+        return (recommend_split if split else recommend)(report, settings.promotion)
+    window = TimeRange.parse(since, None, None)
     try:
+        if current.canary is not None and current.canary.model == ref:
+            # A running canary is judged on outcomes, arm against arm (docs/report.md).
+            split_request = SplitRequest(window, str(current.primary), str(ref))
+            report = build_split_report(settings, split_request, settings.promotion, _quiet)
+            return recommend_split(report, settings.promotion)
         request = ReportRequest(
-            TimeRange.parse(since, None, None), str(current.primary), str(ref),
-            thresholds=settings.thresholds(),
-        )  # fmt: skip
-        report = build_report(settings, request, settings.promotion, lambda done, total: None)
+            window, str(current.primary), str(ref), thresholds=settings.thresholds()
+        )
+        report = build_report(settings, request, settings.promotion, _quiet)
     except (ReportError, ClientError) as exc:
         return Recommendation(KEEP, f"{KEEP} {ref}: no evidence over the last {since}: {exc}")
     return recommend(report, settings.promotion)
+
+
+def _quiet(done: int, total: int) -> None:
+    """No progress bar: the gate prints only its verdict."""
 
 
 def record(

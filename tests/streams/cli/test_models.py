@@ -3,25 +3,36 @@ Triton: what each command stores as the routing, and what `list` shows of it."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from typer.testing import CliRunner
 
 from inference.repository import DEFAULT_MODEL
 from infra.settings import ServicesSettings
 from streams.cli import cli
+from streams.client import ClientSettings, RecordConsumer
 from streams.routing import ModelRef, Routing
 from streams.routing.state import Canary
+from streams.topics import TopicSpec, ensure_topics
 from tests.support.models import export_model, set_routing, stored_routing
 
 runner = CliRunner()
 PRIMARY = ModelRef(DEFAULT_MODEL, "1")
 
 
+@pytest.fixture(autouse=True)
+def events_topic(stack: ServicesSettings) -> None:
+    ensure_topics(stack.kafka_bootstrap, [TopicSpec(ClientSettings().topics.model_events, 1)])
+
+
 def models(stack: ServicesSettings, *args: str) -> tuple[int, str]:
     url = f"redis://{stack.host}:{stack.redis_port}/0"
     options = ["--redis-url", url, "--triton-url", stack.triton_grpc_url]
-    if args[0] == "promote":
+    if args[0] in ("promote", "canary", "rollback"):  # they publish on models.events
         options += ["--bootstrap", stack.kafka_bootstrap]
-    result = runner.invoke(cli, ["models", *args, *options])
+    env = {"STREAMSCORE_MODEL_REPOSITORY": str(stack.model_repository)}  # its cards
+    result = runner.invoke(cli, ["models", *args, *options], env=env)
     return result.exit_code, result.output
 
 
@@ -89,6 +100,27 @@ def test_canary_moves_lists_and_rolls_back(stack: ServicesSettings) -> None:
     assert code == 0, out
     assert "canary cli-candidate:1 ended" in out
     assert stored_routing(stack) == Routing(PRIMARY, (challenger,))  # still a shadow
+
+    said = [
+        (e["kind"], e["model"], e["reason"], Routing.from_json(e["after"]))
+        for e in model_events(stack)
+        if e["model"] == str(challenger)
+    ][-3:]
+    assert said == [
+        ("canary", str(challenger), "canary at 10% of entities",
+         Routing(PRIMARY, (challenger,), Canary(challenger, 10.0))),
+        ("canary", str(challenger), "canary at 25% of entities",
+         Routing(PRIMARY, (challenger,), Canary(challenger, 25.0))),
+        ("rollback", str(challenger), "operator: canary cli-candidate:1 ended",
+         Routing(PRIMARY, (challenger,))),
+    ]  # fmt: skip
+
+
+def model_events(stack: ServicesSettings) -> list[dict[str, Any]]:
+    config = ClientSettings(kafka={"bootstrap": stack.kafka_bootstrap})
+    topic = config.topics.model_events
+    read = RecordConsumer(config, topic, "model_event", from_beginning=True, timeout_s=5)
+    return [r for r in read if isinstance(r, dict)]
 
 
 def test_canary_and_rollback_refusals_are_one_line(stack: ServicesSettings) -> None:
