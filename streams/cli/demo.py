@@ -31,8 +31,17 @@ def demo(
     report_dir: Annotated[
         Path, typer.Option("--report-dir", help="Where the shadow report is written.")
     ] = Path("demo-report"),
+    canary: Annotated[
+        bool,
+        typer.Option(
+            "--canary",
+            help="The canary scenario instead: a canary, its split report, promote or "
+            "rollback; then a bad canary the guard rolls back (--seconds: phase 1 [60]).",
+        ),
+    ] = False,
 ) -> None:
-    """Start everything, stream with drift, watch it retrain and shadow, write the report."""
+    """Start everything, stream with drift, watch it retrain and shadow, write the report;
+    with --canary, canary, report, promote or rollback, and the guard's rollback."""
     from rich.console import Console
 
     from streams.cli.services import services_settings
@@ -49,6 +58,14 @@ def demo(
     }.items():
         if value is not None:
             values[name] = value
+    if canary:
+        from streams.demo.canary import CanaryPlan, run_canary
+
+        if drift_at is not None:
+            raise fail("--drift-at is for the drift demo; --canary streams without drift")
+        values.pop("drift_at_s", None)
+        canary_plan = CanaryPlan.quick(**values) if quick else CanaryPlan(**values)
+        raise typer.Exit(run_canary(services_settings(), canary_plan, Console()))
     plan = DemoPlan.quick(**values) if quick else DemoPlan(**values)
     if plan.drift_at_s >= plan.seconds:
         raise fail(f"--drift-at ({plan.drift_at_s:g}) must come before the end ({plan.seconds:g})")

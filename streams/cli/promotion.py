@@ -83,7 +83,7 @@ def record(
     else:
         what = "promotion refused"
     line = f"{what}: {ref} (primary was {current and current.primary}): {verdict.line}"
-    log.warning(line)
+    log.info(line)  # a warning would print twice: lastResort writes to stderr too
     if what != "promotion refused":  # a refusal is the command's error line already
         err.print(line, markup=False)
     entry = {

@@ -1,4 +1,5 @@
-"""The demo's own processes: scoring worker, drift agent, retraining worker, and the traffic.
+"""The demo's own processes: scoring worker, drift agent, retraining worker (or, in the
+canary scenario, the guard), and the traffic.
 
 Each is a real `streamscore` process, started as :class:`infra.process.ManagedProcess` does
 for the services: in a session of its own (so a Ctrl-C in the terminal reaches the demo
@@ -27,7 +28,7 @@ from infra.config import Settings, child_environment
 from infra.process import ManagedProcess, free_port
 from infra.settings import ServicesSettings
 
-NAMES = ("worker", "agent", "retrainer", "traffic")
+NAMES = ("worker", "agent", "retrainer", "guard", "traffic")
 
 
 def demo_home(config: ServicesSettings) -> Path:

@@ -103,42 +103,33 @@ class LatencyBook:
         return worst
 
 
-class OutputReader(threading.Thread):
-    """Reads predictions, alerts, requests and results until :meth:`close`."""
+class TopicTail(threading.Thread):
+    """Reads ``schemas`` (topic → schema name) from their ends until :meth:`close`, handing
+    each record that decodes to :meth:`take` (under ``_lock``)."""
 
-    def __init__(self, client: ClientSettings) -> None:
-        super().__init__(name="demo-outputs", daemon=True)
-        topics = client.topics
-        self.topics = topics
+    def __init__(
+        self, client: ClientSettings, name: str, schemas: dict[str, str], **conf: Any
+    ) -> None:
+        super().__init__(name=name, daemon=True)
+        self.topics = client.topics
         self.consumer = Consumer(
             client.kafka.librdkafka(
-                **{"group.id": "streamscore-demo-reader", "enable.auto.commit": False,
-                   "fetch.wait.max.ms": 250, "fetch.min.bytes": 65536, "logger": KAFKA_LOG}
+                **{"group.id": f"streamscore-{name}", "enable.auto.commit": False,
+                   "logger": KAFKA_LOG, **conf}
             )
         )  # fmt: skip
         assignment = []
-        watched = (topics.predictions, topics.drift_alerts, topics.retraining,
-                   topics.retraining_results)  # fmt: skip
-        for topic in watched:
+        for topic in schemas:
             meta = self.consumer.list_topics(topic, timeout=10).topics[topic]
             for p in meta.partitions:
                 _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), 10)
                 assignment.append(TopicPartition(topic, p, high))
         self.consumer.assign(assignment)
-        self._codecs = {
-            topics.predictions: codec_for("prediction", logical_types=False),
-            topics.drift_alerts: codec_for("drift_alert", logical_types=False),
-            topics.retraining: codec_for("retraining_request", logical_types=False),
-            topics.retraining_results: codec_for("retraining_result", logical_types=False),
-        }
+        self._codecs = {t: codec_for(n, logical_types=False) for t, n in schemas.items()}
         self._lock = threading.Lock()
-        self.book = LatencyBook()
-        self._records: deque[tuple[str, dict[str, Any]]] = deque()
-        self.predictions = 0
         self._halt = threading.Event()
 
     def run(self) -> None:
-        predictions = self.topics.predictions
         try:
             while not self._halt.is_set():
                 for msg in self.consumer.consume(2000, 0.1):
@@ -149,22 +140,43 @@ class OutputReader(threading.Thread):
                         record = self._codecs[topic].decode(msg.value() or b"")
                     except (DecodeError, KeyError):
                         continue
-                    if topic == predictions:
-                        self._prediction(record, msg.timestamp()[1])
-                    else:
-                        with self._lock:
-                            self._records.append((topic, record))
+                    with self._lock:
+                        self.take(topic, record, msg.timestamp()[1])
         finally:
             self.consumer.close()
 
-    def _prediction(self, record: dict[str, Any], stamped_ms: int) -> None:
-        self.book.add(stamped_ms - record["event_time"])
-        with self._lock:
-            self.predictions += 1
+    def take(self, topic: str, record: dict[str, Any], stamped_ms: int) -> None:
+        raise NotImplementedError
 
     def close(self) -> None:
         self._halt.set()
         self.join(10)
+
+
+class OutputReader(TopicTail):
+    """Reads predictions, alerts, requests and results until :meth:`close`."""
+
+    def __init__(self, client: ClientSettings) -> None:
+        t = client.topics
+        schemas = {
+            t.predictions: "prediction",
+            t.drift_alerts: "drift_alert",
+            t.retraining: "retraining_request",
+            t.retraining_results: "retraining_result",
+        }
+        super().__init__(
+            client, "demo-reader", schemas, **{"fetch.wait.max.ms": 250, "fetch.min.bytes": 65536}
+        )
+        self.book = LatencyBook()
+        self._records: deque[tuple[str, dict[str, Any]]] = deque()
+        self.predictions = 0
+
+    def take(self, topic: str, record: dict[str, Any], stamped_ms: int) -> None:
+        if topic == self.topics.predictions:
+            self.book.add(stamped_ms - record["event_time"])
+            self.predictions += 1
+        else:
+            self._records.append((topic, record))
 
     def records(self) -> list[tuple[str, dict[str, Any]]]:
         """Alerts, requests and results read since the last call, oldest first."""

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import redis
 
     from streams.demo.run import DemoPlan
+    from streams.routing import Routing
 
 log = logging.getLogger(__name__)
 WORKER_GROUP = "streamscore-demo"
@@ -71,7 +72,7 @@ class Session:
 
     # -- set up ----------------------------------------------------------------------------
     def setup(self) -> None:
-        config, plan = self.config, self.plan
+        config = self.config
         self.step("starting Kafka, Redis and Triton (those not running yet)")
         try:
             for report in services.up(config):
@@ -83,7 +84,7 @@ class Session:
         except InfraError as exc:
             raise DemoError(str(exc)) from None
         self.store = worker_on_services(config).redis.client()
-        routing = prepare(config, self.client, plan.seed, self.step)
+        routing = self.prepare_models()
         shadows = ", ".join(map(str, routing.shadows))
         self.step(f"models: {routing.primary} decides, {shadows} runs as a shadow")
         topics = self.client.topics
@@ -91,6 +92,11 @@ class Session:
         skip_backlog(self.client, self.agent_group, topics.drift_summaries)
         skip_backlog(self.client, RETRAINER_GROUP, topics.retraining)
         self._start_fleet()
+
+    def prepare_models(self) -> Routing:
+        """The models and the routing the run starts with (the canary scenario, in
+        streams/demo/canary.py, adds a model of its own)."""
+        return prepare(self.config, self.client, self.plan.seed, self.step)
 
     def _start_fleet(self) -> None:
         config, plan, fleet = self.config, self.plan, self.fleet

@@ -19,6 +19,7 @@ from infra.settings import ServicesSettings
 from streams.guard.metrics import GuardMetrics
 from streams.retraining.metrics import RetrainingMetrics
 from streams.routing import ModelRef, Routing
+from streams.routing.state import Canary
 from streams.worker.metrics import Metrics
 from tests.support.dashboard import dashboard_reads, exposed, metrics_and_groupings
 from tests.support.events import make_events
@@ -90,7 +91,9 @@ def test_a_running_worker_and_triton_export_every_series_the_dashboard_reads(
     # message: every labelled series gets a child.
     challenger = ModelRef(export_model(stack, "challenger", seed=11), "1")
     missing_shadow = ModelRef("no-such-model", "7")
-    set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1"), (missing_shadow, challenger)))
+    # ... and the missing one as a canary for all: its share falls back to the primary.
+    shadows = (missing_shadow, challenger)
+    set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1"), shadows, Canary(missing_shadow, 100)))
     worker = start_worker(triton={"timeout_s": 0.5})
     create_topics(stack.kafka_bootstrap, worker.topics)
     events, _ = make_events(20, seed=21, entities=["never-stored"])

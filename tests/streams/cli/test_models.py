@@ -119,7 +119,9 @@ def test_canary_moves_lists_and_rolls_back(stack: ServicesSettings) -> None:
 def model_events(stack: ServicesSettings) -> list[dict[str, Any]]:
     config = ClientSettings(kafka={"bootstrap": stack.kafka_bootstrap})
     topic = config.topics.model_events
-    read = RecordConsumer(config, topic, "model_event", from_beginning=True, timeout_s=5)
+    read = RecordConsumer(
+        config, topic, schema="model_event", from_beginning=True, until_end=True, timeout_s=10
+    )
     return [r for r in read if isinstance(r, dict)]
 
 

@@ -76,7 +76,9 @@ def test_a_rejected_candidate_is_refused_and_force_overrides(
     code, out = invoke(stack, topics, "models", "promote", candidate, "--since", "1h", "--force")
     assert code == 0, out
     assert "FORCED promotion against the rule" in out and "log loss" in out
-    assert stored_routing(stack) == Routing(ModelRef.parse(candidate))
+    assert stored_routing(stack) == Routing(
+        ModelRef.parse(candidate), previous=ModelRef(DEFAULT_MODEL, "1")
+    )
     forced = log_entries(stack)[0]
     assert (forced["forced"], forced["promoted"], forced["primary"]) == (True, True, "scorer:1")
 
@@ -103,7 +105,9 @@ def test_a_report_that_says_promote_lets_the_candidate_through(
         stack, topics, "models", "promote", candidate, "--report", str(tmp_path / "report.json")
     )
     assert code == 0, out
-    assert stored_routing(stack) == Routing(ModelRef.parse(candidate))
+    assert stored_routing(stack) == Routing(
+        ModelRef.parse(candidate), previous=ModelRef(DEFAULT_MODEL, "1")
+    )
     assert log_entries(stack)[0]["verdict"] == "promote"
 
 
