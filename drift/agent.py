@@ -40,6 +40,7 @@ import faust
 from confluent_kafka.admin import AdminClient
 from faust.worker import Worker
 
+from drift.durable import changelogs_of
 from drift.label_agent import label_agent
 from drift.metrics import DriftMetrics
 from drift.schedule import SCHEDULE_TICK, RetrainingSchedule
@@ -88,7 +89,7 @@ def _table(app: faust.App, kafka: KafkaConfig, name: str, partitions: int) -> An
             break
         time.sleep(0.2)
     schema: Any = faust.Schema(key_serializer="json", value_serializer="json")
-    return app.Table(name, partitions=partitions, schema=schema)
+    return changelogs_of(app).watch(app.Table(name, partitions=partitions, schema=schema))
 
 
 def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None) -> faust.App:
@@ -201,7 +202,7 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
                 request = schedule.fire(name, now)
                 if request is not None:
                     await send_request(request)
-            await app.producer.flush()  # changelog, alerts and requests durable before acks
+            await changelogs_of(app).durable(app.producer)  # changelogs, alerts: before acks
             for event in taken:
                 await stream.ack(event)
 

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import faust
 
+from drift.durable import changelogs_of
 from drift.labels import LabelJoin
 from drift.metrics import DriftMetrics
 from drift.settings import DriftAgentSettings
@@ -90,6 +91,6 @@ def label_agent(
                 metrics.labels.labels("expired-prediction").inc(expired.predictions)
                 metrics.labels.labels("unmatched-label").inc(expired.labels)
                 last_expiry = now
-            await app.producer.flush()
+            await changelogs_of(app).durable(app.producer)
             for event in taken:
                 await stream.ack(event)

@@ -105,6 +105,23 @@ def forget_consumed(bootstrap: str, group: str, topic: str, partitions: int = 4)
         future.result(10)
 
 
+def changelog_sizes(bootstrap: str, group: str) -> dict[str, int]:
+    """Records on each of the agent's changelog topics (for a failure's message)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{group}-probe"})
+    try:
+        names = [t for t in consumer.list_topics(timeout=10).topics if t.startswith(group)]
+        sizes = {}
+        for name in names:
+            meta = consumer.list_topics(name, timeout=10).topics[name]
+            sizes[name] = sum(
+                consumer.get_watermark_offsets(TopicPartition(name, p), 10)[1]
+                for p in meta.partitions
+            )
+        return sizes
+    finally:
+        consumer.close()
+
+
 def test_row11_a_sigkilled_drift_agent_closes_its_window_from_the_changelog(
     stack: ServicesSettings,
     start_agent: Callable[..., Child],
@@ -149,7 +166,12 @@ def test_row11_a_sigkilled_drift_agent_closes_its_window_from_the_changelog(
     closed_with = metric(page, "streamscore_drift_window_events_total")
     line = f"window of {n} events: before kill {a}, after {b}, closed with {closed_with:.0f}"
     print(f"\n[row 11] {line}")
-    assert closed_with == n, "events of the window lost (or doubled) across the kill"
+    assert closed_with == n, (
+        "events of the window lost (or doubled) across the kill; changelog records: "
+        f"{changelog_sizes(bootstrap, group)}; merged after the restart: "
+        f"{merged(restarted, 'applied')} applied, {merged(restarted, 'duplicate')} duplicate, "
+        f"{merged(restarted, 'late')} late"
+    )
     assert metric(page, closed) == 1
     assert statistics(page) == pytest.approx(expected[0].statistics, rel=1e-12)
     # It merged only what came after the kill: the rest was in the tables it restored.
