@@ -11,14 +11,18 @@ model, no shadow or no canary outputs), with one line saying why.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from streams.cli.common import Bootstrap, err, fail, given, out, settings_error
+
+if TYPE_CHECKING:  # the report's modules load only when a report is built
+    from streams.report.settings import ReportSettings
 
 report_cli = typer.Typer(help="Shadow-mode comparison reports.")
 
@@ -85,31 +89,17 @@ def compute_report(
     bootstrap: str | None,
 ) -> dict:  # fmt: skip
     """The report dict (streams/report/build.py), with a progress bar on stderr."""
-    from streams.client.errors import ClientError
     from streams.report.build import ReportRequest, build_report
-    from streams.report.errors import ReportError
     from streams.report.reading import TimeRange
-    from streams.report.settings import ReportSettings
 
-    try:
-        settings = ReportSettings(**given(kafka={"bootstrap": bootstrap}))
-    except ValidationError as exc:
-        raise settings_error(exc) from None
-    columns = (TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    try:
+    def build(settings: ReportSettings, progress: Callable[[int, int], None]) -> dict:
         request = ReportRequest(
             TimeRange.parse(since, start, end), primary, shadow_model, segments, shadow_topic,
             lateness, settings.thresholds(),
         )  # fmt: skip
-        with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task("records", total=None)
+        return build_report(settings, request, settings.promotion, progress)
 
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=max(total, done))
-
-            return build_report(settings, request, settings.promotion, progress)
-    except (ReportError, ClientError) as exc:
-        raise fail(exc) from None
+    return _with_progress(bootstrap, build)
 
 
 def compute_split_report(
@@ -117,11 +107,24 @@ def compute_split_report(
     canary: str | None, lateness: float, bootstrap: str | None,
 ) -> dict:  # fmt: skip
     """Split mode's report dict (streams/report/split.py), with a progress bar on stderr."""
+    from streams.report.reading import TimeRange
+    from streams.report.split import SplitRequest, build_split_report
+
+    def build(settings: ReportSettings, progress: Callable[[int, int], None]) -> dict:
+        request = SplitRequest(TimeRange.parse(since, start, end), primary, canary, lateness)
+        return build_split_report(settings, request, settings.promotion, progress)
+
+    return _with_progress(bootstrap, build)
+
+
+def _with_progress(
+    bootstrap: str | None, build: Callable[[ReportSettings, Callable[[int, int], None]], dict]
+) -> dict:
+    """``build(settings, progress)`` under a progress bar on stderr; a bad setting exits 2,
+    a report or client error exits 1 with one line."""
     from streams.client.errors import ClientError
     from streams.report.errors import ReportError
-    from streams.report.reading import TimeRange
     from streams.report.settings import ReportSettings
-    from streams.report.split import SplitRequest, build_split_report
 
     try:
         settings = ReportSettings(**given(kafka={"bootstrap": bootstrap}))
@@ -129,14 +132,13 @@ def compute_split_report(
         raise settings_error(exc) from None
     columns = (TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
-        request = SplitRequest(TimeRange.parse(since, start, end), primary, canary, lateness)
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task("records", total=None)
 
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=max(total, done))
 
-            return build_split_report(settings, request, settings.promotion, progress)
+            return build(settings, progress)
     except (ReportError, ClientError) as exc:
         raise fail(exc) from None
 

@@ -143,11 +143,7 @@ def build_report(
         "labels": config.topics.labels,
         "events": config.topics.events if any(s.source == "event" for s in segments) else None,
     }  # fmt: skip
-    recommendation = recommend(report, rule)
-    report["recommendation"] = {
-        "verdict": recommendation.verdict, "line": recommendation.line,
-        "reasons": recommendation.reasons, "thresholds": recommendation.thresholds,
-    }  # fmt: skip
+    report["recommendation"] = recommend(report, rule).as_json()
     return report
 
 

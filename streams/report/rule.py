@@ -58,6 +58,11 @@ class Recommendation:
     reasons: list[str] = field(default_factory=list)
     thresholds: dict[str, Any] = field(default_factory=dict)
 
+    def as_json(self) -> dict[str, Any]:
+        """What a report.json holds under ``recommendation``."""
+        return {"verdict": self.verdict, "line": self.line, "reasons": self.reasons,
+                "thresholds": self.thresholds}  # fmt: skip
+
 
 def _ci(x: list[float] | None) -> str:
     return "n/a" if not x else f"[{x[0]:+.4f}, {x[1]:+.4f}]"
@@ -109,27 +114,40 @@ def _labels(
         )
         return []
     assert labels is not None
-    ll, auc = labels["tests"]["logloss"], labels["tests"]["auc"]
-    shadow_model, primary_model = labels["models"]["shadow"], labels["models"]["primary"]
+    models = labels["models"]
+    return judge_on_labels(
+        "shadow", models["shadow"], models["primary"], labels["tests"],
+        f"{n:,} labelled pairs", rule, rejects, keeps,
+    )  # fmt: skip
+
+
+def judge_on_labels(
+    who: str, candidate: dict[str, Any], baseline: dict[str, Any], tests: dict[str, Any],
+    labelled: str, rule: PromotionRule, worse: list[str], keeps: list[str],
+) -> list[str]:  # fmt: skip
+    """The label-based part of the rule, shared by the shadow and split modes: adds to
+    ``worse`` (shown worse beyond a margin, or miscalibrated) and ``keeps`` (not yet shown
+    within the margins); returns the evidence sentences a promotion cites. ``candidate`` and
+    ``baseline`` carry logloss, auc and ece; ``tests`` the logloss and auc differences."""
+    ll, auc = tests["logloss"], tests["auc"]
     evidence = [
-        f"log loss {shadow_model['logloss']:.4f} vs {primary_model['logloss']:.4f} "
+        f"log loss {_fmt(candidate['logloss'])} vs {_fmt(baseline['logloss'])} "
         f"(Δ 95% CI {_ci(ll['ci'])}, margin {rule.logloss_margin:g})",
-        f"AUC {_fmt(shadow_model['auc'])} vs {_fmt(primary_model['auc'])} "
+        f"AUC {_fmt(candidate['auc'])} vs {_fmt(baseline['auc'])} "
         f"(Δ 95% CI {_ci(auc['ci'])}, margin {rule.auc_margin:g})",
-        f"ECE {_fmt(shadow_model['ece'])} (limit {rule.max_ece:g})",
-        f"{n:,} labelled pairs",
+        f"ECE {_fmt(candidate['ece'])} (limit {rule.max_ece:g})",
+        labelled,
     ]
     if ll["ci"] and ll["ci"][0] > rule.logloss_margin:
-        rejects.append(f"log loss is worse beyond the margin: {evidence[0]}")
+        worse.append(f"log loss is worse beyond the margin: {evidence[0]}")
     elif not ll["ci"] or ll["ci"][1] > rule.logloss_margin:
         keeps.append(f"log loss not yet shown within the margin: {evidence[0]}")
     if auc["ci"] and auc["ci"][1] < -rule.auc_margin:
-        rejects.append(f"AUC is worse beyond the margin: {evidence[1]}")
+        worse.append(f"AUC is worse beyond the margin: {evidence[1]}")
     elif not auc["ci"] or auc["ci"][0] < -rule.auc_margin:
         keeps.append(f"AUC not yet shown within the margin: {evidence[1]}")
-    ece = shadow_model["ece"]
-    if ece is None or ece > rule.max_ece:
-        rejects.append(f"the shadow is miscalibrated: {evidence[2]}")
+    if candidate["ece"] is None or candidate["ece"] > rule.max_ece:
+        worse.append(f"the {who} is miscalibrated: {evidence[2]}")
     return evidence
 
 

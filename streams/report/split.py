@@ -131,9 +131,5 @@ def build_split_report(
         },
     }
     report |= arms.figures(split.stores, decisions.names)
-    recommendation = recommend_split(report, rule)
-    report["recommendation"] = {
-        "verdict": recommendation.verdict, "line": recommendation.line,
-        "reasons": recommendation.reasons, "thresholds": recommendation.thresholds,
-    }  # fmt: skip
+    report["recommendation"] = recommend_split(report, rule).as_json()
     return report

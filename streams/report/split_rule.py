@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.report.rule import PromotionRule, Recommendation, _ci, _fmt
+from streams.report.rule import PromotionRule, Recommendation, judge_on_labels
 
 PROMOTE, KEEP, ROLLBACK = "promote", "keep", "rollback"
 
@@ -64,23 +64,7 @@ def _labels(
     """Adds the label-based reasons (both arms have enough labels); returns the evidence
     sentences a promotion cites."""
     primary, canary = report["arms"]["primary"], report["arms"]["canary"]
-    ll, auc = report["tests"]["logloss"], report["tests"]["auc"]
-    evidence = [
-        f"log loss {_fmt(canary['logloss'])} vs {_fmt(primary['logloss'])} "
-        f"(Δ 95% CI {_ci(ll['ci'])}, margin {rule.logloss_margin:g})",
-        f"AUC {_fmt(canary['auc'])} vs {_fmt(primary['auc'])} "
-        f"(Δ 95% CI {_ci(auc['ci'])}, margin {rule.auc_margin:g})",
-        f"ECE {_fmt(canary['ece'])} (limit {rule.max_ece:g})",
-        f"{canary['labelled']:,} and {primary['labelled']:,} labelled events",
-    ]
-    if ll["ci"] and ll["ci"][0] > rule.logloss_margin:
-        rollbacks.append(f"log loss is worse beyond the margin: {evidence[0]}")
-    elif not ll["ci"] or ll["ci"][1] > rule.logloss_margin:
-        keeps.append(f"log loss not yet shown within the margin: {evidence[0]}")
-    if auc["ci"] and auc["ci"][1] < -rule.auc_margin:
-        rollbacks.append(f"AUC is worse beyond the margin: {evidence[1]}")
-    elif not auc["ci"] or auc["ci"][0] < -rule.auc_margin:
-        keeps.append(f"AUC not yet shown within the margin: {evidence[1]}")
-    if canary["ece"] is None or canary["ece"] > rule.max_ece:
-        rollbacks.append(f"the canary is miscalibrated: {evidence[2]}")
-    return evidence
+    labelled = f"{canary['labelled']:,} and {primary['labelled']:,} labelled events"
+    return judge_on_labels(
+        "canary", canary, primary, report["tests"], labelled, rule, rollbacks, keeps
+    )

@@ -27,6 +27,7 @@ from streams.report.formats import (
     timestamp,
     with_interval,
 )
+from streams.report.terminal import num
 
 ARMS = ("primary", "canary")
 VERDICT_STYLE = {"promote": "bold green", "keep": "bold yellow", "rollback": "bold red"}
@@ -37,10 +38,6 @@ FIGURES = (
     ("AUC", "auc", "auc_ci", "auc", number),
     ("log loss", "logloss", "logloss_ci", "logloss", number),
 )
-
-
-def _terminal_number(x: Any, spec: str) -> str:
-    return "—" if x is None else format(x, spec)
 
 
 def summary(report: dict[str, Any]) -> Group:
@@ -63,14 +60,13 @@ def summary(report: dict[str, Any]) -> Group:
         delta_spec = "+.2%" if fmt is share else "+.4f"
         grid.add_row(
             label,
-            *(_terminal_number(arms[a][key], spec) for a in ARMS),
-            f"{_terminal_number(tests[test]['delta'], delta_spec)}, "
-            f"p = {_terminal_number(tests[test]['p_value'], '.3g')}",
+            *(num(arms[a][key], spec) for a in ARMS),
+            f"{num(tests[test]['delta'], delta_spec)}, p = {num(tests[test]['p_value'], '.3g')}",
         )
-    grid.add_row("calibration error", *(_terminal_number(arms[a]["ece"], ".4f") for a in ARMS), "")
+    grid.add_row("calibration error", *(num(arms[a]["ece"], ".4f") for a in ARMS), "")
     grid.add_row(
         "model time p99 ms",
-        *(_terminal_number(arms[a]["latency"]["infer_ms"]["p99"], ".3g") for a in ARMS),
+        *(num(arms[a]["latency"]["infer_ms"]["p99"], ".3g") for a in ARMS),
         "",
     )
     verdict = report["recommendation"]

@@ -11,7 +11,8 @@ from rich.text import Text
 VERDICT_STYLE = {"promote": "bold green", "keep shadowing": "bold yellow", "reject": "bold red"}
 
 
-def _num(x: float | None, spec: str = ".4f") -> str:
+def num(x: float | None, spec: str = ".4f") -> str:
+    """A figure, or a dash when it is undefined."""
     return "—" if x is None else format(x, spec)
 
 
@@ -38,17 +39,17 @@ def summary(report: dict[str, Any]) -> Group:
     table.add_row(
         "same decision", _share(dec["agreement"]),
         f"95% CI {_share(ci[0])}-{_share(ci[1])}" if ci else "",
-        f"McNemar p = {_num(dec['mcnemar']['p_value'], '.3g')}",
+        f"McNemar p = {num(dec['mcnemar']['p_value'], '.3g')}",
     )  # fmt: skip
     table.add_row(
-        "score delta", f"mean {_num(delta['mean'], '+.4f')}",
-        f"p05 {_num(delta['p05'], '+.4f')} · p95 {_num(delta['p95'], '+.4f')}",
-        f"Spearman {_num(report['scores']['spearman'])}",
+        "score delta", f"mean {num(delta['mean'], '+.4f')}",
+        f"p05 {num(delta['p05'], '+.4f')} · p95 {num(delta['p95'], '+.4f')}",
+        f"Spearman {num(report['scores']['spearman'])}",
     )  # fmt: skip
     latency = report["latency"]["models"]
     table.add_row(
-        "model time p99 ms", _num(latency[report["primary"]]["infer_ms"]["p99"], ".3g"),
-        _num(latency[report["shadow"]]["infer_ms"]["p99"], ".3g"), "",
+        "model time p99 ms", num(latency[report["primary"]]["infer_ms"]["p99"], ".3g"),
+        num(latency[report["shadow"]]["infer_ms"]["p99"], ".3g"), "",
     )  # fmt: skip
     labels = report.get("labels")
     if labels:
@@ -59,10 +60,10 @@ def summary(report: dict[str, Any]) -> Group:
             ("AUC", "auc", tests["auc"]),
         ):
             table.add_row(
-                f"{name} ({labels['n']:,} labels)", _num(p[key]), _num(s[key]),
-                f"{_num(test['delta'], '+.4f')}, p = {_num(test['p_value'], '.3g')}",
+                f"{name} ({labels['n']:,} labels)", num(p[key]), num(s[key]),
+                f"{num(test['delta'], '+.4f')}, p = {num(test['p_value'], '.3g')}",
             )  # fmt: skip
-        table.add_row("calibration error", _num(p["ece"]), _num(s["ece"]), "")
+        table.add_row("calibration error", num(p["ece"]), num(s["ece"]), "")
     else:
         table.add_row("labels", "none in range", "", "")
     verdict = report["recommendation"]

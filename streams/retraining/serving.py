@@ -19,7 +19,7 @@ from tritonclient.utils import InferenceServerException
 from inference import card as cards
 from inference.errors import ModelUnavailableError
 from schemas.features import INPUT_TENSOR, OUTPUT_TENSOR
-from streams.routing.state import ROUTING_KEY, ModelRef, Routing
+from streams.routing.state import ModelRef, Routing, update_sync
 
 if TYPE_CHECKING:
     from inference.repository import ModelRepository
@@ -97,17 +97,7 @@ def ensure_ready(
 
 
 def add_shadow(store: redis.Redis, ref: ModelRef, primary: ModelRef) -> Routing:
-    """Add ``ref`` as a shadow to the stored routing; a concurrent change retries."""
-    with store.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(ROUTING_KEY)
-                raw = pipe.get(ROUTING_KEY)
-                current = Routing(primary) if raw is None else Routing.from_json(raw)
-                new = current.add_shadow(ref)
-                pipe.multi()
-                pipe.set(ROUTING_KEY, new.to_json())
-                pipe.execute()
-                return new
-            except redis.WatchError:
-                continue
+    """Add ``ref`` as a shadow to the stored routing (``primary`` decides when none is stored
+    yet); a concurrent change retries (routing ``update_sync``)."""
+    _, new = update_sync(store, lambda current: (current or Routing(primary)).add_shadow(ref))
+    return new

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
@@ -35,6 +36,20 @@ def produce(
 
 def produce_events(bootstrap: str, topic: str, events: list[dict[str, Any]]) -> None:
     produce(bootstrap, topic, [(e["entity_id"].encode(), EVENT_CODEC.encode(e)) for e in events])
+
+
+def stream_events(
+    bootstrap: str, topic: str, events: list[dict[str, Any]], per_tick: int = 20,
+    tick_s: float = 0.1,
+) -> None:  # fmt: skip
+    """``events`` at ``per_tick / tick_s`` a second (200/s by default), each stamped with the
+    time it is sent: live traffic for a change made while it flows."""
+    for start in range(0, len(events), per_tick):
+        chunk = events[start : start + per_tick]
+        for event in chunk:
+            event["event_time"] = datetime.now(UTC)
+        produce_events(bootstrap, topic, chunk)
+        time.sleep(tick_s)
 
 
 def consume(bootstrap: str, topic: str, n: int, timeout_s: float = 60.0) -> list[Message]:

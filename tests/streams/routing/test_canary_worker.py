@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 from typer.testing import CliRunner
@@ -23,7 +22,7 @@ from streams.routing.split import arm_of
 from streams.routing.state import Canary
 from streams.simulation.simulator import entity_ids
 from tests.support.events import make_events
-from tests.support.kafka import create_topics, predictions, produce_events
+from tests.support.kafka import create_topics, predictions, produce_events, stream_events
 from tests.support.models import export_model, set_routing, stored_routing
 
 PRIMARY = ModelRef(DEFAULT_MODEL, "1")
@@ -71,15 +70,9 @@ def test_rollback_mid_stream_returns_every_entity_to_the_primary_within_a_refres
     ids = entity_ids(400)
     events, _ = make_events(1200, seed=43, entities=ids)
 
-    def stream() -> None:  # 200 events/s for 6 s, each stamped when it is sent
-        for i in range(0, len(events), 20):
-            chunk = events[i : i + 20]
-            for event in chunk:
-                event["event_time"] = datetime.now(UTC)
-            produce_events(stack.kafka_bootstrap, worker.topics.events, chunk)
-            time.sleep(0.1)
-
-    sender = threading.Thread(target=stream)
+    sender = threading.Thread(  # 200 events/s for 6 s, each stamped when it is sent
+        target=stream_events, args=(stack.kafka_bootstrap, worker.topics.events, events)
+    )
     sender.start()
     try:
         time.sleep(2.5)  # under load, with both arms deciding

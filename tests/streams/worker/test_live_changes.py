@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -19,7 +18,7 @@ from streams.client import ClientSettings, RecordConsumer, RecordProducer, Undec
 from streams.features.store import unpack_many
 from streams.routing import ModelRef, Routing
 from tests.support.events import Entities, make_events
-from tests.support.kafka import predictions, produce_events
+from tests.support.kafka import predictions, produce_events, stream_events
 from tests.support.models import set_routing
 from tests.support.waiting import wait_for
 
@@ -37,18 +36,12 @@ def test_promote_under_load_reaches_the_worker_within_a_second(
     worker = start_worker(routing={"refresh_s": 1.0})  # the default, not the tests' 0.2 s
     events, _ = make_events(1200, seed=8, entities=ids)
 
-    def stream() -> None:  # 200 events/s for 6 s, each stamped when it is sent
-        for start in range(0, len(events), 20):
-            chunk = events[start : start + 20]
-            for event in chunk:
-                event["event_time"] = datetime.now(UTC)
-            produce_events(stack.kafka_bootstrap, worker.topics.events, chunk)
-            time.sleep(0.1)
-
     warm, _ = make_events(20, seed=18, entities=ids)
     produce_events(stack.kafka_bootstrap, worker.topics.events, warm)
     assert len(predictions(stack.kafka_bootstrap, worker.topics.predictions, 20)) == 20
-    sender = threading.Thread(target=stream)
+    sender = threading.Thread(  # 200 events/s for 6 s, each stamped when it is sent
+        target=stream_events, args=(stack.kafka_bootstrap, worker.topics.events, events)
+    )
     sender.start()
     try:
         time.sleep(2.0)  # under load when the routing changes
