@@ -13,6 +13,14 @@ change counts as a problem here.
 Run ``python -m schemas.compat`` to check each schemas/*.avsc against the version last
 released, kept in schemas/released/ (copy the files there when a release ships), or
 ``--against REV`` to check against a git revision instead.
+
+It also checks every example project (examples/*/streamscore.yaml; ``--project PATH`` names
+others): the project's event schema, its feature schema when it names a file, and the label
+schema it generates, each against the file of the same record full name in the
+``released/`` folder beside the project's event schema. A released file whose record the
+project no longer has is a problem too: its data would have no reader. With ``--against``
+the project's schema files are checked against that revision; the generated label schema has
+no file, so it is still checked against ``released/``.
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema
+
+from schemas.project import EXAMPLES, ProjectError, load_project
+from schemas.schema_files import full_name
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED = frozenset({"record", "error", "enum", "fixed"})
@@ -227,21 +238,109 @@ def check_file(
     return baseline, check_backward(current, previous)
 
 
+def example_projects(examples: Path = EXAMPLES) -> list[Path]:
+    """The project files of the bundled examples."""
+    return sorted(examples.glob("*/streamscore.yaml"))
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it."""
+    try:
+        return str(Path(path).absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _released_by_name(folder: Path) -> tuple[dict[str, tuple[Path, Any]], list[str]]:
+    """The released schemas in ``folder`` by record full name, and problems reading them."""
+    found: dict[str, tuple[Path, Any]] = {}
+    problems: list[str] = []
+    for path in sorted(folder.glob("*.avsc")) if folder.is_dir() else []:
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            found[full_name(schema)] = (path, schema)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            problems.append(f"released/{path.name} does not parse: {exc}")
+    return found, problems
+
+
+def check_project(path: Path, rev: str | None = None) -> list[tuple[str, str, list[str]]]:
+    """(which schema, what it was checked against, problems) for each schema of the project
+    at ``path``: the event schema, the feature schema if the project names its file, and the
+    generated label schema, against the ``released/`` file of the same record full name (or,
+    with ``rev``, a schema file against that git revision)."""
+    try:
+        project = load_project(path)
+    except ProjectError as exc:
+        return [(_shown(path), "nothing", [f"does not load: {exc}"])]
+    shown = _shown(project.path)
+    spec = project.spec
+    event_file = project.resolve(spec.events.schema_file)
+    released, problems = _released_by_name(event_file.parent / "released")
+    feature_file = spec.features.schema_file
+    schemas: list[tuple[str, Any, Path | None]] = [
+        ("event", project.event_schema, event_file),
+        *(
+            [("entity_features", project.feature_schema, project.resolve(feature_file))]
+            if feature_file is not None
+            else []
+        ),
+        ("label", project.label_schema, None),
+    ]
+    out: list[tuple[str, str, list[str]]] = []
+    current: set[str] = set()
+    for role, schema, file in schemas:
+        name = full_name(schema)
+        current.add(name)
+        source = _shown(file) if file is not None else "generated"
+        what = f"{shown}: {role} schema {name} ({source})"
+        if rev is not None and file is not None:
+            out.append((what, *check_file(file, rev)))
+        elif name in released:
+            kept, previous = released[name]
+            baseline = f"the released version ({kept.name})"
+            out.append((what, baseline, check_backward(schema, previous)))
+        else:
+            out.append((what, "itself (never released)", check_backward(schema, schema)))
+    problems += [
+        f"released/{kept.name}: {name} is none of the project's current schemas"
+        for name, (kept, _) in released.items()
+        if name not in current
+    ]
+    if problems:
+        out.append((f"{shown}: released schemas", "the project's schemas", problems))
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m schemas.compat", description=__doc__)
     parser.add_argument("files", nargs="*", type=Path, help="default: every schemas/*.avsc")
     parser.add_argument(
         "--against", default=None, help="git revision of the old schemas (default: released/)"
     )
+    parser.add_argument(
+        "--project",
+        action="append",
+        type=Path,
+        default=None,
+        help="a project file or folder to check (repeatable); default without files: every "
+        "example project",
+    )
     args = parser.parse_args(argv)
-    files = args.files or sorted(Path(__file__).resolve().parent.glob("*.avsc"))
+    files = args.files
+    projects = args.project or []
+    if not files and not projects:
+        files = sorted(Path(__file__).resolve().parent.glob("*.avsc"))
+        projects = example_projects()
+    checks = [(str(path), *check_file(path, args.against)) for path in files]
+    for project in projects:
+        checks += check_project(project, args.against)
     failed = False
-    for path in files:
-        baseline, problems = check_file(path, args.against)
+    for what, baseline, problems in checks:
         for problem in problems:
-            print(f"{path}: {problem}", file=sys.stderr)
+            print(f"{what}: {problem}", file=sys.stderr)
         failed = failed or bool(problems)
-        print(f"{path}: {'INCOMPATIBLE' if problems else 'ok'}, checked against {baseline}")
+        print(f"{what}: {'INCOMPATIBLE' if problems else 'ok'}, checked against {baseline}")
     return 1 if failed else 0
 
 

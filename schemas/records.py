@@ -1,5 +1,8 @@
 """Pydantic mirrors of the Avro records: where input from outside is checked, field by field.
 
+These are StreamScore's own records. A project's records (its events, labels and feature
+updates) are checked by models made from its schemas (schemas/project/records.py).
+
 The codec trusts the dicts it is given, because checking costs as much as encoding and the
 hot path writes records built by our own code. Input from people and client systems (CLI
 lines, SDK calls) comes through these models first, so that a bad value is refused with the
@@ -68,39 +71,6 @@ class AvroRecord(BaseModel):
     AVRO_NAME: ClassVar[str]
 
 
-class Event(AvroRecord):
-    AVRO_NAME: ClassVar[str] = "dev.streamscore.Event"
-
-    event_id: Id
-    entity_id: Id
-    event_time: UtcMillis
-    amount: float
-    items: Count32
-    session_seconds: NonNegative
-    distance_km: NonNegative
-    is_foreign: bool
-    hour_of_day: Annotated[StrictInt, Field(ge=0, le=23)]
-    device_age_days: Count32
-    merchant_risk: Annotated[float, Field(ge=0.0, le=1.0)]
-    segment: str | None = None
-
-
-class EntityFeatures(AvroRecord):
-    """One entity's online features (schemas/entity_features.avsc); absent ones take defaults."""
-
-    AVRO_NAME: ClassVar[str] = "dev.streamscore.EntityFeatures"
-
-    entity_id: Id
-    avg_amount_30d: NonNegative = 50.0
-    txn_count_7d: NonNegative = 5.0
-    txn_count_24h: NonNegative = 1.0
-    chargeback_rate_90d: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
-    account_age_days: NonNegative = 365.0
-    distinct_merchants_30d: NonNegative = 3.0
-    failed_logins_7d: NonNegative = 0.0
-    avg_distance_km_30d: NonNegative = 10.0
-
-
 class StageTimings(AvroRecord):
     AVRO_NAME: ClassVar[str] = "dev.streamscore.StageTimings"
 
@@ -124,15 +94,9 @@ class Prediction(AvroRecord):
     scored_at: UtcMillis
     timings: StageTimings = StageTimings()
     role: Id = "primary"  # a string, like decision: primary, canary or shadow
-
-
-class Label(AvroRecord):
-    AVRO_NAME: ClassVar[str] = "dev.streamscore.Label"
-
-    event_id: Id
-    entity_id: Id
-    label: Annotated[StrictInt, Field(ge=0, le=1)]
-    observed_at: UtcMillis
+    features_stale: bool = False
+    outputs: list[float] = Field(default_factory=list)
+    attributes: dict[str, str] = Field(default_factory=dict)
 
 
 class DriftAlert(AvroRecord):
@@ -209,15 +173,16 @@ class WindowSummary(AvroRecord):
     decisions: list[Annotated[Long, Field(ge=0)]]
     n_bins: Annotated[StrictInt, Field(ge=1)]
     counts: list[Annotated[Long, Field(ge=0)]]
+    features_stale: Annotated[Long, Field(ge=0)] = 0
 
     @model_validator(mode="after")
     def _consistent(self) -> WindowSummary:
-        if len(self.decisions) != 3:
-            raise ValueError("decisions has one count each for approve, review and decline")
+        if not self.decisions:
+            raise ValueError("decisions has one count per decision of the model")
         if len(self.counts) % self.n_bins:
             raise ValueError("counts is not a whole number of columns of n_bins")
-        if self.features_missing > self.events:
-            raise ValueError("features_missing is more than events")
+        if self.features_missing > self.events or self.features_stale > self.events:
+            raise ValueError("features_missing or features_stale is more than events")
         return self
 
 
@@ -240,11 +205,8 @@ class ModelEvent(AvroRecord):
 RECORD_TYPES: dict[str, type[AvroRecord]] = {
     model.AVRO_NAME: model
     for model in (
-        Event,
-        EntityFeatures,
         StageTimings,
         Prediction,
-        Label,
         DriftAlert,
         RetrainingRequest,
         RetrainingResult,

@@ -15,15 +15,13 @@ import pytest
 from schemas.codec import (
     AvroCodec,
     WriterSchemas,
-    codec_for,
     fingerprint,
     frame_single_object,
-    load_schema,
     schema_names,
 )
 from schemas.errors import DecodeError, DecodeReason, EncodeError
-from schemas.features import ENTITY_FEATURES, EVENT_FEATURES
-from tests.support.samples import SAMPLES, decode_reason, event_v2
+from tests.support.projects import EVENT_FIELDS, FRAUD, fraud_codec
+from tests.support.samples import SAMPLES, codec_of, decode_reason, event_v2, schema_of
 
 
 def rabin64(data: bytes) -> int:
@@ -37,16 +35,26 @@ def rabin64(data: bytes) -> int:
     return fp
 
 
-def test_event_avsc_feature_fields_follow_features_py() -> None:
-    fields = load_schema("event")["fields"]
+def test_event_avsc_input_fields_follow_the_project_inputs() -> None:
+    fields = schema_of("event")["fields"]
     head = [(f["name"], f["type"]) for f in fields[:3]]
     assert head == [
         ("event_id", "string"),
         ("entity_id", "string"),
         ("event_time", {"type": "long", "logicalType": "timestamp-millis"}),
     ]
-    features = [(f["name"], f["type"], f["doc"]) for f in fields[3:-1]]
-    assert features == [(f.name, f.avro_type, f.doc) for f in EVENT_FEATURES]
+    # The fields the project's event inputs read, in the inputs' order (the generator's too).
+    inputs = [i.field_name for i in FRAUD.spec.inputs if i.source == "event"]
+    assert [f["name"] for f in fields[3:-1]] == inputs == list(EVENT_FIELDS)
+    types = {f["name"]: f["type"] for f in fields[3:-1]}
+    assert {n for n, t in types.items() if t == "boolean"} == {"is_foreign"}
+    assert {n for n, t in types.items() if t == "int"} == {
+        "items",
+        "hour_of_day",
+        "device_age_days",
+    }
+    assert all(t in ("double", "int", "boolean") for t in types.values())
+    assert all(f["doc"] for f in fields)
     assert fields[-1] == {
         "name": "segment",
         "type": ["null", "string"],
@@ -55,20 +63,22 @@ def test_event_avsc_feature_fields_follow_features_py() -> None:
     }
 
 
-def test_entity_features_avsc_follows_features_py() -> None:
-    fields = load_schema("entity_features")["fields"]
+def test_entity_features_avsc_follows_the_feature_view() -> None:
+    fields = schema_of("entity_features")["fields"]
     assert fields[0]["name"] == "entity_id"
-    features = [(f["name"], f["type"], f["default"], f["doc"]) for f in fields[1:]]
-    assert features == [(f.name, "double", f.default, f.doc) for f in ENTITY_FEATURES]
+    features = [(f["name"], f["type"], f["default"], f["doc"]) for f in fields[1:-1]]
+    view = FRAUD.features.features
+    assert features == [(f.name, "double", f.default, f.doc) for f in view]
+    assert fields[-1]["name"] == "updated_at" and fields[-1]["default"] is None
 
 
 def test_every_bundled_schema_has_a_sample() -> None:
-    assert schema_names() == sorted(SAMPLES)
+    assert sorted([*schema_names(), *FRAUD.schemas]) == sorted(SAMPLES)
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_round_trip(name: str) -> None:
-    codec = codec_for(name)
+    codec = codec_of(name)
     assert codec.decode(codec.encode(SAMPLES[name])) == SAMPLES[name]
 
 
@@ -100,9 +110,9 @@ def test_fingerprint_matches_reference_vectors(schema: str, expected: int) -> No
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_single_object_header(name: str) -> None:
-    value = codec_for(name).encode(SAMPLES[name])
+    value = codec_of(name).encode(SAMPLES[name])
     # Java's canonical form writes a logical type as its primitive.
-    canonical = json.dumps(_canonical(load_schema(name)), separators=(",", ":"))
+    canonical = json.dumps(_canonical(schema_of(name)), separators=(",", ":"))
     assert value[:2] == b"\xc3\x01"
     assert value[2:10] == rabin64(canonical.encode()).to_bytes(8, "little")
 
@@ -131,7 +141,7 @@ def _canonical(schema: Any, namespace: str = "") -> Any:
 
 
 def test_bad_headers_are_named(event_value: bytes) -> None:
-    codec = codec_for("event")
+    codec = fraud_codec("event")
     assert decode_reason(codec, b"") == DecodeReason.EMPTY
     assert decode_reason(codec, b"\xc3\x01abc") == DecodeReason.SHORT_HEADER
     assert decode_reason(codec, b"\x00" * 20) == DecodeReason.BAD_MAGIC
@@ -140,13 +150,13 @@ def test_bad_headers_are_named(event_value: bytes) -> None:
 
 
 def test_every_truncation_is_truncated(event_value: bytes) -> None:
-    codec = codec_for("event")
+    codec = fraud_codec("event")
     for cut in range(10, len(event_value)):
         assert decode_reason(codec, event_value[:cut]) == DecodeReason.TRUNCATED, cut
 
 
 def test_trailing_bytes_and_malformed_body(event_value: bytes) -> None:
-    codec = codec_for("event")
+    codec = fraud_codec("event")
     assert decode_reason(codec, event_value + b"\x00") == DecodeReason.TRAILING_BYTES
     # event_id is a 3-byte string after the length byte: make it invalid UTF-8.
     broken = event_value[:11] + b"\xff\xfe\xfd" + event_value[14:]
@@ -154,12 +164,12 @@ def test_trailing_bytes_and_malformed_body(event_value: bytes) -> None:
 
 
 def test_other_record_under_a_known_fingerprint_is_a_mismatch() -> None:
-    label = codec_for("label").encode(SAMPLES["label"])
-    assert decode_reason(codec_for("event"), label) == DecodeReason.SCHEMA_MISMATCH
+    label = fraud_codec("label").encode(SAMPLES["label"])
+    assert decode_reason(fraud_codec("event"), label) == DecodeReason.SCHEMA_MISMATCH
 
 
 def test_random_bodies_never_escape_as_other_exceptions(event_value: bytes) -> None:
-    codec, rng = codec_for("event"), random.Random(7)
+    codec, rng = fraud_codec("event"), random.Random(7)
     for _ in range(3000):
         body = rng.randbytes(rng.randrange(0, 60))
         with contextlib.suppress(DecodeError):  # anything else escaping fails the test
@@ -167,7 +177,7 @@ def test_random_bodies_never_escape_as_other_exceptions(event_value: bytes) -> N
 
 
 def test_decode_many_keeps_good_and_names_bad(event_value: bytes) -> None:
-    codec = codec_for("event")
+    codec = fraud_codec("event")
     other = dict(SAMPLES["event"], event_id="e-2")
     values = [
         event_value,
@@ -192,22 +202,23 @@ def test_decode_error_survives_pickling() -> None:
 
 def test_encode_errors_and_opt_in_validation() -> None:
     with pytest.raises(EncodeError, match="Event"):
-        codec_for("event").encode({"event_id": "e-1"})
+        fraud_codec("event").encode({"event_id": "e-1"})
     sloppy = dict(SAMPLES["event"], items=1.5)
-    assert codec_for("event").decode(codec_for("event").encode(sloppy))["items"] == 1
+    assert fraud_codec("event").decode(fraud_codec("event").encode(sloppy))["items"] == 1
     with pytest.raises(EncodeError, match="items"):
-        codec_for("event", validate=True).encode(sloppy)
+        codec_of("event", validate=True).encode(sloppy)
 
 
 def test_evolution_both_ways_through_the_fingerprint_registry() -> None:
-    v1, v2 = load_schema("event"), event_v2()
+    v1, v2 = schema_of("event"), event_v2()
     writers = WriterSchemas.bundled()
+    writers.add(v1)  # the project's current event schema, as a fraud codec knows it
     writers.add(v2)
     old, new = AvroCodec(v1, writers=writers), AvroCodec(v2, writers=writers)
     from_new = new.encode(dict(SAMPLES["event"], channel="app"))
     assert old.decode(from_new) == SAMPLES["event"]
     assert new.decode(old.encode(SAMPLES["event"])) == dict(SAMPLES["event"], channel="web")
-    assert decode_reason(codec_for("event"), from_new) == DecodeReason.UNKNOWN_SCHEMA
+    assert decode_reason(fraud_codec("event"), from_new) == DecodeReason.UNKNOWN_SCHEMA
 
 
 def test_writer_schemas_do_not_change_the_caller_schema() -> None:
@@ -224,10 +235,10 @@ def test_a_newer_writer_from_a_folder_reads_as_primitives_for_a_primitive_reader
     """A v2 producer's values (known from a writers folder) read like v1's: the worker's
     hot path reads timestamps as ints, whatever the writer's logicalType says."""
     (tmp_path / "event-v2.avsc").write_text(json.dumps(event_v2()))
-    reader = codec_for("event", writers=WriterSchemas.bundled(tmp_path), logical_types=False)
+    reader = codec_of("event", writers=WriterSchemas.bundled(tmp_path), logical_types=False)
     newer = AvroCodec(event_v2()).encode(dict(SAMPLES["event"], channel="app"))
-    older = AvroCodec(load_schema("event")).encode(SAMPLES["event"])
+    older = AvroCodec(schema_of("event")).encode(SAMPLES["event"])
     assert reader.decode(newer) == reader.decode(older)
     assert isinstance(reader.decode(newer)["event_time"], int)
-    without = codec_for("event", logical_types=False)
+    without = fraud_codec("event", logical_types=False)
     assert decode_reason(without, newer) == DecodeReason.UNKNOWN_SCHEMA

@@ -1,5 +1,7 @@
 """The BACKWARD checker: real breaks are flagged, legal evolutions pass, and the repository's
-schemas are checked against their released versions (schemas/released/) or a git revision."""
+schemas are checked against their released versions (schemas/released/) or a git revision;
+so are the example projects' schemas, against the released/ folder beside their event
+schema."""
 
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ from typing import Any
 import fastavro
 import pytest
 
-from schemas.codec import SCHEMA_DIR, load_schema, schema_names
-from schemas.compat import check_backward, check_file, main
+from schemas.codec import SCHEMA_DIR, schema_names
+from schemas.compat import check_backward, check_file, check_project, example_projects, main
+from schemas.project import EXAMPLES
+from tests.support.projects import FRAUD, derived
 
 INNER = {
     "type": "record",
@@ -147,6 +151,115 @@ def test_repo_schema_is_backward_compatible_with_its_released_version(name: str)
     assert problems == [], f"{name}.avsc against {baseline}"
 
 
+# The schemas of each example project and what each is checked against.
+EXAMPLE_CHECKS = {
+    "fraud": [
+        ("event", "dev.streamscore.Event", "the released version (event.avsc)"),
+        (
+            "entity_features",
+            "dev.streamscore.EntityFeatures",
+            "the released version (entity_features.avsc)",
+        ),
+        ("label", "dev.streamscore.Label", "the released version (label.avsc)"),
+    ],
+    "delivery": [
+        ("event", "dev.streamscore.delivery.Order", "the released version (order.avsc)"),
+        ("label", "dev.streamscore.delivery.Label", "itself (never released)"),
+    ],
+}
+
+
+def test_every_example_project_is_checked() -> None:
+    assert example_projects() == sorted(
+        EXAMPLES / name / "streamscore.yaml" for name in EXAMPLE_CHECKS
+    )
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLE_CHECKS))
+def test_example_project_schemas_are_backward_compatible_with_their_released_versions(
+    example: str,
+) -> None:
+    checks = check_project(EXAMPLES / example / "streamscore.yaml")
+    # The delivery example's features are generated (no file): nothing released to compare.
+    assert [(what.split(": ", 1)[1].split(" (")[0], baseline) for what, baseline, _ in checks] == [
+        (f"{role} schema {name}", baseline) for role, name, baseline in EXAMPLE_CHECKS[example]
+    ]
+    for what, baseline, problems in checks:
+        assert problems == [], f"{what} against {baseline}"
+
+
+def _event_schema(folder: Path) -> Path:
+    return folder / "schemas" / "event.avsc"
+
+
+def _edit_event(folder: Path, *fields: dict[str, Any]) -> None:
+    path = _event_schema(folder)
+    schema = json.loads(path.read_text())
+    schema["fields"] += list(fields)
+    path.write_text(json.dumps(schema))
+
+
+def _problems(project: Path) -> list[str]:
+    return [p for _, _, problems in check_project(project) for p in problems]
+
+
+def test_a_project_edit_that_breaks_a_released_schema_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each edit in a copy of its own: a project is read once per version of its file.
+    fine = derived("fraud", tmp_path / "fine")
+    _edit_event(fine.parent, {"name": "channel", "type": "string", "default": "web"})
+    assert _problems(fine) == []
+
+    event = derived("fraud", tmp_path / "event")
+    _edit_event(event.parent, {"name": "channel", "type": "string"})
+    assert _problems(event) == ["Event.channel: field added without a default"]
+    assert main(["--project", str(event)]) == 1
+    assert "Event.channel: field added without a default" in capsys.readouterr().err
+
+    features = derived("fraud", tmp_path / "features")
+    path = features.parent / "schemas" / "entity_features.avsc"
+    schema = json.loads(path.read_text())
+    schema["fields"].insert(-1, {"name": "risk_band", "type": "int"})
+    path.write_text(json.dumps(schema))
+    assert _problems(features) == ["EntityFeatures.risk_band: field added without a default"]
+
+    # The label schema is generated from the project file: a label type the released label
+    # cannot turn into is a break too.
+    label = derived("fraud", tmp_path / "label", {"labels": {"type": "boolean"}})
+    assert _problems(label) == ["Label.label: type int became boolean, not an Avro promotion"]
+
+
+def test_a_released_schema_the_project_no_longer_has_is_a_problem(tmp_path: Path) -> None:
+    project = derived("delivery", tmp_path / "renamed")
+    path = _event_schema(project.parent).with_name("order.avsc")
+    schema = json.loads(path.read_text())
+    path.write_text(json.dumps({**schema, "name": "Delivery"}))
+    problems = _problems(project)
+    assert problems == [
+        "released/order.avsc: dev.streamscore.delivery.Order is none of the project's "
+        "current schemas"
+    ]
+
+
+def test_a_project_that_does_not_load_is_a_problem(tmp_path: Path) -> None:
+    (tmp_path / "streamscore.yaml").write_text("name: [\n")
+    [(_, baseline, problems)] = check_project(tmp_path / "streamscore.yaml")
+    assert baseline == "nothing"
+    assert len(problems) == 1 and problems[0].startswith("does not load:")
+
+
+def test_main_checks_the_bundled_schemas_and_every_example(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main([]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(schema_names()) + sum(map(len, EXAMPLE_CHECKS.values()))
+    assert all(": ok, checked against " in line for line in lines)
+    assert any("examples/fraud/streamscore.yaml: label schema dev.streamscore.Label" in line
+               for line in lines)  # fmt: skip
+
+
 def test_an_edit_that_breaks_the_released_version_fails(tmp_path: Path) -> None:
     released = tmp_path / "released"
     released.mkdir()
@@ -196,7 +309,7 @@ def test_git_check_fails_an_incompatible_edit(
 
 def test_uncommitted_file_is_still_parsed_and_self_checked(tmp_path: Path) -> None:
     path = tmp_path / "new.avsc"
-    path.write_text(json.dumps(load_schema("event")))
+    path.write_text(json.dumps(FRAUD.schema("event")))
     assert check_file(path, "HEAD") == ("itself (not committed yet)", [])
     path.write_text('{"type": "record", "name": "Broken", "fields": [{"name": "x"}]}')
     baseline, problems = check_file(path)

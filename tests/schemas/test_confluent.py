@@ -15,12 +15,11 @@ from schemas.codec import (
     StaticSchemaIds,
     frame_confluent,
     frame_single_object,
-    load_schema,
     split_confluent,
     split_single_object,
 )
 from schemas.errors import DecodeError, DecodeReason, RegistryError
-from tests.support.samples import SAMPLES, decode_reason, event_v2
+from tests.support.samples import SAMPLES, decode_reason, event_v2, schema_of
 
 
 def test_confluent_framing_functions() -> None:
@@ -35,7 +34,7 @@ def test_confluent_framing_functions() -> None:
 
 
 def test_confluent_codec_resolves_by_id() -> None:
-    v1, v2 = load_schema("event"), event_v2()
+    v1, v2 = schema_of("event"), event_v2()
     ids = StaticSchemaIds({7: v1, 8: v2})
     old, new = AvroCodec(v1, ids=ids), AvroCodec(v2, ids=ids)
     value = old.encode(SAMPLES["event"])
@@ -44,7 +43,7 @@ def test_confluent_codec_resolves_by_id() -> None:
     assert old.decode(new.encode(dict(SAMPLES["event"], channel="app"))) == SAMPLES["event"]
     assert decode_reason(old, frame_confluent(99, value[5:])) == DecodeReason.UNKNOWN_SCHEMA
     with pytest.raises(RegistryError):
-        AvroCodec(load_schema("label"), ids=ids).encode(SAMPLES["label"])
+        AvroCodec(schema_of("label"), ids=ids).encode(SAMPLES["label"])
 
 
 class Unreachable(Exception):
@@ -68,7 +67,7 @@ class StubRegistryClient:
 
 
 def registry_codec(client: StubRegistryClient) -> AvroCodec:
-    return AvroCodec(load_schema("event"), ids=RegistrySchemaIds(client))
+    return AvroCodec(schema_of("event"), ids=RegistrySchemaIds(client))
 
 
 def test_registry_outage_propagates_but_unknown_id_dead_letters(event_value: bytes) -> None:
@@ -84,7 +83,7 @@ def test_registry_ids_of_unreadable_schemas_dead_letter(event_value: bytes) -> N
     protobuf = SimpleNamespace(schema_type="PROTOBUF", schema_str="syntax = 'proto3';")
     codec = registry_codec(StubRegistryClient(registered=protobuf))
     assert decode_reason(codec, value) == DecodeReason.UNKNOWN_SCHEMA
-    avro_text = SimpleNamespace(schema_type=None, schema_str=json.dumps(load_schema("event")))
+    avro_text = SimpleNamespace(schema_type=None, schema_str=json.dumps(schema_of("event")))
     assert (
         registry_codec(StubRegistryClient(registered=avro_text)).decode(value) == SAMPLES["event"]
     )

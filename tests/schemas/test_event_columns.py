@@ -3,7 +3,9 @@
 Every batch here is decoded both ways and compared field by field; the batches are random
 (seeded) events with awkward values, mixed with values that are cut, padded, re-framed or
 flipped, and values from other writer schemas, so that both the fast path and the fallback
-run, and the rule that decides between them is checked against fastavro itself.
+run, and the rule that decides between them is checked against fastavro itself. Most batches
+are the fraud example's events; small schemas of the test's own cover the other kinds the
+fast path reads (float, ``["null", T]``, enum) and a schema it must not walk (an array).
 """
 
 from __future__ import annotations
@@ -22,16 +24,15 @@ from schemas.codec import (
     AvroCodec,
     StaticSchemaIds,
     WriterSchemas,
-    codec_for,
     frame_confluent,
     frame_single_object,
-    load_schema,
 )
 from schemas.errors import DecodeReason, RegistryError
 from schemas.event_columns import EventColumnDecoder
-from schemas.features import EVENT_FEATURE_NAMES
+from schemas.project.avro import kind_of
 from streams.simulation.simulator import EventSimulator
-from tests.support.samples import event_v2
+from tests.support.projects import EVENT_FIELDS, FRAUD, fraud_codec
+from tests.support.samples import event_v2, schema_of
 
 INT32 = (-(2**31), 2**31 - 1)
 TEXT = ["", "a", "acct-42", "é", "naïve", "中文", "😀", "\x00", "\x7f", "x" * 63, "y" * 64]
@@ -57,13 +58,14 @@ TYPICAL = {
 
 def event_v0() -> dict[str, Any]:
     """An older event, before ``segment``: the reader fills in its default."""
-    schema = load_schema("event")
+    schema = schema_of("event")
     schema["fields"] = [f for f in schema["fields"] if f["name"] != "segment"]
     return schema
 
 
 def writers() -> WriterSchemas:
     found = WriterSchemas.bundled()
+    found.add(schema_of("event"))
     found.add(event_v0())
     found.add(event_v2())
     return found
@@ -71,7 +73,13 @@ def writers() -> WriterSchemas:
 
 @pytest.fixture(scope="module")
 def codec() -> AvroCodec:
-    return AvroCodec(load_schema("event"), writers=writers(), logical_types=False)
+    return AvroCodec(schema_of("event"), writers=writers(), logical_types=False)
+
+
+def fraud_decoder(codec: AvroCodec) -> EventColumnDecoder:
+    """The decoder as the worker builds it for the fraud example: its event inputs as
+    numbers, and the segment as text."""
+    return EventColumnDecoder(codec, numbers=EVENT_FIELDS, text=("segment",))
 
 
 def random_text(rng: random.Random) -> str:
@@ -161,20 +169,43 @@ def assert_same(decoder: EventColumnDecoder, codec: AvroCodec, values: Sequence[
     assert columns.index.dtype == np.int64
     assert columns.index.tolist() == [i for i in range(len(values)) if i not in bad_index]
     assert len(columns) == len(records)
-    assert columns.event_ids == [r["event_id"] for r in records]
-    assert columns.entity_ids == [r["entity_id"] for r in records]
-    assert columns.segments == [r["segment"] for r in records]
+    assert columns.event_ids == [r[decoder.id] for r in records]
+    assert columns.entity_ids == [r[decoder.entity] for r in records]
     assert all(type(s) is str for s in columns.event_ids + columns.entity_ids)
     assert columns.event_time.dtype == np.int64
-    assert columns.event_time.tolist() == [r["event_time"] for r in records]
-    with np.errstate(over="ignore", invalid="ignore"):  # the pipeline's own float32 matrix
-        rows = [[r[f] for f in EVENT_FEATURE_NAMES] for r in records]
-        expected = np.asarray(rows, dtype=np.float32)
-    expected = expected.reshape(len(records), len(EVENT_FEATURE_NAMES))
-    assert columns.features.dtype == np.float32
-    assert columns.features.shape == expected.shape
-    # Bitwise: NaN payloads, -0.0 and subnormals must come through exactly as they do today.
-    np.testing.assert_array_equal(columns.features.view(np.uint32), expected.view(np.uint32))
+    assert columns.event_time.tolist() == [r[decoder.time] for r in records]
+    fields = columns.fields
+    assert set(fields.numbers) == set(decoder.numbers)
+    for name in decoder.numbers:
+        raw = [r[name] for r in records]
+        present = np.array([v is not None for v in raw], dtype=bool)
+        with np.errstate(over="ignore", invalid="ignore"):
+            expected = np.array([np.nan if v is None else float(v) for v in raw], np.float64)
+        got_numbers = fields.numbers[name]
+        assert got_numbers.dtype == np.float64 and got_numbers.shape == (len(records),), name
+        # Bitwise: NaN payloads, -0.0 and subnormals must come through exactly as fastavro's.
+        np.testing.assert_array_equal(got_numbers.view(np.uint64), expected.view(np.uint64))
+        got_present = fields.present.get(name, np.ones(len(records), dtype=bool))
+        assert got_present.tolist() == present.tolist(), name
+    assert set(fields.text) == set(decoder.text)
+    for name in decoder.text:
+        assert fields.text[name] == [r[name] for r in records], name
+    if codec.name == FRAUD.event_schema["name"] or codec.name.endswith(".Event"):
+        _assert_same_matrix(columns.fields, records)
+
+
+def _assert_same_matrix(fields: Any, records: list[dict[str, Any]]) -> None:
+    """The fraud layout's event columns are the pipeline's float32 of the records' fields."""
+    if not set(EVENT_FIELDS) <= set(fields.numbers):
+        return
+    n = len(records)
+    x = FRAUD.layout.matrix(fields, np.tile(FRAUD.feature_defaults, (n, 1)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        rows = [[r[f] for f in EVENT_FIELDS] for r in records]
+        expected = np.asarray(rows, dtype=np.float32).reshape(n, len(EVENT_FIELDS))
+    events = x[:, : len(EVENT_FIELDS)]
+    assert x.dtype == np.float32 and events.shape == expected.shape
+    np.testing.assert_array_equal(events.view(np.uint32), expected.view(np.uint32))
 
 
 def _no_address(detail: str) -> str:
@@ -184,7 +215,7 @@ def _no_address(detail: str) -> str:
 
 def test_random_events_and_bad_values_decode_as_decode_many(codec: AvroCodec) -> None:
     rng = random.Random(20240501)
-    decoder = EventColumnDecoder(codec)
+    decoder = fraud_decoder(codec)
     older = AvroCodec(event_v0(), writers=writers(), logical_types=False)
     newer = AvroCodec(event_v2(), writers=writers(), logical_types=False)
     seen = slow = 0
@@ -207,7 +238,7 @@ def test_random_events_and_bad_values_decode_as_decode_many(codec: AvroCodec) ->
 
 def test_clean_events_take_the_fast_path(codec: AvroCodec) -> None:
     rng = random.Random(7)
-    decoder = EventColumnDecoder(codec)
+    decoder = fraud_decoder(codec)
     # Awkward but plain: long and empty strings, int32 limits, 8-byte longs, NaN and inf.
     values = [codec.encode(random_event(rng)) for _ in range(600)]
     values = [v for v in values if _plain(codec.decode(v))]
@@ -223,18 +254,18 @@ def _plain(record: dict[str, Any]) -> bool:
 
 
 def test_simulated_events_take_the_fast_path(codec: AvroCodec) -> None:
-    simulated = itertools.islice(EventSimulator(seed=3, entities=200).events(), 512)
-    framing = codec_for("event")  # datetimes in, the same bytes out
+    simulated = itertools.islice(EventSimulator(FRAUD, seed=3, entities=200).events(), 512)
+    framing = fraud_codec("event")  # datetimes in, the same bytes out
     values = [framing.encode(s.event) for s in simulated]
-    decoder = EventColumnDecoder(codec)
+    decoder = fraud_decoder(codec)
     assert_same(decoder, codec, values)
     assert decoder.fallbacks == 0
     columns, _ = decoder.decode(values)
-    assert len(columns) == 512 and None in columns.segments
+    assert len(columns) == 512 and None in columns.fields.text["segment"]
 
 
 def test_every_value_that_is_not_plain_falls_back(codec: AvroCodec) -> None:
-    decoder = EventColumnDecoder(codec)
+    decoder = fraud_decoder(codec)
     clean = codec.encode(TYPICAL)
     header, body = clean[:10], clean[10:]
     assert body[:2] == b"\x02e" and clean[-3:] == b"\x02\x02s"
@@ -266,7 +297,7 @@ def test_every_value_that_is_not_plain_falls_back(codec: AvroCodec) -> None:
 
 
 def test_booleans_other_than_0_or_1_fall_back(codec: AvroCodec) -> None:
-    decoder = EventColumnDecoder(codec)
+    decoder = fraud_decoder(codec)
     value = codec.encode(TYPICAL)
     at = len(value) - 3 - 8 - 3  # then two one-byte ints, merchant_risk and the segment
     assert value[at] == 1
@@ -276,10 +307,10 @@ def test_booleans_other_than_0_or_1_fall_back(codec: AvroCodec) -> None:
 
 
 def test_confluent_framing_reads_its_own_id_fast(codec: AvroCodec) -> None:
-    event_schema = load_schema("event")
+    event_schema = schema_of("event")
     ids = StaticSchemaIds({7: event_schema, 8: event_v2(), 9: event_v0()})
     confluent = AvroCodec(event_schema, ids=ids, logical_types=False)
-    decoder = EventColumnDecoder(confluent)
+    decoder = fraud_decoder(confluent)
     events = [TYPICAL | {"event_id": f"evt-{i}", "items": i, "segment": None} for i in range(40)]
     bodies = [codec.encode(e)[10:] for e in events]
     values = [frame_confluent(7, b) for b in bodies]
@@ -300,8 +331,8 @@ class _RegistryDown:
 
 
 def test_registry_down_behaves_as_decode_many() -> None:
-    down = AvroCodec(load_schema("event"), ids=_RegistryDown(), logical_types=False)
-    decoder = EventColumnDecoder(down)
+    down = AvroCodec(schema_of("event"), ids=_RegistryDown(), logical_types=False)
+    decoder = fraud_decoder(down)
     columns, errors = decoder.decode([b"", b"\x01\x00\x00\x00\x07"])
     assert len(columns) == 0
     assert [(i, e.reason) for i, e in errors] == [
@@ -313,23 +344,262 @@ def test_registry_down_behaves_as_decode_many() -> None:
 
 
 def test_an_empty_batch_gives_empty_columns(codec: AvroCodec) -> None:
-    columns, errors = EventColumnDecoder(codec).decode([])
+    columns, errors = fraud_decoder(codec).decode([])
     assert errors == [] and len(columns) == 0
-    assert columns.features.shape == (0, len(EVENT_FEATURE_NAMES))
+    assert {k: v.shape for k, v in columns.fields.numbers.items()} == dict.fromkeys(
+        EVENT_FIELDS, (0,)
+    )
+    assert columns.fields.text == {"segment": []}
+    x = FRAUD.layout.matrix(columns.fields, np.empty((0, len(FRAUD.feature_names)), np.float32))
+    assert x.shape == (0, FRAUD.layout.width)
 
 
 def test_only_a_primitive_event_codec_is_accepted() -> None:
     with pytest.raises(ValueError, match="logical_types"):
-        EventColumnDecoder(codec_for("event"))
-    with pytest.raises(ValueError, match="event schema"):
-        EventColumnDecoder(codec_for("label", logical_types=False))
+        EventColumnDecoder(fraud_codec("event"))
+    with pytest.raises(ValueError, match=r"'event_time' is not a (long or int|int or long) field"):
+        EventColumnDecoder(fraud_codec("label", logical_types=False))
+    with pytest.raises(ValueError, match="has no field 'channel'"):
+        EventColumnDecoder(fraud_codec("event", logical_types=False), text=("channel",))
 
 
 def test_a_reader_with_one_more_string_checks_that_string_too(codec: AvroCodec) -> None:
     newer = AvroCodec(event_v2(), writers=writers(), logical_types=False)
-    decoder = EventColumnDecoder(newer)
+    decoder = fraud_decoder(newer)
     channels = ["web", "", "appé", "x" * 200]
     values = [newer.encode(TYPICAL | {"channel": c}) for c in channels]
     values += [values[0][:-3] + b"\xff\xfe\x00", codec.encode(TYPICAL)]  # bad UTF-8; older
     assert_same(decoder, newer, values)
     assert decoder.fallbacks == 3
+
+
+# -- the other kinds the fast path reads, on small schemas of the test's own ----------------
+
+FLOATS = [0.0, -0.0, 1.5, float("nan"), float("inf"), float("-inf"), 1e-45, 1.17549e-38]
+FLOATS += [3.4028234663852886e38, -2.5, 0.1]
+CHANNELS = ["web", "app", "phone"]
+
+
+def order_schema(*fields: dict[str, Any]) -> dict[str, Any]:
+    """An event of another shape: its id, entity and time under other names, then ``fields``."""
+    return {
+        "type": "record",
+        "name": "Order",
+        "namespace": "dev.test",
+        "fields": [
+            {"name": "order_id", "type": "string"},
+            {"name": "courier_id", "type": "string"},
+            {"name": "placed_at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+            *fields,
+        ],
+    }
+
+
+def order_decoder(
+    codec: AvroCodec, numbers: Sequence[str] = (), text: Sequence[str] = ()
+) -> EventColumnDecoder:
+    return EventColumnDecoder(
+        codec, id="order_id", entity="courier_id", time="placed_at", numbers=numbers, text=text
+    )
+
+
+def random_float(rng: random.Random) -> float:
+    roll = rng.random()
+    if roll < 0.3:
+        return rng.choice(FLOATS)
+    if roll < 0.5:  # any float32 bit pattern: NaN payloads, subnormals
+        return float(struct.unpack("<f", rng.randbytes(4))[0])
+    return float(np.float32(rng.uniform(-1e6, 1e6)))
+
+
+def random_value(rng: random.Random, avro_type: Any) -> Any:
+    """A random value of one field type of the schemas below."""
+    if isinstance(avro_type, list):  # ["null", T]
+        return None if rng.random() < 0.35 else random_value(rng, avro_type[1])
+    if isinstance(avro_type, dict):
+        if avro_type["type"] == "enum":
+            return rng.choice(avro_type["symbols"])
+        if avro_type["type"] == "array":
+            return [random_double(rng) for _ in range(rng.randrange(0, 4))]
+        return random_long(rng)  # a timestamp, as its long
+    return {
+        "string": random_text,
+        "int": random_int,
+        "long": random_long,
+        "float": random_float,
+        "double": random_double,
+        "boolean": lambda r: r.random() < 0.5,
+    }[avro_type](rng)
+
+
+def random_record(rng: random.Random, schema: dict[str, Any]) -> dict[str, Any]:
+    return {f["name"]: random_value(rng, f["type"]) for f in schema["fields"]}
+
+
+def clean(record: dict[str, Any]) -> bool:
+    """Whether the fast path must read ``record``: ASCII strings, longs within 8 bytes."""
+    texts = [v for v in record.values() if isinstance(v, str)]
+    longs = [v for v in record.values() if isinstance(v, int) and not isinstance(v, bool)]
+    return all(t.isascii() for t in texts) and all(-(2**55) <= v < 2**55 for v in longs)
+
+
+def mixed_batches(
+    codec: AvroCodec, decoder: EventColumnDecoder, seed: int, batches: int = 60
+) -> tuple[int, int]:
+    """Random batches, a quarter of the values spoiled, each compared with decode_many;
+    (values, fallbacks) over all of them."""
+    rng = random.Random(seed)
+    seen = slow = 0
+    for _ in range(batches):
+        values = []
+        for _ in range(rng.randrange(0, 60)):
+            value = codec.encode(random_record(rng, codec.schema))
+            values.append(spoil(rng, value) if rng.random() < 0.25 else value)
+        assert_same(decoder, codec, values)
+        seen, slow = seen + len(values), slow + decoder.fallbacks
+    return seen, slow
+
+
+def clean_values(codec: AvroCodec, seed: int, n: int = 800) -> list[bytes]:
+    rng = random.Random(seed)
+    records = [random_record(rng, codec.schema) for _ in range(n)]
+    return [codec.encode(r) for r in records if clean(r)]
+
+
+FLOAT_SCHEMA = order_schema(
+    {"name": "weight", "type": "float"},
+    {"name": "distance_km", "type": "double"},
+    {"name": "items", "type": "int"},
+)
+
+
+def test_float_fields_read_four_bytes_as_decode_many() -> None:
+    codec = AvroCodec(FLOAT_SCHEMA, logical_types=False)
+    decoder = order_decoder(codec, numbers=("weight", "distance_km", "items"))
+    values = clean_values(codec, 11)
+    assert len(values) > 150
+    assert_same(decoder, codec, values)
+    assert decoder.fallbacks == 0
+    seen, slow = mixed_batches(codec, decoder, 12)
+    assert 0 < slow < seen
+    # The float sits 4 bytes before the double: a float read as 8 bytes would shift it.
+    value = codec.encode({"order_id": "o", "courier_id": "c", "placed_at": 5, "weight": 2.5,
+                          "distance_km": -1.25, "items": 3})  # fmt: skip
+    columns, _ = decoder.decode([value, value[:-1], value + b"\x00"])
+    assert columns.fields.numbers["weight"].tolist() == [2.5]
+    assert columns.fields.numbers["distance_km"].tolist() == [-1.25]
+    assert columns.fields.numbers["items"].tolist() == [3.0]
+
+
+OPTIONAL_SCHEMA = order_schema(
+    {"name": "tip", "type": ["null", "double"], "default": None},
+    {"name": "items", "type": ["null", "int"], "default": None},
+    {"name": "code", "type": ["null", "long"], "default": None},
+    {"name": "weight", "type": ["null", "float"], "default": None},
+    {"name": "is_express", "type": ["null", "boolean"], "default": None},
+    {"name": "note", "type": ["null", "string"], "default": None},
+    {"name": "store_id", "type": ["null", "string"], "default": None},  # read by nobody
+)
+OPTIONAL_NUMBERS = ("tip", "items", "code", "weight", "is_express")
+
+
+def test_optional_numbers_and_strings_read_as_decode_many() -> None:
+    codec = AvroCodec(OPTIONAL_SCHEMA, logical_types=False)
+    decoder = order_decoder(codec, numbers=OPTIONAL_NUMBERS, text=("note",))
+    values = clean_values(codec, 21)
+    assert len(values) > 150
+    assert_same(decoder, codec, values)
+    assert decoder.fallbacks == 0
+    columns, _ = decoder.decode(values)
+    for name in OPTIONAL_NUMBERS:  # both branches ran for every field
+        assert 0 < columns.fields.present[name].sum() < len(values), name
+    assert None in columns.fields.text["note"]
+    seen, slow = mixed_batches(codec, decoder, 22)
+    assert 0 < slow < seen
+
+
+def test_optional_values_absent_are_nan_and_not_present() -> None:
+    codec = AvroCodec(OPTIONAL_SCHEMA, logical_types=False)
+    decoder = order_decoder(codec, numbers=OPTIONAL_NUMBERS, text=("note",))
+    head = {"order_id": "o-1", "courier_id": "c-1", "placed_at": 1_714_564_800_123}
+    full = head | {"tip": 1.5, "items": -3, "code": 2**40, "weight": 0.5, "is_express": False,
+                   "note": "hi", "store_id": "s-01"}  # fmt: skip
+    empty = head | dict.fromkeys([*OPTIONAL_NUMBERS, "note", "store_id"])
+    value = codec.encode(full)
+    # The last union: branch 1 (zig-zag 2), then "s-01" and its length (zig-zag 8).
+    assert value[-6:] == b"\x02\x08s-01"
+    odd = [
+        value[:-6] + b"\x04" + value[-5:],  # branch 2 of a two-branch union
+        value[:-6] + b"\x01" + value[-5:],  # a negative branch
+        value[:-6] + b"\x00" + value[-5:],  # null, then the string's bytes left over
+    ]
+    plain = [value[:-6] + b"\x00"]  # the same with a null store_id
+    values = [value, codec.encode(empty), *odd, *plain]
+    assert_same(decoder, codec, values)
+    assert decoder.fallbacks == len(odd)
+    columns, _ = decoder.decode(values[:2])
+    numbers, present = columns.fields.numbers, columns.fields.present
+    assert [numbers[n][0] for n in OPTIONAL_NUMBERS] == [1.5, -3.0, float(2**40), 0.5, 0.0]
+    assert all(np.isnan(numbers[n][1]) for n in OPTIONAL_NUMBERS)
+    assert all(present[n].tolist() == [True, False] for n in OPTIONAL_NUMBERS)
+    assert columns.fields.text["note"] == ["hi", None]
+
+
+ENUM_SCHEMA = order_schema(
+    {"name": "channel", "type": {"type": "enum", "name": "Channel", "symbols": CHANNELS}},
+    {"name": "distance_km", "type": "double"},
+    {"name": "status", "type": {"type": "enum", "name": "Status", "symbols": ["new", "paid"]}},
+)
+
+
+def test_enum_fields_read_their_symbols_as_decode_many() -> None:
+    codec = AvroCodec(ENUM_SCHEMA, logical_types=False)
+    decoder = order_decoder(codec, numbers=("distance_km",), text=("channel",))
+    values = clean_values(codec, 31)
+    assert len(values) > 150
+    assert_same(decoder, codec, values)
+    assert decoder.fallbacks == 0
+    columns, _ = decoder.decode(values)
+    assert set(columns.fields.text["channel"]) == set(CHANNELS)
+    seen, slow = mixed_batches(codec, decoder, 32)
+    assert 0 < slow < seen
+    head = {"order_id": "o", "courier_id": "c", "placed_at": 7, "distance_km": 1.0}
+    value = codec.encode(head | {"channel": "phone", "status": "paid"})
+    assert value[-1:] == b"\x02" and value[-10:-9] == b"\x04"  # the indexes 1 and 2
+    odd = [
+        value[:-1] + b"\x04",  # index 2 of a two-symbol enum
+        value[:-1] + b"\x01",  # index -1
+        value[:-10] + b"\x06" + value[-9:],  # index 3 of three symbols
+        value[:-10] + b"\x80\x80\x80\x80\x80\x01" + value[-9:],  # a varint too long for an int
+    ]
+    assert_same(decoder, codec, [value, *odd])
+    assert decoder.fallbacks == len(odd)
+
+
+def test_a_schema_with_an_array_goes_through_the_codec_whole() -> None:
+    schema = order_schema(
+        {"name": "distance_km", "type": "double"},
+        {"name": "legs", "type": {"type": "array", "items": "double"}},
+        {"name": "note", "type": ["null", "string"], "default": None},
+    )
+    codec = AvroCodec(schema, logical_types=False)
+    decoder = order_decoder(codec, numbers=("distance_km",), text=("note",))
+    assert not decoder.plain
+    values = clean_values(codec, 41)
+    assert len(values) > 150
+    assert_same(decoder, codec, values)
+    assert decoder.fallbacks == len(values)  # every value: the walk cannot step over an array
+    rng = random.Random(42)
+    for _ in range(40):
+        batch = [codec.encode(random_record(rng, schema)) for _ in range(rng.randrange(0, 30))]
+        batch = [spoil(rng, v) if rng.random() < 0.3 else v for v in batch]
+        assert_same(decoder, codec, batch)
+        assert decoder.fallbacks == len(batch)
+
+
+def test_kinds_of_the_test_schemas() -> None:
+    """The schemas above hold the kinds they are meant to (the walk reads these names)."""
+    kinds = [kind_of(f["type"]) for f in OPTIONAL_SCHEMA["fields"][3:]]
+    assert kinds == ["nullable-double", "nullable-int", "nullable-long", "nullable-float",
+                     "nullable-boolean", "nullable-string", "nullable-string"]  # fmt: skip
+    assert [kind_of(f["type"]) for f in ENUM_SCHEMA["fields"][3:]] == ["enum", "double", "enum"]

@@ -9,6 +9,7 @@ one the Kafka ecosystem follows. Schemas without logical types fingerprint alike
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,8 @@ import avro.io
 import avro.schema
 import pytest
 
-from schemas.codec import SCHEMA_DIR, codec_for, fingerprint, frame_single_object, load_schema
+from schemas.codec import fingerprint, frame_single_object
+from tests.support.samples import codec_of, schema_of
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -47,6 +49,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "scored_at": T0,
         "timings": {"decode_ms": 0.0, "features_ms": 2.5, "infer_ms": 0.75, "publish_ms": 0.0},
         "role": "shadow",
+        "features_stale": False,
+        "outputs": [],
+        "attributes": {},
     },
     "label": {"event_id": "e-1", "entity_id": "acct-42", "label": 0, "observed_at": T0},
     "drift_alert": {
@@ -77,29 +82,31 @@ SAMPLES: dict[str, dict[str, Any]] = {
 
 
 def reference_schema(name: str) -> avro.schema.Schema:
-    return avro.schema.parse((SCHEMA_DIR / f"{name}.avsc").read_text())
+    """The schema read by the reference package from its JSON (the .avsc file, or the fraud
+    project's schema of that role)."""
+    return avro.schema.parse(json.dumps(schema_of(name)))
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_reference_writes_our_codec_reads(name: str) -> None:
     body = io.BytesIO()
     avro.io.DatumWriter(reference_schema(name)).write(SAMPLES[name], avro.io.BinaryEncoder(body))
-    codec = codec_for(name)
+    codec = codec_of(name)
     assert codec.decode(frame_single_object(codec.fingerprint, body.getvalue())) == SAMPLES[name]
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_our_codec_writes_reference_reads(name: str) -> None:
-    value = codec_for(name).encode(SAMPLES[name])
+    value = codec_of(name).encode(SAMPLES[name])
     decoder = avro.io.BinaryDecoder(io.BytesIO(value[10:]))
     assert avro.io.DatumReader(reference_schema(name)).read(decoder) == SAMPLES[name]
 
 
 def test_reference_reads_old_data_with_our_new_schema() -> None:
     """Evolution is the same in both libraries: the reference resolves what we wrote."""
-    new_schema = load_schema("event")
+    new_schema = schema_of("event")
     new_schema["fields"].append({"name": "channel", "type": "string", "default": "web"})
-    value = codec_for("event").encode(SAMPLES["event"])
+    value = codec_of("event").encode(SAMPLES["event"])
     reader = avro.io.DatumReader(
         reference_schema("event"), avro.schema.make_avsc_object(new_schema)
     )

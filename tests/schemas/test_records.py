@@ -1,4 +1,6 @@
-"""The pydantic mirrors: they match the .avsc files and refuse bad input by field name."""
+"""The pydantic mirrors of StreamScore's records, and the validators made from a project's
+schemas (the fraud example's event, label and feature update): they match the schemas and
+refuse bad input by field name."""
 
 from __future__ import annotations
 
@@ -8,19 +10,25 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from schemas.codec import codec_for, full_name, load_schema, schema_names
+from schemas.codec import full_name, load_schema, schema_names
+from schemas.project.records import record_model
 from schemas.records import (
     RECORD_TYPES,
     DriftAlert,
-    EntityFeatures,
-    Event,
-    Label,
     Prediction,
     RetrainingRequest,
     StageTimings,
     from_avro,
     to_avro,
 )
+from tests.support.projects import FRAUD
+from tests.support.samples import codec_of
+
+# The fraud project's validators (its ranges: hour_of_day [0, 23], merchant_risk [0, 1], ...).
+Event = record_model(FRAUD, "event")
+Label = record_model(FRAUD, "label")
+EntityFeatures = record_model(FRAUD, "entity_features")
+PROJECT_ROLES = ("event", "label", "entity_features")
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -92,6 +100,11 @@ def test_model_mirrors_avsc_fields_and_defaults(name: str) -> None:
     assert _model_fields(model) == _fields(schema)
 
 
+@pytest.mark.parametrize("role", PROJECT_ROLES)
+def test_project_validator_mirrors_its_schema_fields_and_defaults(role: str) -> None:
+    assert _model_fields(record_model(FRAUD, role)) == _fields(FRAUD.schema(role))
+
+
 def test_stage_timings_mirror_the_nested_record() -> None:
     nested = next(f["type"] for f in load_schema("prediction")["fields"] if f["name"] == "timings")
     assert _model_fields(StageTimings) == _fields(nested)
@@ -100,7 +113,7 @@ def test_stage_timings_mirror_the_nested_record() -> None:
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_round_trip_through_the_codec(name: str) -> None:
-    model, codec = MODELS[name], codec_for(name)
+    model, codec = MODELS[name], codec_of(name)
     decoded = codec.decode(codec.encode(to_avro(model)))
     assert from_avro(type(model), decoded) == model
 
@@ -135,7 +148,12 @@ def _error_locs(model: type[BaseModel], data: dict[str, Any]) -> list[tuple[str 
         ("items", 1.5),
         ("items", -1),
         ("hour_of_day", 24),
+        ("hour_of_day", -1),
         ("merchant_risk", 1.5),
+        ("merchant_risk", -0.1),
+        ("session_seconds", -1.0),
+        ("distance_km", -0.5),
+        ("device_age_days", -1),
         ("is_foreign", "false"),
         ("event_id", ""),
         ("event_time", "2024-05-01T12:00:00"),  # naive: which zone?
@@ -164,6 +182,24 @@ def test_nested_errors_carry_the_path() -> None:
 def test_label_is_zero_or_one() -> None:
     data = to_avro(MODELS["label"])
     assert _error_locs(Label, dict(data, label=2)) == [("label",)]
+    assert _error_locs(Label, dict(data, label=-1)) == [("label",)]
+    assert _error_locs(Label, dict(data, label=True)) == [("label",)]
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("avg_amount_30d", -1.0),
+        ("chargeback_rate_90d", 1.5),
+        ("chargeback_rate_90d", -0.01),
+        ("txn_count_7d", "5"),
+        ("account_age_days", float("inf")),
+        ("entity_id", ""),
+    ],
+)
+def test_bad_entity_feature_values_name_their_field(field: str, bad: object) -> None:
+    data = to_avro(MODELS["entity_features"])
+    assert _error_locs(EntityFeatures, dict(data, **{field: bad})) == [(field,)]
 
 
 def test_windows_run_forward() -> None:
@@ -180,8 +216,6 @@ def test_records_are_immutable() -> None:
         MODELS["label"].label = 1  # type: ignore[attr-defined]
 
 
-def test_entity_feature_defaults_follow_features_py() -> None:
-    from schemas.features import ENTITY_FEATURES
-
-    defaults = {f.name: f.default for f in ENTITY_FEATURES}
+def test_entity_feature_defaults_follow_the_feature_view() -> None:
+    defaults = {f.name: f.default for f in FRAUD.features.features}
     assert {n: EntityFeatures.model_fields[n].default for n in defaults} == defaults

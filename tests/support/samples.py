@@ -1,15 +1,17 @@
-"""One valid record of every bundled schema, and helpers for the codec's tests."""
+"""One valid record of every bundled schema and of the fraud project's schemas (event,
+label, entity_features), and helpers for the codec's tests."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from schemas.codec import AvroCodec, load_schema
+from schemas.codec import AvroCodec, WriterSchemas, load_schema
 from schemas.errors import DecodeError, DecodeReason
-from schemas.features import ENTITY_FEATURES
+from tests.support.projects import FRAUD
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -40,10 +42,14 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "scored_at": T0,
         "timings": {"decode_ms": 0.1, "features_ms": 0.7, "infer_ms": 1.5, "publish_ms": 0.2},
         "role": "canary",
+        "features_stale": True,
+        "outputs": [0.09, 0.91],
+        "attributes": {"store_id": "s-01"},
     },
     "label": {"event_id": "e-1", "entity_id": "acct-42", "label": 1, "observed_at": T0},
     "entity_features": {"entity_id": "acct-42"}
-    | {f.name: f.default + 1.5 for f in ENTITY_FEATURES},
+    | {f.name: f.default + 1.5 for f in FRAUD.features.features}
+    | {"updated_at": T0},
     "drift_alert": {
         "alert_id": "a-1",
         "feature": "amount",
@@ -95,6 +101,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "decisions": [2, 1, 0],
         "n_bins": 2,
         "counts": [1, 2, 3, 0],
+        "features_stale": 1,
     },
     "model_event": {
         "event_id": "m-1",
@@ -110,8 +117,27 @@ SAMPLES: dict[str, dict[str, Any]] = {
 }
 
 
+def schema_of(name: str) -> dict[str, Any]:
+    """A fresh copy of a sample's schema: the fraud project's for its records, else the
+    bundled one."""
+    if name in FRAUD.schemas:
+        return copy.deepcopy(FRAUD.schema(name))
+    return load_schema(name)
+
+
+def codec_of(name: str, writers: WriterSchemas | None = None, **options: Any) -> AvroCodec:
+    """The codec of a sample's schema (single-object framing); a project schema's codec
+    knows the bundled, the project's and their released schemas as writers."""
+    if writers is None and name in FRAUD.schemas:
+        writers = WriterSchemas.bundled()
+        for known in (*FRAUD.schemas.values(), *FRAUD.released):
+            writers.add(known)
+    return AvroCodec(schema_of(name), writers=writers, **options)
+
+
 def event_v2() -> dict[str, Any]:
-    schema = load_schema("event")
+    """The fraud event schema with one more field (a newer producer's)."""
+    schema = schema_of("event")
     schema["fields"].append({"name": "channel", "type": "string", "default": "web"})
     return schema
 
