@@ -10,7 +10,13 @@ training configuration (seed included), and the request that caused it.
 Why a strict, versioned model rather than a free dict (the old ``metadata.json``): a card
 is read back by ``streamscore models reproduce`` and checked before a version is routed, so
 a card that does not say what it must is refused with the file and the field named, never
-half-used. ``card_version`` changes when a field's meaning does.
+half-used. ``card_version`` changes when a field's meaning does: version 2 names the project
+file (its hash) and the trainer entry point with its params; a version 1 card (the built-in
+MLP's fields, no project) still reads, as the built-in trainer with those params.
+
+A version added from a file (`streamscore models add NAME --from PATH`) has a ``file``
+source: the path it came from and its sha256; nothing trained it here, so its card has no
+training run and no dataset.
 
 Pure: no Kafka, no Triton. Metrics and reasons are copied generically from the retraining
 outcome, so a new gate's figures land here without this module knowing of it.
@@ -20,17 +26,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import subprocess
 import time
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag, ValidationError
 
 from infra.errors import StreamScoreError
-from schemas.features import ENTITY_FEATURES, EVENT_FEATURES
 
 FILE_NAME = "card.json"
 PACKAGE = "streamscore"
@@ -76,11 +80,19 @@ class TopicsSource(_Strict):
 
 
 class SyntheticSource(_Strict):
-    """Drawn from the synthetic generator (the starter model, tests, the demo, the bench)."""
+    """Drawn from the project's simulator (a starter model, tests, the demo, the bench)."""
 
     kind: Literal["synthetic"] = "synthetic"
-    generator: str = "inference.synthetic.labelled_dataset"
+    generator: str = "the project's simulator"
     seed: int | None = None
+
+
+class FileSource(_Strict):
+    """Trained elsewhere and added from a file or a Triton model folder."""
+
+    kind: Literal["file"] = "file"
+    path: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class Dataset(_Strict):
@@ -108,8 +120,18 @@ class Request(_Strict):
 
 
 class Training(_Strict):
-    """What reproduces the training run: the model's config, the holdout, torch's threads
-    (float sums may group differently with another thread count)."""
+    """What reproduces the training run: the trainer and its params, the seed, the holdout,
+    torch's threads (float sums may group differently with another thread count)."""
+
+    trainer: str  # module:function, as the project file names it
+    params: dict[str, JsonValue] = Field(default_factory=dict)
+    seed: int
+    holdout_share: float | None = None
+    torch_threads: int = Field(ge=1)
+
+
+class MLPTraining(_Strict):
+    """A version 1 card's training run: always the built-in MLP, its params as fields."""
 
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
@@ -119,6 +141,23 @@ class Training(_Strict):
     holdout_share: float | None = None
     torch_threads: int = Field(ge=1)
 
+    def as_run(self) -> Training:
+        params: dict[str, JsonValue] = {
+            "epochs": self.epochs, "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate, "hidden": self.hidden,
+        }  # fmt: skip
+        return Training(
+            trainer=BUILT_IN_TRAINER, params=params, seed=self.seed,
+            holdout_share=self.holdout_share, torch_threads=self.torch_threads,
+        )  # fmt: skip
+
+
+class ProjectRef(_Strict):
+    """The project file the version was made for: its name and the sha256 of its bytes."""
+
+    name: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
 
 class Code(_Strict):
     commit: str | None  # git commit of the working tree; None outside a checkout
@@ -126,25 +165,51 @@ class Code(_Strict):
     dirty: bool | None = None  # uncommitted changes to tracked files
 
 
+def _training_shape(value: object) -> str:
+    if isinstance(value, Training) or (isinstance(value, dict) and "trainer" in value):
+        return "<trainer>"
+    return "<mlp>"
+
+
 class ModelCard(_Strict):
-    card_version: Literal[1] = 1
+    card_version: Literal[1, 2] = 2
     created_at: int  # epoch ms
-    source: Annotated[TopicsSource | SyntheticSource, Field(discriminator="kind")]
-    dataset: Dataset
-    feature_layout: str = Field(pattern=r"^[0-9a-f]{64}$")
+    source: Annotated[TopicsSource | SyntheticSource | FileSource, Field(discriminator="kind")]
+    dataset: Dataset | None = None
+    feature_layout: str = Field(pattern=r"^[0-9a-f]{64}$")  # InputLayout.hash
     metrics: dict[str, float]
     gate: Gate | None = None
     parent: str | None = None  # NAME:VERSION it was gated against
     code: Code
     request: Request | None = None
-    training: Training
+    # A version 1 card's run has the MLP's fields; a version 2 card's names its trainer.
+    training: (
+        Annotated[
+            Annotated[Training, Tag("<trainer>")] | Annotated[MLPTraining, Tag("<mlp>")],
+            Discriminator(_training_shape),
+        ]
+        | None
+    ) = None
+    project: ProjectRef | None = None
+
+    @property
+    def run(self) -> Training | None:
+        """The training run, a version 1 card's read as the built-in trainer's."""
+        return self.training.as_run() if isinstance(self.training, MLPTraining) else self.training
 
 
-def feature_layout_hash() -> str:
-    """sha256 of the ordered input names and Avro types: equal for two versions with the
-    same inputs, different when a feature is added, removed, renamed, retyped or moved."""
-    layout = [[f.name, f.avro_type] for f in EVENT_FEATURES + ENTITY_FEATURES]
-    return hashlib.sha256(json.dumps(layout).encode()).hexdigest()
+BUILT_IN_TRAINER = "inference.training:train"
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (their relative paths and bytes, in order)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
 @functools.cache
@@ -211,6 +276,6 @@ def _reason(exc: ValidationError) -> str:
     """The first problem in one line, with its field; how many more there are."""
     errors = exc.errors(include_url=False)
     first = errors[0]
-    loc = ".".join(str(part) for part in first["loc"])
+    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("<"))  # union tags
     line = f"field '{loc}': {first['msg']}" if loc else first["msg"]
     return line + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")

@@ -49,7 +49,7 @@ class GateConfig(Section):
     )
     golden_max_flips: int = Field(
         2, ge=0, description="Golden-set events the candidate may decide otherwise than "
-        "expected (inference/golden.py).",
+        "expected (inference/golden.py; the project's gates.golden).",
     )  # fmt: skip
     segment_min_rows: int = Field(
         500, ge=1, description="Holdout events a segment needs to be judged by the segment gate."
@@ -57,9 +57,9 @@ class GateConfig(Section):
     segment_min_positives: int = Field(
         30, ge=1, description="Positive labels a segment needs to be judged by the segment gate."
     )
-    segment_decline_margin: float = Field(
+    segment_positive_margin: float = Field(
         0.05, ge=0, le=1, description="Largest gap between the candidate's and the primary's "
-        "decline rate in a judged segment.",
+        "positive rate (the share given the positive decision) in a judged segment.",
     )  # fmt: skip
     segment_auc_margin: float = Field(
         0.05, ge=0, le=1, description="Candidate AUC in a judged segment may fall below the "

@@ -1,43 +1,48 @@
 """Retrain a model on a labelled training set and gate it against the serving primary.
 
-Pure (numpy and torch; no Kafka, no Triton): the retraining worker (streams/retraining/)
-reads the set from the topics and scores the primary on Triton, then hands both here.
+Pure (numpy and the project's trainer; no Kafka, no Triton): the retraining worker
+(streams/retraining/) reads the set from the topics and scores the primary on Triton, then
+hands both here.
 
 The holdout is the LATEST ``holdout_share`` of the rows by event time, never a random
 sample: a model is used on events that come after the ones it learnt from, so it is judged
 the same way, and random rows would leak the holdout period's conditions into training.
-The candidate is trained on the earlier rows only; the gate (inference/gate.py) compares it
-with the primary on the holdout, then the golden-set gate (inference/golden.py) and the
-per-segment gate (inference/segments.py) judge it too, when the caller gives the decision
-thresholds (the retraining worker always does: the scoring workers'). A candidate is accepted
-only when every gate passes; the reasons and metrics of all of them go into the outcome. A
-set with too few labels or positives is rejected before any training.
+The candidate is trained on the earlier rows only, by the project's trainer
+(inference/trainer.py), and run here with the runtime Triton would use; the gate
+(inference/gate.py) compares it with the primary on the holdout, then the golden-set gate
+(inference/golden.py) and the per-segment gate (inference/segments.py) judge it too. A
+candidate is accepted only when every gate passes; the reasons and metrics of all of them go
+into the outcome. A set with too few labels or positives is rejected before any training.
+
+The gates judge binary models (log loss, AUC, calibration on the positive probability). A
+project of another task is refused before training, with the reason: its judging comes with
+per-task metrics.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import torch
 
 from inference.gate import GateConfig, gate, sample_reasons
-from inference.golden import Decisions, GoldenSet, default_set, golden_gate
-from inference.mlp import ScoringMLP
+from inference.golden import GoldenSet, golden_gate
 from inference.segments import segment_gate
-from inference.training import TrainConfig, train_mlp
-from schemas.features import N_FEATURES
+from inference.trainer import LocalModel, TrainedModel, Trainer, TrainingRows
+from schemas.project import Decider
 
-Scorer = Callable[[np.ndarray], np.ndarray]  # (n, N_FEATURES) float32 rows -> n probabilities
+Scorer = Callable[[np.ndarray], np.ndarray]  # (n, width) float32 rows -> (n, columns) outputs
 
 
 @dataclass(frozen=True, slots=True)
 class TrainingSet:
-    """Labelled rows: features, 0/1 labels, the events' times (epoch ms), whether each
-    row's entity features were known as of its event time (False: defaults were used), and
-    the events' segments (strings; ``"none"`` for an event without one; None: all "none")."""
+    """Labelled rows: the model's inputs, labels (0/1, class index or value), the events'
+    times (epoch ms), whether each row's entity features were known as of its event time
+    (False: defaults were used), and the events' segments (strings; ``"none"`` for an event
+    without one; None: all "none")."""
 
     x: np.ndarray
     y: np.ndarray
@@ -47,8 +52,8 @@ class TrainingSet:
 
     def __post_init__(self) -> None:
         n = len(self.y)
-        if self.x.shape != (n, N_FEATURES):
-            raise ValueError(f"x must be ({n}, {N_FEATURES}), got {self.x.shape}")
+        if self.x.ndim != 2 or len(self.x) != n:
+            raise ValueError(f"x must have {n} rows, got {self.x.shape}")
         if self.event_time_ms.shape != (n,) or self.point_in_time.shape != (n,):
             raise ValueError("event_time_ms and point_in_time need one entry per row")
         if self.segments is not None and self.segments.shape != (n,):
@@ -79,13 +84,30 @@ class TrainingSet:
 
 
 @dataclass(frozen=True, slots=True)
-class RetrainConfig:
+class Recipe:
+    """How a candidate is made: the trainer, its params, the seed, the holdout, and what it
+    is trained for (the project's columns, task, classes)."""
+
+    trainer: Trainer
+    params: Mapping[str, Any]
+    columns: tuple[str, ...]
+    task: str = "binary"
+    classes: tuple[str, ...] = ()
+    seed: int = 0
     holdout_share: float = 0.25
-    train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         if not 0 < self.holdout_share < 1:
             raise ValueError(f"holdout_share must be in (0, 1), got {self.holdout_share}")
+
+    def train(self, x: np.ndarray, y: np.ndarray) -> TrainedModel:
+        rows = TrainingRows(np.ascontiguousarray(x, dtype=np.float32),
+                            np.asarray(y, dtype=np.float64), self.columns, self.task,
+                            self.classes, self.seed)  # fmt: skip
+        trained = self.trainer(rows, dict(self.params))
+        if not isinstance(trained, TrainedModel):
+            raise TypeError(f"the trainer returned {type(trained).__name__}, not a TrainedModel")
+        return trained
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +118,7 @@ class RetrainOutcome:
     accepted: bool
     reasons: list[str]
     metrics: dict[str, float]
-    model: ScoringMLP | None = None
+    model: TrainedModel | None = None
     train_x: np.ndarray | None = None
 
 
@@ -109,27 +131,19 @@ def split_by_time(event_time_ms: np.ndarray, holdout_share: float) -> tuple[np.n
     return order[:cut], order[cut:]
 
 
-def scores_of(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        out = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
-    return np.asarray(out.numpy(), dtype=np.float64).reshape(-1)
-
-
 def retrain(
     data: TrainingSet,
     primary: Scorer,
     gate_config: GateConfig,
-    config: RetrainConfig = RetrainConfig(),
-    on_step: Callable[[str], None] | None = None,
-    decisions: Decisions | None = None,
+    recipe: Recipe,
+    decider: Decider,
     golden: GoldenSet | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> RetrainOutcome:
     """Train a candidate on the earlier rows, score the holdout with it and with
-    ``primary``, and gate it. Too few labels or positives: rejected before training.
-
-    With ``decisions`` (the thresholds from score to decision), the golden-set gate (on
-    ``golden``, by default the committed set; the primary scores it too, for comparison) and
-    the per-segment gate run as well; without, only the holdout gate does.
+    ``primary``, and gate it: the holdout gate, the per-segment gate and, given ``golden``,
+    the golden-set gate (the primary scores it too, for comparison), all at ``decider``'s
+    decisions. Too few labels or positives: rejected before training.
 
     ``on_step`` is told ``"training"`` as training starts and ``"gating"`` as the holdout
     scoring starts (never, for a set rejected before training): the retraining worker's
@@ -140,10 +154,14 @@ def retrain(
         "positives": float(data.positives),
         "point_in_time_share": float(np.mean(data.point_in_time)) if len(data) else 0.0,
     }
+    if recipe.task != "binary":
+        reason = (f"retraining gates judge binary models; a {recipe.task} model's gates come "
+                  "with per-task judging")  # fmt: skip
+        return RetrainOutcome(False, [reason], metrics)
     too_small = sample_reasons(len(data), data.positives, gate_config)
     if too_small:
         return RetrainOutcome(False, too_small, metrics)
-    train_idx, holdout_idx = split_by_time(data.event_time_ms, config.holdout_share)
+    train_idx, holdout_idx = split_by_time(data.event_time_ms, recipe.holdout_share)
     train, holdout = data.take(train_idx), data.take(holdout_idx)
     metrics["train_rows"] = float(len(train))
     metrics["train_positives"] = float(train.positives)
@@ -151,31 +169,25 @@ def retrain(
         reason = "the training part has only one class: nothing to learn"
         return RetrainOutcome(False, [reason], metrics)
     step("training")
-    result = train_mlp(train.x, train.y, config.train)
-    metrics["final_loss"] = result.final_loss
+    trained = recipe.train(train.x, train.y)
+    metrics.update(trained.metrics)
     step("gating")
-    candidate_scores = scores_of(result.model, holdout.x)
-    primary_scores = np.asarray(primary(holdout.x), dtype=np.float64).reshape(-1)
+    candidate = LocalModel.of(trained)
+    candidate_out = candidate.predict(holdout.x)
+    primary_out = decider.outputs(primary(holdout.x))
+    candidate_scores = decider.scores(candidate_out)
+    primary_scores = decider.scores(primary_out)
     decision = gate(candidate_scores, primary_scores, holdout.y, gate_config)
     reasons, metrics = list(decision.reasons), {**metrics, **decision.metrics}
-    if decisions is not None and np.all(np.isfinite(candidate_scores)):
-        golden = golden or default_set()
-        for more in (
-            segment_gate(
-                candidate_scores, primary_scores, holdout.y, holdout.segment_names(),
-                decisions, gate_config,
-            ),
-            golden_gate(
-                scores_of(result.model, golden.x), np.asarray(primary(golden.x)),
-                golden, decisions, gate_config.golden_max_flips,
-            ),
-        ):  # fmt: skip
+    if np.all(np.isfinite(candidate_scores)):
+        judged = [
+            segment_gate(candidate_scores, primary_scores, holdout.y, holdout.segment_names(),
+                         decider, gate_config),
+        ]  # fmt: skip
+        if golden is not None and len(golden):
+            judged.append(golden_gate(candidate.predict(golden.x), primary(golden.x), golden,
+                                      decider, gate_config.golden_max_flips))  # fmt: skip
+        for more in judged:
             reasons += more.reasons
             metrics.update(more.metrics)
-    return RetrainOutcome(
-        not reasons,
-        reasons,
-        metrics,
-        model=result.model,
-        train_x=train.x,
-    )
+    return RetrainOutcome(not reasons, reasons, metrics, model=trained, train_x=train.x)

@@ -1,25 +1,54 @@
-"""Train a :class:`~inference.mlp.ScoringMLP` on feature rows and 0/1 labels."""
+"""The built-in trainer: a :class:`~inference.mlp.ScoringMLP` for any task, exported as
+TorchScript. Name it in a project as ``inference.training:train`` (the fraud example's
+trainer.py calls it), with ``params`` among :class:`MLPParams`' fields.
+
+binary: sigmoid and binary cross-entropy on 0/1 labels; multiclass: softmax and
+cross-entropy on class indices; regression: a standardised target and mean squared error.
+Same rows, params and seed: the same model (one torch thread; see the card's torch_threads).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from inference import card as cards
 from inference.mlp import ScoringMLP
-from inference.repository import ModelRepository, reference_of
+from inference.trainer import TrainedModel, TrainingRows
+
+TRAINER = "inference.training:train"
 
 
 @dataclass(frozen=True, slots=True)
-class TrainConfig:
+class MLPParams:
     epochs: int = 8
     batch_size: int = 512
     learning_rate: float = 3e-3
     hidden: int = 32
     seed: int = 0
+
+    @classmethod
+    def of(cls, params: Mapping[str, Any], seed: int | None = None) -> MLPParams:
+        """``params`` of a project (unknown keys are an error naming them)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"the MLP trainer takes {', '.join(sorted(known))}; not "
+                             f"{', '.join(unknown)}")  # fmt: skip
+        values = dict(params)
+        if seed is not None:
+            values["seed"] = seed
+        made = cls(**values)
+        if made.epochs < 1 or made.batch_size < 1 or made.hidden < 2 or made.learning_rate <= 0:
+            raise ValueError(f"MLP params out of range: {made}")
+        return made
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,16 +57,43 @@ class TrainResult:
     final_loss: float
 
 
-def train_mlp(x: np.ndarray, y: np.ndarray, config: TrainConfig = TrainConfig()) -> TrainResult:
+def train(rows: TrainingRows, params: Mapping[str, Any]) -> TrainedModel:
+    """The trainer entry point (inference/trainer.py has the contract)."""
+    config = MLPParams.of(params, seed=rows.seed)
+    result = train_mlp(rows.x, rows.y, config, task=rows.task, classes=len(rows.classes))
+    return TrainedModel(result.model, "torchscript", {"final_loss": result.final_loss})
+
+
+def train_mlp(
+    x: np.ndarray,
+    y: np.ndarray,
+    config: MLPParams = MLPParams(),
+    task: str = "binary",
+    classes: int = 2,
+) -> TrainResult:
     if x.ndim != 2 or len(x) != len(y) or len(x) == 0:
         raise ValueError(f"need x of shape (n, f) and y of shape (n,), got {x.shape}, {y.shape}")
     torch.manual_seed(config.seed)
     features = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    labels = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).unsqueeze(1)
-    model = ScoringMLP(features.shape[1], config.hidden)
+    target = np.asarray(y, dtype=np.float64)
+    loss_fn: nn.Module
+    if task == "multiclass":
+        model = ScoringMLP(features.shape[1], config.hidden, classes, "softmax")
+        labels = torch.from_numpy(target.astype(np.int64))
+        loss_fn = nn.CrossEntropyLoss()
+    elif task == "regression":
+        model = ScoringMLP(features.shape[1], config.hidden, 1, "identity")
+        mean, std = float(target.mean()), float(target.std())
+        model.set_target_scaling(mean, std)
+        scaled = (target - mean) / max(std, 1e-6)
+        labels = torch.from_numpy(scaled.astype(np.float32)).unsqueeze(1)
+        loss_fn = nn.MSELoss()
+    else:
+        model = ScoringMLP(features.shape[1], config.hidden)
+        labels = torch.from_numpy(target.astype(np.float32)).unsqueeze(1)
+        loss_fn = nn.BCEWithLogitsLoss()
     model.set_scaling(features.mean(0), features.std(0))
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    loss_fn = nn.BCEWithLogitsLoss()
     generator = torch.Generator().manual_seed(config.seed)
     loss = torch.tensor(0.0)
     for _ in range(config.epochs):
@@ -50,50 +106,3 @@ def train_mlp(x: np.ndarray, y: np.ndarray, config: TrainConfig = TrainConfig())
             optimiser.step()
     model.eval()
     return TrainResult(model=model, final_loss=float(loss.detach()))
-
-
-def train_and_export(
-    repo: ModelRepository,
-    name: str,
-    x: np.ndarray,
-    y: np.ndarray,
-    config: TrainConfig = TrainConfig(),
-    source: cards.SyntheticSource | None = None,
-) -> int:
-    """Train on ``x, y`` (synthetic rows: ``source`` says which) and export the model with
-    its card and reference distributions; the version."""
-    result = train_mlp(x, y, config)
-    card = cards.ModelCard(
-        created_at=cards.now_ms(),
-        source=source or cards.SyntheticSource(),
-        dataset=cards.Dataset(rows=len(x), positives=int(np.sum(y == 1))),
-        feature_layout=cards.feature_layout_hash(),
-        metrics={"final_loss": result.final_loss},
-        code=cards.code_version(),
-        training=training_card(config),
-    )
-    reference = reference_of(result.model, x)
-    return repo.export(result.model, name, card=card, reference=reference)
-
-
-def training_card(config: TrainConfig, holdout_share: float | None = None) -> cards.Training:
-    """What reproduces a run of :func:`train_mlp` with ``config`` in this process."""
-    return cards.Training(
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        hidden=config.hidden,
-        seed=config.seed,
-        holdout_share=holdout_share,
-        torch_threads=torch.get_num_threads(),
-    )
-
-
-def train_config(card: cards.Training) -> TrainConfig:
-    return TrainConfig(
-        epochs=card.epochs,
-        batch_size=card.batch_size,
-        learning_rate=card.learning_rate,
-        hidden=card.hidden,
-        seed=card.seed,
-    )

@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr
 from tritonclient.utils import InferenceServerException
 
 from inference.breaker import CircuitBreaker
+from inference.contract import Tensors
 from inference.errors import (
     CircuitOpenError,
     InferenceError,
@@ -29,7 +30,6 @@ from inference.errors import (
     ModelUnavailableError,
 )
 from infra.config import Section, env_name
-from schemas.features import INPUT_TENSOR, N_FEATURES, OUTPUT_TENSOR
 
 # The key the server's restriction names (``model-repository:admin-key=<value>``); over gRPC
 # Triton expects it in the metadata entry ``triton-grpc-protocol-<key>``, over HTTP as is.
@@ -63,6 +63,15 @@ class TritonConfig(Section):
         description="Triton model-control key (kept secret): load, unload and the repository "
         "index need it as the admin-key header; inference does not.",
     )
+    native_backends: str = Field(
+        "",
+        description="Backends the Triton server runs natively besides python, comma separated "
+        "(the NGC image: onnxruntime): an ONNX version is then written for onnxruntime "
+        "instead of wrapped in the Python backend.",
+    )
+
+    def native(self) -> frozenset[str]:
+        return frozenset(b.strip() for b in self.native_backends.split(",") if b.strip())
 
     def admin_headers(self) -> dict[str, str]:
         """The gRPC header of the model-repository calls; empty without a key."""
@@ -131,6 +140,41 @@ class AsyncAdminClient(grpcaio.InferenceServerClient):
         )
 
 
+def mismatch(label: str, tensors: Tensors, metadata: Any) -> str | None:
+    """Why model ``label``'s tensors on Triton (its metadata) do not fit the project's, in
+    one line naming both shapes; None when they fit."""
+    inputs = {i.name: list(i.shape) for i in metadata.inputs}
+    outputs = {o.name: list(o.shape) for o in metadata.outputs}
+    want_in, want_out = [-1, tensors.width], [-1, tensors.columns]
+    have_in = inputs.get(tensors.input)
+    if have_in is None:
+        return (
+            f"{label} has no input tensor {tensors.input!r} on Triton (it takes "
+            f"{_shapes(inputs)}); the project's inputs make {tensors.input} {want_in}"
+        )
+    if have_in[-1:] != [tensors.width]:
+        return (
+            f"{label} takes {tensors.input} {have_in} on Triton, but the project's inputs "
+            f"make {tensors.input} {want_in}"
+        )
+    have_out = outputs.get(tensors.output)
+    if have_out is None:
+        return (
+            f"{label} has no output tensor {tensors.output!r} on Triton (it gives "
+            f"{_shapes(outputs)}); the project reads {tensors.output} {want_out}"
+        )
+    if have_out[-1:] != [tensors.columns] and have_out[1:] != []:
+        return (
+            f"{label} gives {tensors.output} {have_out} on Triton, but the project reads "
+            f"{tensors.output} {want_out}"
+        )
+    return None
+
+
+def _shapes(tensors: dict[str, list[int]]) -> str:
+    return ", ".join(f"{name} {shape}" for name, shape in tensors.items()) or "nothing"
+
+
 class TritonModel:
     """One model version on a Triton server. Shares the gRPC channel it is given."""
 
@@ -140,14 +184,16 @@ class TritonModel:
         name: str,
         version: str,
         config: TritonConfig,
+        tensors: Tensors,
     ) -> None:
         self.client = client
         self.name = name
         self.version = version
         self.config = config
+        self.tensors = tensors
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
         self._ready = False
-        self._output = grpcaio.InferRequestedOutput(OUTPUT_TENSOR)
+        self._output = grpcaio.InferRequestedOutput(tensors.output)
 
     @property
     def ready(self) -> bool:
@@ -168,12 +214,24 @@ class TritonModel:
             raise ModelUnavailableError(self.label, "not loaded on the Triton server")
         self._ready = True
 
+    async def check(self) -> str | None:
+        """Why this version's tensors on Triton do not fit the project's (None: they fit);
+        InferenceError when Triton cannot say."""
+        try:
+            metadata = await self.client.get_model_metadata(
+                self.name, self.version, client_timeout=self.config.timeout_s
+            )
+        except InferenceServerException as exc:
+            raise _translate(self.label, exc) from exc
+        return mismatch(self.label, self.tensors, metadata)
+
     async def predict(self, batch: np.ndarray) -> np.ndarray:
-        if batch.ndim != 2 or batch.shape[1] != N_FEATURES:
-            raise ValueError(f"batch must be (n, {N_FEATURES}), got {batch.shape}")
+        width = self.tensors.width
+        if batch.ndim != 2 or batch.shape[1] != width:
+            raise ValueError(f"batch must be (n, {width}), got {batch.shape}")
         if not self.breaker.allow():
             raise CircuitOpenError(self.label, "circuit open after repeated failures")
-        tensor = grpcaio.InferInput(INPUT_TENSOR, list(batch.shape), "FP32")
+        tensor = grpcaio.InferInput(self.tensors.input, list(batch.shape), "FP32")
         tensor.set_data_from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
         try:
             result = await self.client.infer(
@@ -189,11 +247,11 @@ class TritonModel:
             raise _translate(self.label, exc) from exc
         self.breaker.record_success()
         self._ready = True
-        scores = result.as_numpy(OUTPUT_TENSOR)
-        if scores is None or len(scores) != len(batch):
+        outputs = result.as_numpy(self.tensors.output)
+        if outputs is None or len(outputs) != len(batch):
             self.breaker.record_failure()
-            raise ModelUnavailableError(self.label, "answer has the wrong number of scores")
-        return scores.reshape(-1)
+            raise ModelUnavailableError(self.label, "answer has the wrong number of rows")
+        return outputs.reshape(len(batch), -1)
 
     async def unload(self) -> None:
         self._ready = False

@@ -11,10 +11,12 @@ import pytest
 
 from inference import card as cards
 from inference.repository import ModelRepository
-from inference.synthetic import labelled_dataset
-from inference.training import TrainConfig, train_and_export
-from schemas import features
-from tests.support.cards import sample_card
+from inference.shipping import project_ref
+from inference.training import TRAINER, MLPParams
+from schemas.project import load_project
+from tests.support.cards import V1_CARD, sample_card
+from tests.support.models import train_and_export
+from tests.support.projects import FRAUD, derived, labelled_dataset
 
 
 def test_a_card_round_trips_through_its_file(tmp_path: Path) -> None:
@@ -22,7 +24,7 @@ def test_a_card_round_trips_through_its_file(tmp_path: Path) -> None:
     path = cards.write(card, tmp_path)
     assert path == tmp_path / "card.json"
     assert cards.read(tmp_path) == card
-    assert json.loads(path.read_text())["card_version"] == 1
+    assert json.loads(path.read_text())["card_version"] == 2
     # An AUC without both classes is NaN: written as NaN and read back, never as null.
     cards.write(sample_card(metrics={"primary_auc": float("nan")}), tmp_path)
     assert math.isnan(cards.read(tmp_path).metrics["primary_auc"])
@@ -49,13 +51,15 @@ def _broken(tmp_path: Path, edit: dict[str, object]) -> str:
 
 
 def test_a_bad_card_names_the_field(tmp_path: Path) -> None:
-    assert _broken(tmp_path, {"training.seed": "five"}).startswith(
+    # training is a version 2 run (it names its trainer) or a version 1 MLP's fields: the
+    # field is named as the card writes it, whichever shape it has, with no other errors.
+    assert _broken(tmp_path, {"training.seed": "five"}) == (
         "field 'training.seed': Input should be a valid integer"
     )
     assert _broken(tmp_path, {"request.request_id": None}) == (
         "field 'request.request_id': Field required"
     )
-    assert _broken(tmp_path, {"card_version": 2}).startswith("field 'card_version'")
+    assert _broken(tmp_path, {"card_version": 3}).startswith("field 'card_version'")
     assert _broken(tmp_path, {"surprise": 1}) == "field 'surprise': Extra inputs are not permitted"
     reason = _broken(tmp_path, {"source.topics.0.partitions.1.start": -1})
     assert reason.startswith("field 'source.topics.topics.0.partitions.1.start'")
@@ -71,36 +75,68 @@ def test_a_missing_or_unparsable_card_is_refused(tmp_path: Path) -> None:
     assert refusal.startswith(f"scorer:3 refuses to load: its card {tmp_path}/card.json does")
 
 
-def test_the_layout_hash_is_stable_and_follows_names_types_and_order(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    first = cards.feature_layout_hash()
-    assert first == cards.feature_layout_hash() and len(first) == 64
-    # Pinned: a change to schemas/features.py's layout must change it (and update this).
+def test_a_version_1_card_reads_as_the_built_in_trainer(tmp_path: Path) -> None:
+    (tmp_path / "card.json").write_text(json.dumps(V1_CARD))
+    card = cards.read(tmp_path)
+    assert card.card_version == 1 and card.project is None
+    assert card.run == cards.Training(
+        trainer=TRAINER,
+        params={"epochs": 2, "batch_size": 64, "learning_rate": 0.003, "hidden": 8},
+        seed=5,
+        holdout_share=None,
+        torch_threads=1,
+    )
+
+
+def _event_inputs() -> list[dict[str, object]]:
+    return [i.model_dump(mode="json", by_alias=True, exclude_none=True) for i in FRAUD.spec.inputs]
+
+
+def test_the_layout_hash_is_stable_and_follows_names_types_and_order(tmp_path: Path) -> None:
+    first = FRAUD.layout.hash
+    assert first == load_project(FRAUD.path).layout.hash and len(first) == 64
+    # Pinned: the fraud layout hashes as the layout did before project files (cards of
+    # versions trained then still match); a change to its inputs must change it.
     assert first == "13e7be48a12ea6e345e380aa4feb33ef6e0e4c93efc2e03ff02f99e3b5308988"
-    event = features.EVENT_FEATURES
-    swapped = (event[1], event[0], *event[2:])
-    monkeypatch.setattr(cards, "EVENT_FEATURES", swapped)
-    assert cards.feature_layout_hash() != first
-    retyped = (features.Feature(event[0].name, "float", 0.0, ""), *event[1:])
-    monkeypatch.setattr(cards, "EVENT_FEATURES", retyped)
-    assert cards.feature_layout_hash() != first
-    redefaulted = (features.Feature(event[0].name, event[0].avro_type, 9.0, "x"), *event[1:])
-    monkeypatch.setattr(cards, "EVENT_FEATURES", redefaulted)
-    assert cards.feature_layout_hash() == first  # defaults and docs are not the layout
+    inputs = _event_inputs()
+    swapped = [inputs[1], inputs[0], *inputs[2:]]
+    assert (
+        load_project(derived("fraud", tmp_path / "swapped", {"inputs": swapped})).layout.hash
+        != first
+    )
+    renamed = [{**inputs[0], "name": "amount_eur", "field": "amount"}, *inputs[1:]]
+    assert (
+        load_project(derived("fraud", tmp_path / "renamed", {"inputs": renamed})).layout.hash
+        != first
+    )
+    retyped = derived("fraud", tmp_path / "retyped")
+    schema = json.loads((retyped.parent / "schemas" / "event.avsc").read_text())
+    schema["fields"][3]["type"] = "float"  # amount
+    (retyped.parent / "schemas" / "event.avsc").write_text(json.dumps(schema))
+    assert load_project(retyped).layout.hash != first
+    # Defaults and docs are not the layout.
+    redefaulted = [{**inputs[0], "default": 9.0}, *inputs[1:]]
+    view = FRAUD.spec.features.model_dump(mode="json", by_alias=True, exclude_none=True)
+    view["features"][0] = {**view["features"][0], "doc": "x"}
+    changed = {"inputs": redefaulted, "features": view}
+    assert load_project(derived("fraud", tmp_path / "defaults", changed)).layout.hash == first
 
 
 def test_a_synthetic_export_writes_its_card(tmp_path: Path) -> None:
     x, y = labelled_dataset(seed=4, n=600)
     repo = ModelRepository(tmp_path)
     version = train_and_export(
-        repo, "m", x, y, TrainConfig(epochs=1, seed=3), cards.SyntheticSource(seed=4)
+        repo, "m", x, y, MLPParams(epochs=1, seed=3), cards.SyntheticSource(seed=4)
     )
     card = repo.card("m", version)
     assert card.source == cards.SyntheticSource(seed=4)
+    assert card.dataset is not None
     assert (card.dataset.rows, card.dataset.positives) == (600, int(y.sum()))
-    assert (card.training.seed, card.training.epochs) == (3, 1)
-    assert card.feature_layout == cards.feature_layout_hash()
+    run = card.run
+    assert run is not None and run.trainer == TRAINER
+    assert (run.seed, run.params["epochs"]) == (3, 1)
+    assert card.feature_layout == FRAUD.layout.hash
+    assert card.project == project_ref(FRAUD)
     assert card.parent is None and card.gate is None and card.request is None
     assert card.metrics["final_loss"] > 0
     assert card.code.package_version == "0.1.0"

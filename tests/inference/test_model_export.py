@@ -7,11 +7,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from inference.contract import tensors_of
 from inference.repository import ModelRepository, ServingConfig, config_pbtxt
-from inference.synthetic import labelled_dataset, true_probability
-from inference.training import TrainConfig, train_mlp
-from schemas.features import N_FEATURES
+from inference.trainer import TrainedModel
+from inference.training import MLPParams, train_mlp
 from tests.support.cards import sample_card
+from tests.support.projects import FRAUD, INPUT_WIDTH, labelled_dataset, true_probability
+
+TENSORS = tensors_of(FRAUD, "scorer")
 
 
 def _auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -25,7 +28,7 @@ def _auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 def test_trained_model_ranks_close_to_the_ground_truth() -> None:
     x, y = labelled_dataset(seed=1, n=20_000)
-    model = train_mlp(x, y, TrainConfig(epochs=6)).model
+    model = train_mlp(x, y, MLPParams(epochs=6)).model
     x_test, y_test = labelled_dataset(seed=2, n=10_000)
     with torch.no_grad():
         scores = model(torch.from_numpy(x_test)).numpy().ravel()
@@ -37,27 +40,30 @@ def test_trained_model_ranks_close_to_the_ground_truth() -> None:
 def test_same_seed_same_data() -> None:
     a, b = labelled_dataset(3, 100), labelled_dataset(3, 100)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    assert a[0].shape == (100, N_FEATURES) and a[0].dtype == np.float32
+    assert a[0].shape == (100, INPUT_WIDTH) and a[0].dtype == np.float32
 
 
 def test_export_writes_versions_that_load_back(tmp_path: Path) -> None:
     x, y = labelled_dataset(seed=4, n=2_000)
-    model = train_mlp(x, y, TrainConfig(epochs=1)).model
+    model = train_mlp(x, y, MLPParams(epochs=1)).model
+    trained = TrainedModel(model, "torchscript", {})
     repo = ModelRepository(tmp_path)
     card = sample_card()
-    assert repo.export(model, "m", card=card) == 1
-    assert repo.export(model, "m", card=card) == 2
+    assert repo.export(trained, "m", TENSORS, card=card) == 1
+    assert repo.export(trained, "m", TENSORS, card=card) == 2
     assert repo.versions("m") == [1, 2] and repo.models() == ["m"]
     assert repo.card("m", 2) == card
     for name in ("model.py", "model.pt", "card.json"):
         assert (tmp_path / "m" / "2" / name).exists()
     rows = torch.from_numpy(x[:32])
     with torch.no_grad():
-        np.testing.assert_allclose(repo.load("m", 2)(rows).numpy(), model(rows).numpy())
+        expected = model(rows).numpy().reshape(32, -1)
+    np.testing.assert_allclose(repo.load("m", 2).predict(x[:32]), expected)
 
 
 def test_config_names_the_device_kind() -> None:
-    assert "kind: KIND_GPU" in config_pbtxt("m", ServingConfig(gpu=True))
-    cpu = config_pbtxt("m", ServingConfig(gpu=False, max_batch_size=256))
+    assert "kind: KIND_GPU" in config_pbtxt("m", TENSORS, ServingConfig(gpu=True), "python")
+    cpu = config_pbtxt("m", TENSORS, ServingConfig(gpu=False, max_batch_size=256), "python")
     assert "kind: KIND_CPU" in cpu and "max_batch_size: 256" in cpu
-    assert f"dims: [ {N_FEATURES} ]" in cpu
+    assert f'name: "features" data_type: TYPE_FP32 dims: [ {INPUT_WIDTH} ]' in cpu
+    assert 'name: "score" data_type: TYPE_FP32 dims: [ 1 ]' in cpu

@@ -3,17 +3,20 @@ the gate's verdict on a candidate that learnt something and on one that could no
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from inference.gate import GateConfig
-from inference.retraining import RetrainConfig, TrainingSet, retrain, split_by_time
-from inference.synthetic import labelled_dataset
-from inference.training import TrainConfig
-from schemas.features import N_FEATURES
+from inference.retraining import Recipe, TrainingSet, retrain, split_by_time
+from inference.training import train
+from tests.support.projects import FRAUD, INPUT_WIDTH, labelled_dataset
 
-FAST = RetrainConfig(train=TrainConfig(epochs=12))
+# The built-in trainer on the fraud example's columns, 12 epochs.
+FAST = Recipe(train, {"epochs": 12}, FRAUD.layout.columns)
 GATE = GateConfig(min_labels=500, min_positives=20)
+DECIDE = FRAUD.decider("scorer")
 
 
 def _dataset(n: int, seed: int = 0, labels: np.ndarray | None = None) -> TrainingSet:
@@ -39,12 +42,14 @@ def test_split_holds_out_the_latest_events() -> None:
 
 
 def test_training_set_checks_its_shapes() -> None:
-    with pytest.raises(ValueError, match="x must be"):
-        TrainingSet(np.zeros((3, 5)), np.zeros(3), np.zeros(3), np.ones(3, bool))
+    with pytest.raises(ValueError, match="x must have 3 rows"):
+        TrainingSet(np.zeros((2, INPUT_WIDTH)), np.zeros(3), np.zeros(3), np.ones(3, bool))
+    with pytest.raises(ValueError, match="x must have 3 rows"):
+        TrainingSet(np.zeros(3), np.zeros(3), np.zeros(3), np.ones(3, bool))
     with pytest.raises(ValueError, match="one entry per row"):
-        TrainingSet(np.zeros((3, N_FEATURES)), np.zeros(3), np.zeros(2), np.ones(3, bool))
+        TrainingSet(np.zeros((3, INPUT_WIDTH)), np.zeros(3), np.zeros(2), np.ones(3, bool))
     with pytest.raises(ValueError, match="holdout_share"):
-        RetrainConfig(holdout_share=1.0)
+        Recipe(train, {}, FRAUD.layout.columns, holdout_share=1.0)
 
 
 def test_too_few_labels_are_rejected_before_training() -> None:
@@ -52,7 +57,7 @@ def test_too_few_labels_are_rejected_before_training() -> None:
         raise AssertionError("the primary must not be asked")
 
     steps: list[str] = []
-    outcome = retrain(_dataset(300), primary, GATE, FAST, on_step=steps.append)
+    outcome = retrain(_dataset(300), primary, GATE, FAST, DECIDE, on_step=steps.append)
     assert not outcome.accepted
     assert steps == []  # no step beyond reading was taken
     assert outcome.model is None
@@ -70,7 +75,9 @@ def test_a_candidate_that_learns_the_ground_truth_beats_a_base_rate_primary() ->
         return np.full(len(x), float(data.y.mean()))
 
     steps: list[tuple[str, int]] = []
-    outcome = retrain(data, primary, GATE, FAST, on_step=lambda s: steps.append((s, len(seen))))
+    outcome = retrain(
+        data, primary, GATE, FAST, DECIDE, on_step=lambda s: steps.append((s, len(seen)))
+    )
     assert outcome.accepted, outcome.reasons
     # Told of training before the primary is asked, and of gating before it is.
     assert steps == [("training", 0), ("gating", 0)]
@@ -90,7 +97,7 @@ def test_a_candidate_that_learns_the_ground_truth_beats_a_base_rate_primary() ->
 
 def test_coin_flip_labels_are_rejected_by_the_auc_floor() -> None:
     labels = np.random.default_rng(9).integers(0, 2, 4000).astype(np.float32)
-    outcome = retrain(_dataset(4000, labels=labels), _base_rate(0.5), GATE, FAST)
+    outcome = retrain(_dataset(4000, labels=labels), _base_rate(0.5), GATE, FAST, DECIDE)
     assert not outcome.accepted
     assert any("below the floor" in r for r in outcome.reasons)
     assert outcome.model is not None  # trained, then refused
@@ -105,6 +112,7 @@ def test_a_training_part_with_one_class_is_rejected() -> None:
         _base_rate(0.5),
         GATE,
         FAST,
+        DECIDE,
     )
     assert outcome.reasons == ["the training part has only one class: nothing to learn"]
 
@@ -113,5 +121,18 @@ def test_point_in_time_share_is_reported() -> None:
     data = _dataset(600)
     known = np.arange(600) % 4 != 0
     data = TrainingSet(data.x, data.y, data.event_time_ms, known)
-    outcome = retrain(data, _base_rate(0.1), GateConfig(min_labels=10_000), FAST)
+    outcome = retrain(data, _base_rate(0.1), GateConfig(min_labels=10_000), FAST, DECIDE)
     assert outcome.metrics["point_in_time_share"] == 0.75
+
+
+def test_a_model_of_another_task_is_refused_before_training() -> None:
+    def trainer(rows: object, params: object) -> object:
+        raise AssertionError("nothing may be trained")
+
+    recipe = dataclasses.replace(FAST, trainer=trainer, task="regression")
+    outcome = retrain(_dataset(600), _base_rate(0.1), GATE, recipe, DECIDE)
+    assert not outcome.accepted and outcome.model is None
+    assert outcome.reasons == [
+        "retraining gates judge binary models; a regression model's gates come with per-task "
+        "judging"
+    ]

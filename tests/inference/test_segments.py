@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from inference.gate import GateConfig
-from inference.retraining import RetrainConfig, TrainingSet, retrain
+from inference.golden import project_set
+from inference.retraining import Recipe, TrainingSet, retrain
 from inference.segments import metric_name, segment_gate
-from inference.synthetic import labelled_dataset, true_probability
-from inference.training import TrainConfig
-from streams.worker.pipeline import PipelineConfig
+from inference.training import train
+from tests.support.projects import FRAUD, labelled_dataset, true_probability
 
-DECIDE = PipelineConfig()  # review from 0.3, decline from 0.7
+DECIDE = FRAUD.decider("scorer")  # review from 0.3, decline from 0.7 (the positive call)
 CONFIG = GateConfig(segment_min_rows=500, segment_min_positives=30)
 NAMES = np.array(["retail", "gaming", "travel", None], dtype=object)
 
@@ -32,7 +32,7 @@ def test_a_candidate_as_good_as_the_primary_passes_every_segment() -> None:
     m = decision.metrics
     assert m["segment_none_rows"] == np.sum(segments == None)  # noqa: E711 (numpy compare)
     assert abs(m["segment_travel_candidate_auc"] - m["segment_travel_primary_auc"]) < 0.05
-    assert m["segment_retail_candidate_decline_rate"] >= 0
+    assert m["segment_retail_candidate_positive_rate"] >= 0
     assert set(m) >= {f"segment_{s}_positives" for s in ("retail", "gaming", "travel", "none")}
 
 
@@ -58,10 +58,10 @@ def test_a_candidate_that_declines_one_segment_more_is_refused_naming_it() -> No
     decision = segment_gate(candidate, scores, y, segments, DECIDE, CONFIG)
     assert not decision.accepted
     m = decision.metrics
-    gap = m["segment_gaming_candidate_decline_rate"] - m["segment_gaming_primary_decline_rate"]
+    gap = m["segment_gaming_candidate_positive_rate"] - m["segment_gaming_primary_positive_rate"]
     assert gap > 0.05
     assert any(
-        r.startswith("segment 'gaming': the candidate declines ") and "a gap of more than 5.0%" in r
+        r.startswith("segment 'gaming': the candidate calls ") and "a gap of more than 5.0%" in r
         for r in decision.reasons
     ), decision.reasons
     assert not any("retail" in r or "travel" in r for r in decision.reasons)
@@ -73,7 +73,7 @@ def test_a_small_segment_is_reported_and_not_judged() -> None:
     strict = GateConfig(segment_min_rows=1000)  # every segment has about 400 rows
     decision = segment_gate(candidate, scores, y, segments, DECIDE, strict)
     assert decision.accepted
-    assert decision.metrics["segment_travel_candidate_decline_rate"] == 1.0
+    assert decision.metrics["segment_travel_candidate_positive_rate"] == 1.0
 
 
 def test_metric_names_are_tidy() -> None:
@@ -94,8 +94,9 @@ def test_retraining_runs_every_gate_and_a_sound_candidate_passes_them() -> None:
         return np.full(len(rows), float(y.mean()))
 
     gate = GateConfig(min_labels=500, min_positives=20, segment_min_positives=10)
-    fast = RetrainConfig(train=TrainConfig(epochs=12))
-    outcome = retrain(data, primary, gate, fast, decisions=DECIDE)
+    fast = Recipe(train, {"epochs": 12}, FRAUD.layout.columns)
+    golden = project_set(FRAUD)
+    outcome = retrain(data, primary, gate, fast, DECIDE, golden)
     assert outcome.accepted, outcome.reasons
     m = outcome.metrics
     assert golden_asked == [1500, 200]  # the holdout, then the golden set
@@ -105,7 +106,7 @@ def test_retraining_runs_every_gate_and_a_sound_candidate_passes_them() -> None:
     # The same set with a candidate that declines everything: every gate says why.
     refusing = GateConfig(min_labels=500, min_positives=20, segment_min_rows=100,
                           segment_min_positives=5, golden_max_flips=0, segment_auc_margin=0.0,
-                          segment_decline_margin=0.0)  # fmt: skip
-    strict = retrain(data, lambda r: np.full(len(r), 0.99), refusing, fast, decisions=DECIDE)
+                          segment_positive_margin=0.0)  # fmt: skip
+    strict = retrain(data, lambda r: np.full(len(r), 0.99), refusing, fast, DECIDE, golden)
     assert not strict.accepted
     assert sum(r.startswith("segment '") for r in strict.reasons) == 4  # one per segment
