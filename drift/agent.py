@@ -44,7 +44,7 @@ from drift.durable import changelogs_of
 from drift.label_agent import label_agent
 from drift.metrics import DriftMetrics
 from drift.schedule import SCHEDULE_TICK, RetrainingSchedule
-from drift.settings import STATUS_KEY, DriftAgentSettings
+from drift.settings import DriftAgentSettings, status_key_of
 from drift.state import Applied, Closed, DriftState
 from drift.status import snapshot
 from drift.summary import RepositoryReferences
@@ -104,7 +104,7 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
         broker_session_timeout=agent.session_timeout_s,
         broker_heartbeat_interval=agent.session_timeout_s / 5,
     )
-    codec = settings.registry.codec
+    codec = settings.codec
     summary_codec = codec("window_summary", logical_types=False)
     alert_codec = codec("drift_alert", logical_types=False)
     request_codec = codec("retraining_request", logical_types=False)
@@ -130,7 +130,7 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
     metrics.threshold.labels("share").set(detectors.missing_share_threshold)
     state = DriftState(
         table("windows"), table("versions"), table("policies"),
-        RepositoryReferences(settings.model_repository),
+        RepositoryReferences(settings.model_repository, settings.use_case().layout.columns),
         settings.window, settings.detectors, settings.policy,
     )  # fmt: skip
 
@@ -214,15 +214,17 @@ def create_app(settings: DriftAgentSettings, metrics: DriftMetrics | None = None
             await summaries.send(key=SCHEDULE_TICK + name.encode(), value=b"", partition=partition)
 
     store = settings.redis.async_client()
+    status_key = status_key_of(settings.use_case().name)
 
     @app.timer(agent.status_every_s)
     async def write_status() -> None:
         try:
-            await store.set(STATUS_KEY, json.dumps(snapshot(state, settings.detectors)))
+            await store.set(status_key, json.dumps(snapshot(state, settings.detectors)))
         except Exception as exc:  # status is a convenience; the agent goes on without it
             log.info("status not written: %s", exc)
 
-    if agent.label_join:
+    # The error watch judges a binary call (drift/labels.py): another task's comes per task.
+    if agent.label_join and settings.use_case().task == "binary":
         label_agent(app, settings, metrics, alerts_topic, alert_codec, dead_letter)
 
     @app.task

@@ -5,21 +5,22 @@ Everything runs in-process on the real code path, without Kafka:
 
 1. events drawn exactly as `streamscore simulate` draws them (:func:`simulated_rows`: the
    simulator's generators and chunks, without building a dict per event);
-2. model input rows as the scoring worker builds them: the event's features as Avro carries
-   them (booleans and ints truncated), then the entity's features (the feature store's
-   defaults where an outage is simulated), scored by the model's TorchScript file, decided
-   with the worker's thresholds;
+2. model input rows as the scoring worker builds them (the project's input layout): the
+   event's fields as Avro carries them (booleans and ints truncated), then the entity's
+   features (the feature view's defaults where an outage is simulated), scored by the
+   model's file as Triton serves it, decided by the model's decider;
 3. the worker's :class:`~drift.summary.WindowAccumulator`, fed batches of :data:`BATCH` and
    drained after each into a :class:`~drift.state.DriftState` over plain dicts, which closes
    windows by watermark and runs the monitor and the retraining policy, as the drift agent
    does. The policy's clock (its cooldown) is event time: a stream replayed in real time.
 
 Streams (:class:`Scenario`): a stationary one, then after ``warmup`` windows, in the middle
-of a window, an abrupt or a gradual (over two windows) shift of one event feature by 0.5, 1
+of a window, an abrupt or a gradual (over two windows) shift of one event field by 0.5, 1
 and 2 standard deviations, and an outage in which a share of events is scored with default
-entity features. Each is run once, with the configured detectors and policy; the closed
-windows are kept, and drift/calibration_table.py replays them through monitors with one
-threshold changed at a time.
+entity features. The project is the fraud example unless told otherwise; the field is its
+demo's drift field (``simulation.drift``). Each is run once, with the configured detectors
+and policy; the closed windows are kept, and drift/calibration_table.py replays them through
+monitors with one threshold changed at a time.
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-import torch
 
 from drift.detectors import DetectorConfig
 from drift.monitor import FEATURES_MISSING
@@ -42,11 +42,11 @@ from drift.reference import Reference
 from drift.state import Applied, Closed, DriftState
 from drift.summary import RepositoryReferences, WindowAccumulator
 from drift.windows import WindowConfig
-from inference.repository import DEFAULT_MODEL, ModelRepository, ensure_default_model
-from schemas.features import EVENT_FEATURES
-from streams.features.store import DEFAULTS
-from streams.simulation.simulator import CHUNK, Drift, EventSimulator
-from streams.worker.pipeline import PipelineConfig
+from inference.repository import ModelRepository
+from inference.trainer import LocalModel
+from schemas.project import Project, load_project
+from streams.simulation.simulator import CHUNK, Drift, EventSimulator, check_drift, generator_of
+from streams.simulation.starter import prepare
 
 RATE = 1000.0  # events per second of event time: the demo's and the simulator's default
 ENTITIES = 1000  # `streamscore simulate`'s default pool
@@ -56,9 +56,6 @@ BLOCK = 64 * CHUNK  # events generated and scored at once (then cut into batches
 SIGMAS = (0.5, 1.0, 2.0)
 SIGMA = "\N{GREEK SMALL LETTER SIGMA}"
 OUTAGE_SHARE = 0.25
-_N_EVENT = len(EVENT_FEATURES)
-_INTS = [i for i, f in enumerate(EVENT_FEATURES) if f.avro_type in ("int", "long")]
-_BOOLS = [i for i, f in enumerate(EVENT_FEATURES) if f.avro_type == "boolean"]
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -67,29 +64,37 @@ def epoch_ms(moment: datetime) -> int:
 
 
 def simulated_rows(
-    seed: int, entities: int, drift: Drift | None, count: int, rate: float = RATE,
-    start: datetime = START, block: int = BLOCK,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
-    """(event times in epoch ms, float32 model input rows) of the first ``count`` events of
-    ``EventSimulator(seed, entities, drift, start, rate)``, ``block`` events at a time: the
-    same draws in the same order, event features as the worker decodes them."""
-    sim = EventSimulator(seed, entities, drift, start, rate)
+    project: Project, seed: int, entities: int, drift: Drift | None, count: int,
+    rate: float = RATE, start: datetime = START, block: int = BLOCK,
+    outage: tuple[int, float, np.random.Generator] | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:  # fmt: skip
+    """(event times in epoch ms, float32 model input rows, features missing) of the first
+    ``count`` events of ``EventSimulator(project, seed, entities, drift, start, rate)``,
+    ``block`` events at a time: the same draws in the same order, as the worker builds its
+    rows. ``outage`` (onset, share, rng): from event onset on, that share of events is
+    scored with the feature view's defaults."""
+    sim = EventSimulator(project, seed, entities, drift, start, rate)
     t0 = epoch_ms(sim.start)
-    times, rows = [], []
+    times, rows, flags = [], [], []
     for chunk in sim.chunks():
         first = chunk.first
         if first >= count:
             break
         index = np.arange(first, first + CHUNK)
-        x = chunk.full.copy()
-        x[:, _INTS] = np.trunc(x[:, _INTS])  # int(value) in the event
-        x[:, _BOOLS] = x[:, _BOOLS] != 0  # bool(value)
+        features = chunk.features.copy()
+        missing = np.zeros(CHUNK, dtype=bool)
+        if outage is not None:
+            onset, share, rng = outage
+            missing = (index >= onset) & (rng.random(CHUNK) < share)
+            features[missing] = project.feature_defaults
+        x = chunk.matrix(project, features)
         keep = min(CHUNK, count - first)
-        rows.append(x[:keep].astype(np.float32))
+        rows.append(x[:keep])
+        flags.append(missing[:keep])
         times.append(t0 + (index[:keep] * sim.ms_per_event).astype(np.int64))
         if sum(map(len, times)) >= block or first + CHUNK >= count:
-            yield np.concatenate(times), np.concatenate(rows)
-            times, rows = [], []
+            yield np.concatenate(times), np.concatenate(rows), np.concatenate(flags)
+            times, rows, flags = [], [], []
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +139,7 @@ class StreamResult:
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
+    project: Project
     feature: str
     seeds: tuple[int, ...]
     entities: int
@@ -158,33 +164,38 @@ class Calibration:
 
 
 def run_stream(
-    scenario: Scenario, model: Any, repository: Path, version: tuple[str, str], seed: int,
-    entities: int, window: WindowConfig, detectors: DetectorConfig, policy: PolicyConfig,
+    project: Project, scenario: Scenario, model: LocalModel, repository: Path,
+    version: tuple[str, str], seed: int, entities: int, window: WindowConfig,
+    detectors: DetectorConfig, policy: PolicyConfig,
 ) -> StreamResult:  # fmt: skip
     """``scenario`` through the worker's accumulator and the agent's state; its closed windows."""
     began = time.perf_counter()
     name, ver = version
-    references = RepositoryReferences(repository)
-    accumulator = WindowAccumulator(references, window, producer="calibration")
+    references = RepositoryReferences(repository, project.layout.columns)
+    accumulator = WindowAccumulator(references, window, producer="calibration",
+                                    feature_columns=project.layout.feature_columns)  # fmt: skip
     state = DriftState({}, {}, {}, references, window, detectors, policy)
-    decide = PipelineConfig().decision_index
-    outage = np.random.default_rng([seed, 7])
+    decider = project.decider(name)
+    outage = None
+    if scenario.missing_share and scenario.onset is not None:
+        outage = (scenario.onset, scenario.missing_share, np.random.default_rng([seed, 7]))
     closed: list[Closed] = []
-    first, now_s = 0, 0.0
-    for times, x in simulated_rows(seed, entities, scenario.drift, scenario.events):
-        missing = np.zeros(len(x), dtype=bool)
-        if scenario.missing_share and scenario.onset is not None:
-            after = np.arange(first, first + len(x)) >= scenario.onset
-            missing = after & (outage.random(len(x)) < scenario.missing_share)
-            x[missing, _N_EVENT:] = DEFAULTS
-        first += len(x)
-        with torch.no_grad():
-            scores = model(torch.from_numpy(x)).numpy().reshape(-1)
-        decisions = decide(scores)
+    now_s = 0.0
+    rows = simulated_rows(project, seed, entities, scenario.drift, scenario.events, outage=outage)
+    for times, x, missing in rows:
+        outputs = model.predict(x)
+        scores, decisions = decider.scores(outputs), decider.decide(outputs)
         for b in range(0, len(x), BATCH):
             part = slice(b, b + BATCH)
             counted = accumulator.add(
-                name, ver, times[part], x[part], scores[part], missing[part], decisions[part]
+                name,
+                ver,
+                times[part],
+                x[part],
+                scores[part],
+                missing[part],
+                decisions[part],
+                n_decisions=len(decider.names),
             )
             if not counted:
                 raise ValueError(f"{name}:{ver} has no reference distributions")
@@ -200,8 +211,9 @@ def run_stream(
 
 def calibrate(
     *,
+    project: Project | None = None,
     events: int | None = None,
-    feature: str = "merchant_risk",
+    feature: str | None = None,
     seed: int = 0,
     entities: int = ENTITIES,
     quick: bool = False,
@@ -215,9 +227,15 @@ def calibrate(
     when ``quick``): each seed has its own entity pool and events. ``events`` (rounded up to
     whole windows) is the length of each stationary stream: 1,000,000 by default, 100,000
     when ``quick``, which also shortens the warm-up and the horizon. Without ``repository``
-    the default model is trained into a temporary folder; with one, its newest version of
-    the default model is used (trained there first if there is none)."""
+    the project's first model is made (streams/simulation/starter.py) into a temporary
+    folder; with one, its newest version there is used (made first if there is none)."""
     began = time.perf_counter()
+    project = project or load_project()
+    if feature is None:
+        sim = project.spec.simulation
+        if sim is None or sim.drift is None:
+            raise ValueError(f"project {project.name} names no drift field: pass one")
+        feature = sim.drift.field
     window, detectors = window or WindowConfig(), detectors or DetectorConfig()
     policy = policy or PolicyConfig()
     if window.hop_s is not None:
@@ -231,19 +249,26 @@ def calibrate(
     if not seeds or events < 1:
         raise ValueError("calibration needs events >= 1 and repeats >= 1")
     streams = scenarios(feature, stationary, warmup, horizon, per_window)
+    generator = generator_of(project)
+    for stream in streams:  # a field the simulator cannot shift: refused before any training
+        if stream.drift is not None:
+            check_drift(project, generator, stream.drift)
     with tempfile.TemporaryDirectory(prefix="streamscore-calibration-") as tmp:
         root = repository or Path(tmp)
-        version = (DEFAULT_MODEL, str(ensure_default_model(root)))
-        reference = ModelRepository(root).reference(*version)
+        repo = ModelRepository(root)
+        name = project.default_model.name
+        prepare(project, repo)
+        version = (name, str(repo.versions(name)[-1]))
+        reference = repo.reference(*version)
         if reference is None:
             raise ValueError(f"{version[0]}:{version[1]} in {root} has no reference.json")
-        model = ModelRepository(root).load(version[0], int(version[1]))
+        model = repo.load(*version)
         results = [
-            run_stream(s, model, root, version, k, entities, window, detectors, policy)
+            run_stream(project, s, model, root, version, k, entities, window, detectors, policy)
             for s in streams
             for k in seeds
         ]
     return Calibration(
-        feature, seeds, entities, version, reference, window, detectors, policy, warmup,
+        project, feature, seeds, entities, version, reference, window, detectors, policy, warmup,
         horizon, results, time.perf_counter() - began,
     )  # fmt: skip

@@ -29,10 +29,10 @@ import torch
 from drift.calibration import BATCH, OUTAGE_SHARE, RATE, SIGMA, Calibration, StreamResult
 from drift.monitor import Monitor
 from drift.policy import RetrainingPolicy
-from drift.reference import SCORE, WATCHED
+from drift.reference import SCORE
 from drift.stats import ks, psi
 from infra.config import Section
-from streams.simulation.simulator import feature_sigma
+from streams.simulation.simulator import field_sigma, generator_of
 
 # detector, the DetectorConfig field it is tuned by, the values tried (the configured one too)
 GRID: tuple[tuple[str, str, tuple[float, ...]], ...] = (
@@ -137,12 +137,12 @@ def grid(cal: Calibration) -> list[GridRow]:
 
 def stationary_maxima(cal: Calibration) -> tuple[list[tuple[float, str]], tuple[float, str]]:
     """The largest PSIs (top three columns) and KS statistic of any stationary window."""
-    ref, best_psi, best_ks = cal.reference, dict.fromkeys(WATCHED, 0.0), (0.0, "")
+    ref, best_psi, best_ks = cal.reference, dict.fromkeys(cal.reference.names, 0.0), (0.0, "")
     for result in cal.streams:
         if result.scenario.onset is not None:
             continue
         for closed in result.closed:
-            for i, column in enumerate(WATCHED):
+            for i, column in enumerate(ref.names):
                 b = ref.bins_of(i)
                 counts = closed.window.counts[i, :b]
                 best_psi[column] = max(best_psi[column], psi(ref.counts[i, :b], counts)[0])
@@ -218,7 +218,7 @@ def render(cal: Calibration, command: str) -> str:
     seconds = cal.seconds + time.perf_counter() - began
     per_window = cal.window_events
     onset = next(s.scenario.onset for s in cal.streams if s.scenario.onset is not None)
-    sigma = feature_sigma()[cal.feature]
+    sigma = field_sigma(cal.project, generator_of(cal.project))[cal.feature]
     changed = _changed(cal.window, cal.detectors, cal.policy)
     top_psi, top_ks = stationary_maxima(cal)
     names = [n for n, r in _by_scenario(cal).items() if r[0].scenario.onset is not None]
@@ -226,7 +226,8 @@ def render(cal: Calibration, command: str) -> str:
     head = [
         f"Produced by `{command}` in {seconds:.0f} s on {machine()}.",
         "",
-        f"Model {cal.model[0]}:{cal.model[1]} (`ensure_default_model`); every stream once per "
+        f"Project {cal.project.name}, model {cal.model[0]}:{cal.model[1]} (its starter); every "
+        "stream once per "
         f"seed {seeds} (each seed its own {cal.entities:,} entities and events); "
         f"{RATE:,.0f} events/s of event time; {cal.window.size_s:g} s tumbling windows "
         f"({per_window:,} events), {cal.window.allowed_lateness_s:g} s allowed lateness; "

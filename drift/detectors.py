@@ -80,6 +80,13 @@ class DetectorConfig(Section):
         description="Share of a window's events scored with default entity features that "
         "raises an (operational) alert.",
     )
+    stale_share_threshold: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="Share of a window's events whose entity features were older than the "
+        "feature view's ttl that raises an (operational) alert.",
+    )
 
 
 def psi_detector(reference: np.ndarray, config: DetectorConfig) -> PSI:

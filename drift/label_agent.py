@@ -29,8 +29,10 @@ def label_agent(
     from drift.error_watch import ErrorWatch
 
     topics = settings.topics
+    project = settings.use_case()
+    field = project.spec.labels.field
     n = _partitions(settings, topics.labels)
-    codec = settings.registry.codec
+    codec = settings.codec
     label_codec = codec("label", logical_types=False)
     prediction_codec = codec("prediction", logical_types=False)
     joins = _table(app, settings.kafka, "joins", n)
@@ -68,7 +70,11 @@ def label_agent(
                     metrics.labels.labels("full").inc()
                     continue
                 if is_label:
-                    match = join.add_label(record["event_id"], int(record["label"]), now)
+                    outcome = project.outcome(record[field])
+                    if outcome is None:
+                        metrics.labels.labels("undecodable").inc()
+                        continue
+                    match = join.add_label(record["event_id"], int(outcome), now)
                 else:
                     match = join.add_prediction(
                         record["event_id"], record["model_name"], record["model_version"],

@@ -9,8 +9,10 @@ the drift agent (and by calibration). For a window of at least ``min_window_even
 * ADWIN reads the stream of per-window score PSIs and reports a sustained RISE of it, the
   slow creep that each window alone keeps under ``psi_threshold``;
 * Page-Hinkley reads the stream of per-window shares of events scored with default entity
-  features, and a plain threshold judges each window's share. Both are operational findings
-  (``retrain=False``): retraining cannot fix a feature store that lost its data.
+  features, and a plain threshold judges each window's share; the same two watch the share
+  of events whose features were stale (older than the feature view's ttl). All are
+  operational findings (``retrain=False``): retraining cannot fix a feature store that lost
+  its data, or a feature pipeline that stopped writing.
 
 A smaller window yields no findings and feeds no detector. A monitor pickles (the agent keeps
 ``pickle.dumps(monitor)`` in a table) and a restored one behaves exactly as the original.
@@ -23,16 +25,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from drift.detectors import DetectorConfig, adwin, ks_detector, page_hinkley, psi_detector
-from drift.reference import SCORE, WATCHED, Reference
+from drift.reference import SCORE, Reference
 
 FEATURES_MISSING = "features_missing"
+FEATURES_STALE = "features_stale"
 
 
 @dataclass(frozen=True, slots=True)
 class WindowCounts:
     """A closed window of one model version, as the agent merged it. ``counts`` is
-    (len(WATCHED), n_bins) on the reference's bins; entity-feature columns count only the
-    rows whose features were present."""
+    (watched columns, n_bins) on the reference's bins; feature-view columns count only the
+    rows whose features were present and fresh."""
 
     model_name: str
     model_version: str
@@ -40,16 +43,23 @@ class WindowCounts:
     end_ms: int
     events: int
     features_missing: int
-    decisions: tuple[int, int, int]
+    decisions: tuple[int, ...]
     counts: np.ndarray
+    features_stale: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.features_missing <= self.events:
             raise ValueError("features_missing must be between 0 and events")
+        if not 0 <= self.features_stale <= self.events:
+            raise ValueError("features_stale must be between 0 and events")
 
     @property
     def missing_share(self) -> float:
         return self.features_missing / self.events if self.events else 0.0
+
+    @property
+    def stale_share(self) -> float:
+        return self.features_stale / self.events if self.events else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +80,15 @@ class Monitor:
     """Detectors of one model version, with the state they carry across its windows."""
 
     def __init__(self, reference: Reference, config: DetectorConfig):
-        if reference.names != WATCHED:
-            raise ValueError(f"reference columns {reference.names} are not {WATCHED}")
         self.reference = reference
         self.config = config
-        self._bins = [reference.bins_of(i) for i in range(len(WATCHED))]
+        self._bins = [reference.bins_of(i) for i in range(len(reference.names))]
         columns = [reference.counts[i, :b] for i, b in enumerate(self._bins)]
         self._psi = [psi_detector(c, config) for c in columns]
         self._ks = [ks_detector(c, config) for c in columns]
         self._score_adwin = adwin(config)
         self._missing_ph = page_hinkley(config)
+        self._stale_ph = page_hinkley(config)
         # (column, detector) → statistic of the last evaluated window, alert or not: the
         # agent's gauges and `drift status` show them beside the thresholds.
         self.last: dict[tuple[str, str], float] = {}
@@ -95,10 +104,12 @@ class Monitor:
             return []
         self.last = {}
         self.last[(FEATURES_MISSING, "share")] = window.missing_share
+        self.last[(FEATURES_STALE, "share")] = window.stale_share
         findings: list[Finding] = []
-        for i, name in enumerate(WATCHED):
+        for i, name in enumerate(self.reference.names):
             findings.extend(self._column(i, name, window.counts[i, : self._bins[i]]))
         findings.extend(self._missing(window))
+        findings.extend(self._stale(window))
         return findings
 
     def _column(self, i: int, name: str, counts: np.ndarray) -> list[Finding]:
@@ -151,4 +162,21 @@ class Monitor:
         if share >= self.config.missing_share_threshold:
             threshold = self.config.missing_share_threshold
             out.append(Finding(FEATURES_MISSING, "share", share, threshold, dict(evidence), False))
+        return out
+
+    def _stale(self, window: WindowCounts) -> list[Finding]:
+        share, out = window.stale_share, []
+        detector = getattr(self, "_stale_ph", None)
+        if detector is None:  # a monitor pickled before stale shares were watched
+            detector = self._stale_ph = page_hinkley(self.config)
+        detector.update(share)
+        evidence = {"events": float(window.events), "features_stale": float(window.features_stale)}
+        if detector.drift_detected:
+            threshold = self.config.page_hinkley_threshold
+            out.append(
+                Finding(FEATURES_STALE, "page_hinkley", share, threshold, dict(evidence), False)
+            )
+        if share >= self.config.stale_share_threshold:
+            threshold = self.config.stale_share_threshold
+            out.append(Finding(FEATURES_STALE, "share", share, threshold, dict(evidence), False))
         return out

@@ -1,16 +1,17 @@
 """Reference distributions: what a model version saw at training time, kept beside it.
 
 Every exported version has a ``reference.json`` in its folder of the model repository
-(inference/repository.py). For each watched column (every model input, then the score) it
-holds the bin edges, the reference counts on those bins and summary quantiles. A scoring
+(inference/repository.py). For each watched column (every column of the project's input
+layout, then the score) it holds the bin edges, the reference counts on those bins and
+summary quantiles. A scoring
 worker bins what it sees on the SAME edges (:meth:`Reference.histogram`), so a window is a
 small array of counts, and the drift agent compares it with :attr:`Reference.counts`.
 
 Edges are the inner deciles of the training data. A column with at most ``n_bins`` distinct
-values (``is_foreign``, ``items``) gets one bin per value instead, with edges half-way
-between them, so that a discrete column never collapses into one bin. Bin ``k`` of a column
-holds the values ``v`` with exactly ``k`` edges ``<= v``; values beyond the training range
-fall in the first or last bin.
+values (a boolean, a small count, a one-hot column) gets one bin per value instead, with
+edges half-way between them, so that a discrete column never collapses into one bin. Bin
+``k`` of a column holds the values ``v`` with exactly ``k`` edges ``<= v``; values beyond the
+training range fall in the first or last bin.
 """
 
 from __future__ import annotations
@@ -22,10 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from schemas.features import FEATURE_NAMES
-
 SCORE = "score"
-WATCHED: tuple[str, ...] = (*FEATURE_NAMES, SCORE)
 N_BINS = 10
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 FILE_NAME = "reference.json"
@@ -50,18 +48,27 @@ class Reference:
     quantiles: dict[str, list[float]]
 
     @classmethod
-    def build(cls, x: np.ndarray, scores: np.ndarray, n_bins: int = N_BINS) -> Reference:
-        """The reference of a model from its training rows ``x`` and its scores on them."""
+    def build(
+        cls, x: np.ndarray, scores: np.ndarray, inputs: tuple[str, ...], n_bins: int = N_BINS
+    ) -> Reference:
+        """The reference of a model from its training rows ``x`` (one column per name of
+        ``inputs``, the project's layout) and its scores on them."""
+        watched = (*inputs, SCORE)
         columns = np.column_stack([x, np.asarray(scores).reshape(-1)]).astype(np.float64)
-        if columns.shape[1] != len(WATCHED) or len(columns) == 0:
-            raise ValueError(f"need rows of {len(WATCHED) - 1} features and a score each")
+        if columns.shape[1] != len(watched) or len(columns) == 0:
+            raise ValueError(f"need rows of {len(inputs)} inputs and a score each")
         edges = tuple(_edges(columns[:, i], n_bins) for i in range(columns.shape[1]))
-        partial = cls(WATCHED, edges, np.zeros((len(WATCHED), n_bins), np.int64), {})
+        partial = cls(watched, edges, np.zeros((len(watched), n_bins), np.int64), {})
         quantiles = {
             name: [float(q) for q in np.quantile(columns[:, i], QUANTILES)]
-            for i, name in enumerate(WATCHED)
+            for i, name in enumerate(watched)
         }
-        return cls(WATCHED, edges, partial.histogram(columns), quantiles)
+        return cls(watched, edges, partial.histogram(columns), quantiles)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The watched input columns (every name but the score)."""
+        return self.names[:-1]
 
     @property
     def n_bins(self) -> int:
@@ -102,8 +109,8 @@ class Reference:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Reference:
         names = tuple(data["names"])
-        if names != WATCHED:
-            raise ValueError(f"reference columns {names} are not this build's {WATCHED}")
+        if not names or names[-1] != SCORE:
+            raise ValueError(f"reference columns {names} do not end with the {SCORE}")
         counts = np.asarray(data["counts"], dtype=np.int64)
         edges = tuple(np.asarray(e, dtype=np.float64) for e in data["edges"])
         if counts.shape[0] != len(names) or any(len(e) >= counts.shape[1] for e in edges):

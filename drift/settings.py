@@ -21,7 +21,10 @@ from infra.settings import ServicesSettings, default_model_repository
 from streams.client.settings import ClientSettings
 from streams.worker.settings import RedisConfig
 
-STATUS_KEY = "streamscore:drift:status"
+
+def status_key_of(project: str) -> str:
+    """The Redis key of the agent's status (`drift status` reads it), per project."""
+    return f"streamscore:{project}:drift:status"
 
 
 class AgentConfig(Section):

@@ -33,7 +33,7 @@ import numpy as np
 from drift.detectors import DetectorConfig
 from drift.monitor import Finding, Monitor, WindowCounts
 from drift.policy import PolicyConfig, RetrainingPolicy, request_id
-from drift.reference import WATCHED, Reference
+from drift.reference import Reference
 from drift.windows import WindowConfig
 
 _ALERT_NS = uuid.UUID("6f0b7f0e-4a53-4c8e-9d0e-2f5d3e1a7c11")
@@ -99,7 +99,7 @@ class DriftState:
         if ref is None:
             return Applied.UNKNOWN_VERSION
         counts = np.asarray(summary["counts"], dtype=np.int64)
-        if summary["n_bins"] != ref.n_bins or counts.size != len(WATCHED) * ref.n_bins:
+        if summary["n_bins"] != ref.n_bins or counts.size != len(ref.names) * ref.n_bins:
             return Applied.MISMATCH
         vkey, start = f"{name}:{version}", int(summary["window_start"])
         info = self.versions.get(vkey) or {
@@ -118,8 +118,8 @@ class DriftState:
         wkey = f"{vkey}:{start}"
         current = self.windows.get(wkey) or {
             "start": start, "end": int(summary["window_end"]), "events": 0,
-            "features_missing": 0, "decisions": [0, 0, 0], "counts": [0] * counts.size,
-            "applied": {},
+            "features_missing": 0, "features_stale": 0, "decisions": [],
+            "counts": [0] * counts.size, "applied": {},
         }  # fmt: skip
         producer, seq = summary["producer"], int(summary["seq"])
         if current["applied"].get(producer, 0) >= seq:
@@ -129,9 +129,9 @@ class DriftState:
             **current,
             "events": current["events"] + int(summary["events"]),
             "features_missing": current["features_missing"] + int(summary["features_missing"]),
-            "decisions": [
-                a + int(b) for a, b in zip(current["decisions"], summary["decisions"], strict=True)
-            ],
+            "features_stale": current.get("features_stale", 0)
+            + int(summary.get("features_stale", 0)),
+            "decisions": _added(current["decisions"], summary["decisions"]),
             "counts": (np.asarray(current["counts"], np.int64) + counts).tolist(),
             "applied": {**current["applied"], producer: seq},
         }
@@ -201,7 +201,8 @@ class DriftState:
             window = WindowCounts(
                 name, version, start, data["end"], data["events"], data["features_missing"],
                 tuple(data["decisions"]),
-                np.asarray(data["counts"], np.int64).reshape(len(WATCHED), -1),
+                np.asarray(data["counts"], np.int64).reshape(len(monitor.reference.names), -1),
+                data.get("features_stale", 0),
             )  # fmt: skip
             findings = monitor.evaluate(window)
             judged = window.events >= self.detectors.min_window_events
@@ -252,3 +253,11 @@ class DriftState:
             "evidence": {k: float(v) for k, v in finding.evidence.items()},
             "raised_at": int(now_s * 1000),
         }
+
+
+def _added(current: list[int], more: list[int]) -> list[int]:
+    """Decision counts added up, the shorter list padded (a model's deciders count one slot
+    per decision; a summary never has fewer than the decisions it saw)."""
+    width = max(len(current), len(more))
+    padded = [*current, *[0] * (width - len(current))]
+    return [a + int(b) for a, b in zip(padded, [*more, *[0] * (width - len(more))], strict=True)]

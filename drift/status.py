@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from drift.detectors import DetectorConfig
-from drift.reference import WATCHED
 from drift.state import DriftState
 from drift.stats import psi
 
@@ -33,18 +32,19 @@ def snapshot(state: DriftState, detectors: DetectorConfig) -> dict[str, Any]:
         ref = state.references.get(name, version)
         if windows and ref is not None:
             current = windows[-1]
-            counts = np.asarray(current["counts"], np.int64).reshape(len(WATCHED), -1)
+            counts = np.asarray(current["counts"], np.int64).reshape(len(ref.names), -1)
             entry["window"] = {
                 "start": current["start"],
                 "end": current["end"],
                 "events": current["events"],
                 "features_missing": current["features_missing"],
+                "features_stale": current.get("features_stale", 0),
                 "columns": {
                     column: {
                         "psi": psi(ref.counts[i], counts[i])[0] if counts[i].sum() else None,
                         "samples": int(counts[i].sum()),
                     }
-                    for i, column in enumerate(WATCHED)
+                    for i, column in enumerate(ref.names)
                 },
             }
         versions[vkey] = entry

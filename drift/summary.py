@@ -19,9 +19,14 @@ of another), so the latest event time overall would close windows whose events a
 their way; the lowest one is a time before which every event has been counted. A partition
 that went quiet stops holding it back after ``idle_close_s``.
 
-An entity-feature column counts only the events whose entity features were found: an event
-scored with defaults is counted in ``features_missing`` instead, which has its own detector,
-so that a feature-store outage reads as what it is and not as a shift of eight features.
+A feature-view column counts only the events whose entity features were found and fresh: an
+event scored with defaults is counted in ``features_missing`` (or ``features_stale``)
+instead, each with its own detector, so that a feature-store outage reads as what it is and
+not as a shift of every feature.
+
+The columns are the project's input layout, then the score: a version's reference must
+watch those very columns (else it is not monitored, with a log line). Decisions are counted
+per decision index of the model's decider.
 """
 
 from __future__ import annotations
@@ -33,23 +38,18 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
 
-from drift.reference import FILE_NAME, WATCHED, Reference
+from drift.reference import FILE_NAME, SCORE, Reference
 from drift.windows import WindowConfig
 from infra.config import Section
-from schemas.features import ENTITY_FEATURE_NAMES, EVENT_FEATURE_NAMES
 
 log = logging.getLogger(__name__)
-
-_ENTITY_COLUMNS = slice(
-    len(EVENT_FEATURE_NAMES), len(EVENT_FEATURE_NAMES) + len(ENTITY_FEATURE_NAMES)
-)
 
 
 class MonitoringConfig(Section):
@@ -61,17 +61,20 @@ class MonitoringConfig(Section):
     flush_s: float = Field(1.0, gt=0, description="How often window summaries are published.")
 
 
-_N_COLS = len(WATCHED)
 _RECHECK_S = 10.0  # how long "this version has no reference" is believed
 _PROGRESS_EVERY_S = 0.1
 
 
 class RepositoryReferences:
     """References read from the model repository, once per version (a version never changes
-    once exported); a version without one is asked again after a few seconds."""
+    once exported); a version without one is asked again after a few seconds. Given the
+    layout's ``columns``, a reference that watches other columns is no reference here."""
 
-    def __init__(self, root: Path, clock: Any = time.monotonic) -> None:
+    def __init__(
+        self, root: Path, columns: tuple[str, ...] | None = None, clock: Any = time.monotonic
+    ) -> None:
         self.root = root
+        self.watched = None if columns is None else (*columns, SCORE)
         self._clock = clock
         self._known: dict[tuple[str, str], Reference] = {}
         self._absent: dict[tuple[str, str], float] = {}
@@ -90,6 +93,12 @@ class RepositoryReferences:
             log.warning("no %s for %s:%s in %s: not monitored", FILE_NAME, name, version, self.root)
         except (ValueError, KeyError, OSError) as exc:
             log.error("unreadable reference of %s:%s: %s", name, version, exc)
+        if ref is not None and self.watched is not None and ref.names != self.watched:
+            log.error(
+                "the reference of %s:%s watches %d columns, not the project's %d: not monitored",
+                name, version, len(ref.names), len(self.watched),
+            )  # fmt: skip
+            ref = None
         if ref is None:
             self._absent[key] = self._clock()
             return None
@@ -100,9 +109,10 @@ class RepositoryReferences:
 @dataclass(slots=True)
 class _Window:
     counts: np.ndarray
+    decisions: np.ndarray
     events: int = 0
     features_missing: int = 0
-    decisions: np.ndarray = field(default_factory=lambda: np.zeros(3, np.int64))
+    features_stale: int = 0
     max_event_time: int = 0
 
 
@@ -120,8 +130,13 @@ class WindowAccumulator:
         window: WindowConfig,
         producer: str | None = None,
         partitions: int | None = None,
+        feature_columns: np.ndarray | None = None,
     ) -> None:
         self.references = references
+        # The input columns that come from the feature store (schemas/project/layout.py).
+        self.feature_columns = (
+            np.empty(0, dtype=np.int64) if feature_columns is None else feature_columns
+        )
         self.window = window
         self.producer = producer or producer_id()
         self.partitions = partitions  # of the events topic, when known: see watermark()
@@ -144,78 +159,92 @@ class WindowAccumulator:
         decisions: np.ndarray,
         partitions: np.ndarray | None = None,
         track: bool = True,
+        stale: np.ndarray | None = None,
+        n_decisions: int = 3,
     ) -> bool:
-        """Count one batch: its feature rows ``x`` (n, features), the primary's ``scores``,
-        which rows had no entity features, each row's decision index (0 approve, 1 review,
-        2 decline) and input partition (None: one partition). ``track=False`` leaves the
-        partitions' progress as it was (see :meth:`progress_due`). False when the version has
-        no reference (not counted)."""
+        """Count one batch: its input rows ``x`` (n, columns), the model's ``scores``, which
+        rows had no entity features (``missing``) or stale ones (``stale``), each row's
+        decision index (of ``n_decisions``) and input partition (None: one partition).
+        ``track=False`` leaves the partitions' progress as it was (see
+        :meth:`progress_due`). False when the version has no reference (not counted)."""
         if track:
             self._progress(times_ms, partitions)
         ref = self.references.get(model_name, model_version)
         if ref is None:
             self.unmonitored += len(x)
             return False
-        n_bins = ref.n_bins
-        stride = _N_COLS * n_bins + 1  # the extra slot takes what is not counted
+        n_bins, n_cols = ref.n_bins, len(ref.names)
+        stride = n_cols * n_bins + 1  # the extra slot takes what is not counted
         # One watched column per row, so that each searchsorted reads contiguous memory and
         # the bins come out ready for one bincount.
-        columns = np.empty((_N_COLS, len(x)), dtype=np.float64)
+        columns = np.empty((n_cols, len(x)), dtype=np.float64)
         columns[:-1] = x.T
         columns[-1] = np.reshape(scores, -1)
         flat = ref.bin_columns(columns)
-        flat += self._offsets(n_bins)
-        flat[_ENTITY_COLUMNS][:, missing] = stride - 1
+        flat += self._offsets(n_cols, n_bins)
+        stale = np.zeros(len(x), dtype=bool) if stale is None else stale
+        defaulted = missing | stale if stale.any() else missing
+        if len(self.feature_columns) and defaulted.any():
+            flat[np.ix_(self.feature_columns, np.flatnonzero(defaulted))] = stride - 1
         times = np.asarray(times_ms, dtype=np.int64)
         rows, starts = self.window.assign(times)
+        nd = max(n_decisions, int(decisions.max(initial=-1)) + 1)
         if len(rows) == len(times) and starts.min() == starts.max():
             # The common case: one tumbling window holds the whole batch; no regrouping.
             counts = np.bincount(flat.ravel(), minlength=stride)
-            decided = np.bincount(decisions, minlength=3)
-            self._into(model_name, model_version, int(starts[0]), n_bins, counts, len(times),
-                       int(missing.sum()), decided, int(times.max()))  # fmt: skip
+            decided = np.bincount(decisions, minlength=nd)
+            self._into(model_name, model_version, int(starts[0]), (n_cols, n_bins), counts,
+                       len(times), int(missing.sum()), int(stale.sum()), decided,
+                       int(times.max()))  # fmt: skip
             return True
         uniq, slot = np.unique(starts, return_inverse=True)
         flat, times = flat[:, rows], times[rows]
-        missing, decisions = missing[rows], decisions[rows]
+        missing, stale, decisions = missing[rows], stale[rows], decisions[rows]
         n_win = len(uniq)
         index = (slot[None, :] * stride + flat).ravel()
         all_counts = np.bincount(index, minlength=n_win * stride).reshape(n_win, stride)
         events = np.bincount(slot, minlength=n_win)
         absent = np.bincount(slot, weights=missing, minlength=n_win)
-        decided_by = np.bincount(slot * 3 + decisions, minlength=n_win * 3).reshape(n_win, 3)
+        old = np.bincount(slot, weights=stale, minlength=n_win)
+        decided_by = np.bincount(slot * nd + decisions, minlength=n_win * nd).reshape(n_win, nd)
         for k, start in enumerate(uniq.tolist()):
             latest = int(times[slot == k].max())
-            self._into(model_name, model_version, start, n_bins, all_counts[k], int(events[k]),
-                       int(absent[k]), decided_by[k], latest)  # fmt: skip
+            self._into(model_name, model_version, start, (n_cols, n_bins), all_counts[k],
+                       int(events[k]), int(absent[k]), int(old[k]), decided_by[k],
+                       latest)  # fmt: skip
         return True
 
     @staticmethod
     @functools.cache
-    def _offsets(n_bins: int) -> np.ndarray:
+    def _offsets(n_cols: int, n_bins: int) -> np.ndarray:
         """Where each column's bins start in a flat (columns x n_bins) count array."""
-        return (np.arange(_N_COLS) * n_bins)[:, None]
+        return (np.arange(n_cols) * n_bins)[:, None]
 
     def _into(
         self,
         name: str,
         version: str,
         start: int,
-        n_bins: int,
+        shape: tuple[int, int],
         counts: np.ndarray,
         events: int,
         missing: int,
+        stale: int,
         decided: np.ndarray,
         latest: int,
     ) -> None:
         """Add one window's part of a batch (``counts`` with its trailing discard slot)."""
         w = self._open.get((name, version, start))
         if w is None:
-            w = self._open[(name, version, start)] = _Window(np.zeros((_N_COLS, n_bins), np.int64))
-        w.counts += counts[:-1].reshape(_N_COLS, n_bins)
+            w = _Window(np.zeros(shape, np.int64), np.zeros(len(decided), np.int64))
+            self._open[(name, version, start)] = w
+        w.counts += counts[:-1].reshape(shape)
         w.events += events
         w.features_missing += missing
-        w.decisions += decided
+        w.features_stale += stale
+        if len(decided) > len(w.decisions):
+            w.decisions = np.pad(w.decisions, (0, len(decided) - len(w.decisions)))
+        w.decisions[: len(decided)] += decided
         w.max_event_time = max(w.max_event_time, latest)
 
     def _progress(self, times_ms: np.ndarray, partitions: np.ndarray | None) -> None:
@@ -283,6 +312,7 @@ class WindowAccumulator:
                     "watermark": watermark,
                     "events": w.events,
                     "features_missing": w.features_missing,
+                    "features_stale": w.features_stale,
                     "decisions": w.decisions.tolist(),
                     "n_bins": int(w.counts.shape[1]),
                     "counts": w.counts.ravel().tolist(),

@@ -10,7 +10,7 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
-from drift.settings import STATUS_KEY
+from drift.settings import status_key_of
 from infra.config import merge_sections
 from infra.settings import ServicesSettings
 from schemas.codec import codec_for
@@ -28,6 +28,7 @@ from tests.support.drift import (
 )
 from tests.support.kafka import consume, create_topics, produce
 from tests.support.models import set_routing
+from tests.support.projects import FRAUD
 from tests.support.samples import SAMPLES
 from tests.support.waiting import metric, wait_for
 
@@ -145,7 +146,7 @@ def test_a_sigkilled_agent_restarts_with_its_window_intact(
 
 def open_window_events(stack: ServicesSettings) -> int:
     """Events in the newest open window of scorer:1, from the status the agent writes."""
-    raw = redis.Redis(host=stack.host, port=stack.redis_port).get(STATUS_KEY)
+    raw = redis.Redis(host=stack.host, port=stack.redis_port).get(status_key_of(FRAUD.name))
     window = json.loads(raw or "{}").get("versions", {}).get("scorer:1", {}).get("window")
     return int(window["events"]) if window else 0
 
@@ -163,7 +164,7 @@ def test_labels_join_their_predictions_and_bad_input_never_stops_the_agent(
     send_events(stack.kafka_bootstrap, topics.events, simulator(), n, labels_topic=topics.labels)
     produce(stack.kafka_bootstrap, topics.labels, [(b"acct-1", b"\x00not a label")])
     stranger = {**SAMPLES["window_summary"], "model_name": "nobody", "n_bins": 10}
-    stranger["counts"] = [0] * 170
+    stranger["counts"] = [0] * ((FRAUD.layout.width + 1) * 10)  # every input and the score
     produce(
         stack.kafka_bootstrap, topics.drift_summaries, [(b"nobody:1", SUMMARY.encode(stranger))]
     )

@@ -13,46 +13,65 @@ from typer.testing import CliRunner
 
 from drift.calibration import Calibration, calibrate, epoch_ms, simulated_rows
 from drift.calibration_table import first_after_onset, grid, render
-from inference.repository import ensure_default_model
-from schemas.features import ENTITY_FEATURE_NAMES, EVENT_FEATURE_NAMES
+from inference.repository import ModelRepository
 from streams.cli import cli
 from streams.simulation.simulator import Drift, EventSimulator, entity_feature_rows
+from streams.simulation.starter import prepare
+from tests.support.projects import (
+    DEFAULTS,
+    EVENT_FIELDS,
+    FEATURE_NAMES,
+    FRAUD,
+    INPUT_WIDTH,
+    N_EVENT,
+)
 
 
 @pytest.fixture(scope="module")
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("models")
-    ensure_default_model(root)
+    prepare(FRAUD, ModelRepository(root))  # the starter version, as `streamscore up` makes it
     return root
 
 
 @pytest.fixture(scope="module")
 def quick(repository: Path) -> Calibration:
-    return calibrate(quick=True, repository=repository)
+    return calibrate(project=FRAUD, quick=True, repository=repository)
 
 
 def test_rows_are_the_simulators_events_as_the_worker_reads_them() -> None:
     drift = Drift("hour_of_day", 700, "gradual", 600, 1.5, "sigma")  # an int feature
-    sim = EventSimulator(seed=3, entities=50, drift=drift)
-    entities = dict(entity_feature_rows(3, 50))
+    sim = EventSimulator(FRAUD, seed=3, entities=50, drift=drift)
+    entities = dict(entity_feature_rows(FRAUD, 3, 50))
     count = 2500  # not a whole number of simulator chunks
     events = [item.event for item in itertools.islice(sim.events(), count)]
-    blocks = list(simulated_rows(3, 50, drift, count, block=1000))
-    times = np.concatenate([t for t, _ in blocks])
-    rows = np.concatenate([x for _, x in blocks])
-    assert rows.shape == (count, len(EVENT_FEATURE_NAMES) + len(ENTITY_FEATURE_NAMES))
+    blocks = list(simulated_rows(FRAUD, 3, 50, drift, count, block=1000))
+    times = np.concatenate([t for t, _, _ in blocks])
+    rows = np.concatenate([x for _, x, _ in blocks])
+    missing = np.concatenate([m for _, _, m in blocks])
+    assert rows.shape == (count, INPUT_WIDTH) == (count, len(EVENT_FIELDS) + len(FEATURE_NAMES))
     assert rows.dtype == np.float32
+    assert not missing.any()
     assert times.tolist() == [epoch_ms(e["event_time"].astimezone(UTC)) for e in events]
     expected = np.array(
         [
-            [float(e[f]) for f in EVENT_FEATURE_NAMES]
-            + [entities[e["entity_id"]][f] for f in ENTITY_FEATURE_NAMES]
+            [float(e[f]) for f in EVENT_FIELDS]
+            + [entities[e["entity_id"]][f] for f in FEATURE_NAMES]
             for e in events
         ],
         dtype=np.float32,
     )
     np.testing.assert_array_equal(rows, expected)
     assert len({e["hour_of_day"] for e in events[1300:]} - set(range(24))) > 0  # it did shift
+    # An outage from event 1,000 on: a share of the later events scored with the defaults.
+    outage = (1000, 0.5, np.random.default_rng(5))
+    blocks = list(simulated_rows(FRAUD, 3, 50, drift, count, block=1000, outage=outage))
+    out_rows = np.concatenate([x for _, x, _ in blocks])
+    out_missing = np.concatenate([m for _, _, m in blocks])
+    assert not out_missing[:1000].any() and 0.4 < out_missing[1000:].mean() < 0.6
+    np.testing.assert_array_equal(out_rows[~out_missing], expected[~out_missing])
+    np.testing.assert_array_equal(out_rows[out_missing, :N_EVENT], expected[out_missing, :N_EVENT])
+    assert (out_rows[out_missing, N_EVENT:] == DEFAULTS).all()
 
 
 def test_stationary_stream_requests_nothing(quick: Calibration) -> None:

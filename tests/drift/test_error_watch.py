@@ -13,7 +13,7 @@ from drift.state import DriftState
 from drift.status import snapshot
 from drift.summary import WindowAccumulator
 from drift.windows import WindowConfig
-from inference.synthetic import sample_features, true_probability
+from tests.support.projects import FRAUD, sample_features, true_probability
 
 
 def match(error: int) -> Match:
@@ -41,14 +41,16 @@ def test_a_rising_error_rate_raises_one_alert_with_its_evidence() -> None:
 
 def test_the_status_shows_the_open_window_against_the_threshold() -> None:
     x = sample_features(np.random.default_rng(1), 20_000)
-    reference = Reference.build(x, true_probability(x))
+    reference = Reference.build(x, true_probability(x), inputs=FRAUD.layout.columns)
 
     class Fixed:
         def get(self, name: str, version: str) -> Reference:
             return reference
 
     state = DriftState({}, {}, {}, Fixed(), WindowConfig(), DetectorConfig(), PolicyConfig())
-    acc = WindowAccumulator(Fixed(), WindowConfig(), producer="w")
+    acc = WindowAccumulator(
+        Fixed(), WindowConfig(), producer="w", feature_columns=FRAUD.layout.feature_columns
+    )
     rows = sample_features(np.random.default_rng(2), 2_000)
     times = 1_767_225_600_000 + np.arange(2_000)
     acc.add(

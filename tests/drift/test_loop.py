@@ -22,6 +22,7 @@ from tests.support.dashboard import dashboard_reads, exposed
 from tests.support.drift import ENTITIES, RATE, read_records, send_events, simulator
 from tests.support.kafka import consume, create_topics
 from tests.support.models import export_model, set_routing
+from tests.support.projects import FRAUD, fraud_codec
 from tests.support.waiting import metric, wait_for
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "infra/grafana/dashboards/streamscore.json"
@@ -31,10 +32,10 @@ WINDOW = {"size_s": 5.0, "allowed_lateness_s": 1.0, "idle_close_s": 6.0}
 def publish_entities(bootstrap: str, topic: str, at: datetime) -> None:
     """The simulated entities' features on the features topic, stamped ``at``: the workers
     apply them to Redis, and the retraining worker reads them back as of each event."""
-    codec = codec_for("entity_features")
+    codec = fraud_codec("entity_features")
     producer = Producer({"bootstrap.servers": bootstrap})
     stamp = int(at.timestamp() * 1000)
-    for entity_id, values in entity_feature_rows(0, ENTITIES):
+    for entity_id, values in entity_feature_rows(FRAUD, 0, ENTITIES):
         record = {"entity_id": entity_id, **values}
         producer.produce(topic, key=entity_id.encode(), value=codec.encode(record), timestamp=stamp)
     assert producer.flush(30) == 0
@@ -46,11 +47,11 @@ def test_drift_ends_in_a_gated_shadow_without_a_restart(
     # A weak primary (little data, few epochs), so that a candidate has room to be better.
     model = export_model(stack, f"loop{uuid.uuid4().hex[:6]}", seed=7)
     set_routing(stack, Routing(ModelRef(model, "1")))
-    worker = start_worker(engine="librdkafka", window=WINDOW, routing={"default_model": model})
+    worker = start_worker(engine="librdkafka", window=WINDOW)  # routed to the model above
     topics = worker.topics
     create_topics(stack.kafka_bootstrap, topics)
     start_agent(window=WINDOW, policy={"cooldown_s": 3600.0})
-    retrainer = start_retrainer(training={"epochs": 6})
+    retrainer = start_retrainer()  # the project's trainer and params (streamscore.yaml)
     n, onset = 50_000, 25_000
     start = datetime.now(UTC) - timedelta(seconds=onset / RATE)  # the shift lands about now
     publish_entities(stack.kafka_bootstrap, topics.features, start - timedelta(minutes=5))

@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 
 from drift.detectors import DetectorConfig
-from drift.monitor import FEATURES_MISSING, Finding, Monitor, WindowCounts
-from drift.reference import WATCHED, Reference
-from inference.synthetic import sample_features, true_probability
-from schemas.features import ENTITY_FEATURE_NAMES, FEATURE_NAMES
+from drift.monitor import FEATURES_MISSING, FEATURES_STALE, Finding, Monitor, WindowCounts
+from drift.reference import SCORE, Reference
+from tests.support.projects import FEATURE_NAMES, FRAUD, sample_features, true_probability
 
-ENTITY = [FEATURE_NAMES.index(n) for n in ENTITY_FEATURE_NAMES]
-SESSION = FEATURE_NAMES.index("session_seconds")  # not an input of the ground truth
-MERCHANT_RISK = FEATURE_NAMES.index("merchant_risk")
+COLUMNS = FRAUD.layout.columns
+WATCHED = (*COLUMNS, SCORE)
+ENTITY = FRAUD.layout.feature_columns.tolist()  # the feature view's columns
+SESSION = COLUMNS.index("session_seconds")  # not an input of the ground truth
+MERCHANT_RISK = COLUMNS.index("merchant_risk")
 EVENTS = 5000
 Shift = Callable[[np.ndarray], np.ndarray]
 
@@ -25,7 +26,7 @@ Shift = Callable[[np.ndarray], np.ndarray]
 @pytest.fixture(scope="module")
 def reference() -> Reference:
     x = sample_features(np.random.default_rng(0), 50_000)
-    return Reference.build(x, true_probability(x))
+    return Reference.build(x, true_probability(x), inputs=COLUMNS)
 
 
 def _window(
@@ -35,16 +36,19 @@ def _window(
     shift: Shift | None = None,
     missing: int = 0,
     events: int = EVENTS,
+    stale: int = 0,
 ) -> WindowCounts:
     """A window of fresh traffic; the first ``missing`` rows were scored without entity
-    features, so the entity columns count only the others (as the scoring worker does)."""
+    features and the next ``stale`` with stale ones (defaults), so the entity columns count
+    only the others (as the scoring worker does)."""
     x = sample_features(rng, events)
     if shift is not None:
         x = shift(x)
     columns = np.column_stack([x, true_probability(x)])
     counts = reference.histogram(columns)
-    counts[ENTITY] = reference.histogram(columns[missing:])[ENTITY]
-    return WindowCounts("fraud", "1", start_ms, start_ms + 5000, events, missing, (0, 0, 0), counts)
+    counts[ENTITY] = reference.histogram(columns[missing + stale :])[ENTITY]
+    return WindowCounts("fraud", "1", start_ms, start_ms + 5000, events, missing, (0, 0, 0), counts,
+                        features_stale=stale)  # fmt: skip
 
 
 def _shifted(column: int, by: float) -> Shift:
@@ -92,12 +96,29 @@ def test_missing_entity_features_are_operational_findings(reference: Reference) 
     assert share.evidence == {"events": EVENTS, "features_missing": 2000}
 
 
+def test_stale_entity_features_are_operational_findings(reference: Reference) -> None:
+    monitor, rng = Monitor(reference, DetectorConfig()), np.random.default_rng(8)
+    seen: list[Finding] = []
+    for i in range(10):
+        assert monitor.evaluate(_window(reference, rng, i * 5000, stale=50)) == []
+    for i in range(10, 13):
+        seen += monitor.evaluate(_window(reference, rng, i * 5000, stale=2000))
+    assert {(f.feature, f.detector, f.retrain) for f in seen} == {
+        (FEATURES_STALE, "share", False),
+        (FEATURES_STALE, "page_hinkley", False),
+    }
+    share = next(f for f in seen if f.detector == "share")
+    assert share.statistic == pytest.approx(0.4)
+    assert share.evidence == {"events": EVENTS, "features_stale": 2000}
+    assert monitor.last[(FEATURES_STALE, "share")] == pytest.approx(0.4)
+
+
 def test_entity_columns_counted_on_too_few_rows_are_not_judged(reference: Reference) -> None:
     config = DetectorConfig(missing_share_threshold=1.0)
     monitor, rng = Monitor(reference, config), np.random.default_rng(4)
     moved = _shifted(ENTITY[0], 500.0)  # avg_amount_30d, far off; counted on only 300 rows
     findings = monitor.evaluate(_window(reference, rng, shift=moved, missing=EVENTS - 300))
-    assert not {f.feature for f in findings} & set(ENTITY_FEATURE_NAMES)
+    assert not {f.feature for f in findings} & set(FEATURE_NAMES)
 
 
 def test_small_windows_yield_nothing_and_feed_nothing(reference: Reference) -> None:
@@ -152,3 +173,5 @@ def test_windows_off_the_reference_bins_are_refused(reference: Reference) -> Non
         )
     with pytest.raises(ValueError):
         WindowCounts("m", "1", 0, 1, 10, 11, (0, 0, 0), reference.counts)
+    with pytest.raises(ValueError):
+        WindowCounts("m", "1", 0, 1, 10, 0, (0, 0, 0), reference.counts, features_stale=11)

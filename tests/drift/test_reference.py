@@ -7,18 +7,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drift.reference import N_BINS, WATCHED, Reference
-from inference.synthetic import sample_features, true_probability
+from drift.reference import N_BINS, SCORE, Reference
+from drift.summary import RepositoryReferences
+from tests.support.projects import FRAUD, sample_features, true_probability
+
+COLUMNS = FRAUD.layout.columns
+WATCHED = (*COLUMNS, SCORE)
 
 
 @pytest.fixture(scope="module")
 def reference() -> Reference:
     x = sample_features(np.random.default_rng(3), 20_000)
-    return Reference.build(x, true_probability(x))
+    return Reference.build(x, true_probability(x), inputs=COLUMNS)
 
 
 def test_every_column_has_bins_and_all_rows_are_counted(reference: Reference) -> None:
-    assert reference.names == WATCHED
+    assert reference.names == WATCHED and reference.inputs == COLUMNS
     assert reference.counts.shape == (len(WATCHED), N_BINS)
     assert (reference.counts.sum(axis=1) == 20_000).all()
     for i in range(len(WATCHED)):
@@ -63,9 +67,18 @@ def test_save_and_load_give_the_same_reference(reference: Reference, tmp_path: P
     assert loaded.quantiles == reference.quantiles
 
 
-def test_a_reference_of_other_columns_is_refused(reference: Reference) -> None:
+def test_a_reference_of_other_columns_is_refused(reference: Reference, tmp_path: Path) -> None:
     data = reference.to_json()
-    with pytest.raises(ValueError, match="not this build's"):
+    with pytest.raises(ValueError, match="do not end with the score"):
         Reference.from_json({**data, "names": data["names"][:-1]})
+    with pytest.raises(ValueError, match="do not match its edges"):
+        Reference.from_json({**data, "counts": data["counts"][:-1]})
     with pytest.raises(ValueError, match="a score each"):
-        Reference.build(np.zeros((3, 4)), np.zeros(3))
+        Reference.build(np.zeros((3, 4)), np.zeros(3), inputs=COLUMNS)
+    # Where references are read for a project, one of other columns is no reference.
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    reference.save(tmp_path / "m" / "1")
+    found = RepositoryReferences(tmp_path, COLUMNS).get("m", "1")
+    assert found is not None and (found.counts == reference.counts).all()
+    assert RepositoryReferences(tmp_path, COLUMNS[:-1]).get("m", "1") is None
+    assert RepositoryReferences(tmp_path, (*COLUMNS[1:], COLUMNS[0])).get("m", "1") is None

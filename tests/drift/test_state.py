@@ -11,12 +11,11 @@ from drift.reference import Reference
 from drift.state import Applied, DriftState
 from drift.summary import WindowAccumulator
 from drift.windows import WindowConfig
-from inference.synthetic import sample_features, true_probability
-from schemas.features import EVENT_FEATURE_NAMES
+from tests.support.projects import FRAUD, sample_features, true_probability
 
 T0 = 1_767_225_600_000
 WINDOW = WindowConfig(size_s=5.0, allowed_lateness_s=1.0, idle_close_s=10.0)
-RISK = EVENT_FEATURE_NAMES.index("merchant_risk")
+RISK = FRAUD.layout.columns.index("merchant_risk")
 
 
 class Fixed:
@@ -30,7 +29,7 @@ class Fixed:
 @pytest.fixture(scope="module")
 def reference() -> Reference:
     x = sample_features(np.random.default_rng(1), 50_000)
-    return Reference.build(x, true_probability(x))
+    return Reference.build(x, true_probability(x), inputs=FRAUD.layout.columns)
 
 
 @pytest.fixture
@@ -40,7 +39,9 @@ def state(reference: Reference) -> DriftState:
 
 def summaries(reference: Reference, first_s: int, seconds: int, shift: float = 0.0) -> list[dict]:
     """Summaries of 1,000 events a second from ``first_s``, counted as a worker counts them."""
-    acc = WindowAccumulator(Fixed(reference), WINDOW, producer="w1")
+    acc = WindowAccumulator(
+        Fixed(reference), WINDOW, producer="w1", feature_columns=FRAUD.layout.feature_columns
+    )
     out = []
     for second in range(first_s, first_s + seconds):
         x = sample_features(np.random.default_rng(second), 1_000)

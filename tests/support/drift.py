@@ -13,11 +13,11 @@ from confluent_kafka import Producer
 from infra.process import log_tail
 from infra.settings import ServicesSettings
 from schemas.codec import codec_for
-from schemas.features import ENTITY_FEATURE_NAMES
-from streams.features.store import load_sync
+from streams.features.store import VectorLayout, load_sync
 from streams.simulation.simulator import Drift, EventSimulator, entity_feature_rows
 from tests.conftest import Child
 from tests.support.kafka import consume
+from tests.support.projects import FEATURE_NAMES, FRAUD, fraud_codec
 from tests.support.waiting import metric
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -28,14 +28,14 @@ ENTITIES = 1000
 def load_entities(stack: ServicesSettings, seed: int = 0, entities: int = ENTITIES) -> None:
     client = redis.Redis(host=stack.host, port=stack.redis_port)
     rows = [
-        (e, [v[n] for n in ENTITY_FEATURE_NAMES]) for e, v in entity_feature_rows(seed, entities)
+        (e, [v[n] for n in FEATURE_NAMES]) for e, v in entity_feature_rows(FRAUD, seed, entities)
     ]
-    load_sync(client, rows)
+    load_sync(client, VectorLayout.of(FRAUD), rows)
     client.close()
 
 
 def simulator(drift: Drift | None = None, seed: int = 0, start: datetime = T0) -> EventSimulator:
-    return EventSimulator(seed=seed, entities=ENTITIES, drift=drift, start=start, rate=RATE)
+    return EventSimulator(FRAUD, seed=seed, entities=ENTITIES, drift=drift, start=start, rate=RATE)
 
 
 def send_events(
@@ -43,7 +43,7 @@ def send_events(
     labels_topic: str | None = None,
 ) -> None:  # fmt: skip
     """Events ``skip .. skip + count`` of ``sim`` (and their labels), flushed."""
-    events, labels = codec_for("event"), codec_for("label")
+    events, labels = fraud_codec("event"), fraud_codec("label")
     # Idempotent, so that a retried request cannot reorder a partition's event times.
     producer = Producer(
         {"bootstrap.servers": bootstrap, "linger.ms": 20, "enable.idempotence": True}
@@ -52,7 +52,7 @@ def send_events(
         key = item.event["entity_id"].encode()
         producer.produce(topic, key=key, value=events.encode(item.event))
         if labels_topic is not None:
-            value = labels.encode(item.label(item.event["event_time"]))
+            value = labels.encode(item.label(item.event["event_time"], FRAUD))
             producer.produce(labels_topic, key=key, value=value)
         producer.poll(0)
     assert producer.flush(30) == 0
@@ -60,7 +60,11 @@ def send_events(
 
 def read_records(bootstrap: str, topic: str, schema: str, timeout_s: float = 5.0) -> list[Any]:
     """Every record on ``topic`` so far, decoded (logical types as plain numbers)."""
-    codec = codec_for(schema, logical_types=False)
+    codec = (
+        fraud_codec(schema, logical_types=False)
+        if schema in FRAUD.schemas
+        else codec_for(schema, logical_types=False)
+    )
     return [codec.decode(m.value()) for m in consume(bootstrap, topic, 10**9, timeout_s)]
 
 
