@@ -41,6 +41,19 @@ def pytest_configure(config: pytest.Config) -> None:
         del os.environ[name]
 
 
+@pytest.fixture(autouse=True)
+def _own_environment() -> Iterator[None]:
+    """A test leaves no ``STREAMSCORE_*`` behind: `--project` sets STREAMSCORE_PROJECT in
+    the process it runs in (for the children it starts), and a CliRunner invocation runs in
+    the test process."""
+    before = {k: v for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)}
+    yield
+    for name in [n for n in os.environ if n.upper().startswith(ENV_PREFIX)]:
+        if name not in before:
+            del os.environ[name]
+    os.environ.update(before)
+
+
 @pytest.fixture(scope="session")
 def services_config(tmp_path_factory: pytest.TempPathFactory) -> ServicesSettings:
     state: Path = tmp_path_factory.mktemp("services")
@@ -68,7 +81,12 @@ def redis_server(services_config: ServicesSettings) -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="session")
 def triton(services_config: ServicesSettings) -> Iterator[TritonServer]:
-    yield from _running(TritonServer(services_config))
+    """Triton over a repository holding the fraud example's starter (as `streamscore up`
+    makes it)."""
+    from streams.simulation.starter import preparer
+    from tests.support.projects import FRAUD
+
+    yield from _running(TritonServer(services_config, preparer(FRAUD)))
 
 
 @pytest.fixture(scope="session")

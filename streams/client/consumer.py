@@ -27,7 +27,7 @@ from schemas.codec import AvroCodec, Record, codec_for, schema_names, split_sing
 from schemas.errors import DecodeError, DecodeReason
 from streams.client.admin import topic_partitions
 from streams.client.errors import KAFKA_LOG, ClientError, LoginWatch
-from streams.client.settings import ClientSettings
+from streams.client.settings import PROJECT_SCHEMAS, ClientSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,8 @@ class ConsumeStats:
 
 
 def schema_for_topic(topic: str, config: ClientSettings) -> str | None:
-    """The bundled schema a configured topic carries; None for other topics (and the DLQ)."""
+    """The schema a configured topic carries (the project's for events, labels and feature
+    updates; a bundled one for the others); None for other topics (and the DLQ)."""
     t = config.topics
     by_topic = {
         t.events: "event",
@@ -71,10 +72,12 @@ def schema_for_topic(topic: str, config: ClientSettings) -> str | None:
 
 
 class _AnySchema:
-    """Decodes single-object values of any bundled schema, picked by the writer's fingerprint."""
+    """Decodes single-object values of any bundled or project schema, picked by the writer's
+    fingerprint."""
 
-    def __init__(self) -> None:
-        codecs = (codec_for(name) for name in schema_names())
+    def __init__(self, config: ClientSettings) -> None:
+        codecs = [codec_for(name) for name in schema_names()]
+        codecs += [config.codec(role) for role in PROJECT_SCHEMAS]
         self._by_fingerprint = {c.fingerprint: c for c in codecs}
 
     def decode(self, value: bytes) -> Record:
@@ -131,7 +134,7 @@ class RecordConsumer:
         if schema is None and config.registry.url:
             raise ClientError(f"topic {topic!r} has no known schema: name one (schema=...)")
         self._decoder: AvroCodec | _AnySchema = (
-            config.registry.codec(schema) if schema else _AnySchema()
+            config.codec(schema) if schema else _AnySchema(config)
         )
         self._watch = LoginWatch(config.kafka.bootstrap)
         self._conf = config.kafka.librdkafka(

@@ -25,7 +25,11 @@ from typing import Any, Literal, TextIO
 from pydantic import ValidationError
 
 from schemas.codec import full_name, load_schema
-from schemas.records import RECORD_TYPES, to_avro
+from schemas.project import Project
+from schemas.project.records import record_model
+from schemas.records import RECORD_TYPES, AvroRecord, to_avro
+
+PROJECT_ROLES = ("event", "label", "entity_features")
 
 InputFormat = Literal["jsonl", "csv"]
 _BY_SUFFIX: dict[str, InputFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -73,10 +77,26 @@ def validation_problems(exc: ValidationError) -> list[tuple[str | None, str]]:
     return out
 
 
-def load(stream: TextIO, fmt: InputFormat, schema: str = "event") -> LoadedInput:
-    """Read and validate the whole of ``stream`` against the bundled ``schema``."""
-    model = RECORD_TYPES[full_name(load_schema(schema))]
-    rows = _jsonl_rows(stream) if fmt == "jsonl" else _csv_rows(stream, schema)
+def schema_and_model(
+    schema: str, project: Project | None
+) -> tuple[dict[str, Any], type[AvroRecord]]:
+    """The Avro schema and the validator of ``schema``: one of the project's (``event``,
+    ``label``, ``entity_features``) or a bundled one."""
+    if schema in PROJECT_ROLES:
+        if project is None:
+            raise ValueError(f"{schema} records are the project's: pass the project")
+        return project.schema(schema), record_model(project, schema)
+    avro = load_schema(schema)
+    return avro, RECORD_TYPES[full_name(avro)]
+
+
+def load(
+    stream: TextIO, fmt: InputFormat, project: Project | None = None, schema: str = "event"
+) -> LoadedInput:
+    """Read and validate the whole of ``stream`` against ``schema`` (the project's events,
+    labels or feature updates, or a bundled schema by name)."""
+    avro, model = schema_and_model(schema, project)
+    rows = _jsonl_rows(stream) if fmt == "jsonl" else _csv_rows(stream, avro)
     loaded = LoadedInput()
     for line, row, problems in rows:
         loaded.problems.extend(problems)
@@ -120,8 +140,8 @@ def _jsonl_rows(stream: TextIO) -> Iterator[Row]:
 Converter = Callable[[str], Any]
 
 
-def _csv_rows(stream: TextIO, schema: str) -> Iterator[Row]:
-    fields = {f["name"]: f for f in load_schema(schema)["fields"]}
+def _csv_rows(stream: TextIO, schema: dict[str, Any]) -> Iterator[Row]:
+    fields = {f["name"]: f for f in schema["fields"]}
     reader = csv.reader(stream, strict=True)
     try:
         header = next(reader, None)

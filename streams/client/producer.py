@@ -15,7 +15,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pydantic import ValidationError
 
 from schemas.codec import AvroCodec
-from schemas.records import RECORD_TYPES, AvroRecord, to_avro
+from schemas.records import AvroRecord, to_avro
 from streams.client.errors import (
     KAFKA_LOG,
     ClientError,
@@ -23,7 +23,7 @@ from streams.client.errors import (
     DeliveryFailure,
     InvalidRecordError,
 )
-from streams.client.input_files import validation_problems
+from streams.client.input_files import PROJECT_ROLES, schema_and_model, validation_problems
 from streams.client.settings import ClientSettings
 
 # Idempotence with acks=all: a retried batch is never written twice, order per key holds.
@@ -62,8 +62,11 @@ class RecordProducer:
         self.topic = topic
         self.close_timeout_s = close_timeout_s
         self.key_field = key_field
-        self.codec = codec or config.registry.codec(schema)
-        self._model: type[AvroRecord] | None = RECORD_TYPES[self.codec.name] if validate else None
+        self.codec = codec or config.codec(schema)
+        project = config.use_case() if schema in PROJECT_ROLES else None
+        self._model: type[AvroRecord] | None = (
+            schema_and_model(schema, project)[1] if validate else None
+        )
         conf = {**PRODUCER_DEFAULTS, **(producer_conf or {})}
         self._producer = Producer(
             config.kafka.librdkafka(**conf, logger=KAFKA_LOG, on_delivery=self._on_delivery)
@@ -166,10 +169,12 @@ class RecordProducer:
 
 
 class EventProducer(RecordProducer):
-    """Events to score, keyed by entity_id, so that each entity's events keep their order."""
+    """The project's events, keyed by their entity field, so that each entity's events keep
+    their order."""
 
     def __init__(self, config: ClientSettings, topic: str | None = None, **kwargs: Any) -> None:
-        super().__init__(config, topic or config.topics.events, "event", "entity_id", **kwargs)
+        entity = config.use_case().spec.events.entity
+        super().__init__(config, topic or config.topics.events, "event", entity, **kwargs)
 
 
 class LabelProducer(RecordProducer):

@@ -8,14 +8,19 @@ place that turns them into librdkafka's configuration keys.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
 from infra.config import Section, Settings, env_name
-from schemas.codec import AvroCodec, WriterSchemas, codec_for
+from schemas.codec import AvroCodec, RegistrySchemaIds, WriterSchemas, load_schema
+from schemas.project import Project, load_project, project_path
 from streams.topics import TopicNames
+
+# The schemas a project brings (its events, its labels, its feature view), by role.
+PROJECT_SCHEMAS = ("event", "label", "entity_features")
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -110,25 +115,56 @@ class RegistryConfig(Section):
             return {}
         return {"basic.auth.user.info": self.auth.get_secret_value()}
 
-    def codec(self, schema: str, *, logical_types: bool = True) -> AvroCodec:
-        """The codec for a bundled schema, framed as this deployment frames values."""
-        return codec_for(
-            schema,
-            registry_url=self.url,
-            registry_conf=self.client_conf(),
-            writers=WriterSchemas.bundled(self.writers_dir) if self.writers_dir else None,
-            logical_types=logical_types,
-        )
+    def codec(
+        self,
+        schema: str | Mapping[str, Any],
+        *,
+        logical_types: bool = True,
+        project: Project | None = None,
+    ) -> AvroCodec:
+        """The codec for a bundled schema (by name) or a project's (a dict), framed as this
+        deployment frames values. It reads values written with any bundled schema, the
+        project's and their released versions, and those in ``writers_dir``."""
+        ids = RegistrySchemaIds.from_url(self.url, self.client_conf()) if self.url else None
+        writers = WriterSchemas.bundled(self.writers_dir)
+        if project is not None:
+            for known in (*project.schemas.values(), *project.released):
+                writers.add(known)
+        reader = load_schema(schema) if isinstance(schema, str) else schema
+        return AvroCodec(reader, writers=writers, ids=ids, logical_types=logical_types)
 
 
 class ClientSettings(Settings):
-    """Where the Kafka clients connect, how they frame values, and the topic names."""
+    """Where the Kafka clients connect, how they frame values, the topic names, and the
+    project: the use case whose events, labels and features these clients carry."""
 
+    project: Path = Field(
+        default_factory=project_path,
+        description="The project file (streamscore.yaml, or its folder): what the use case "
+        "is (docs/project.md). Default: the bundled fraud example.",
+    )
     kafka: KafkaConfig = Field(default_factory=KafkaConfig, description="Kafka connection.")
     registry: RegistryConfig = Field(
         default_factory=RegistryConfig, description="Schema Registry, if any."
     )
     topics: TopicNames = Field(default_factory=TopicNames, description="Topic names.")
+
+    @classmethod
+    def project_variables(cls, given: dict[str, Any]) -> dict[str, str]:
+        """The project's topics and settings (schemas/project/project.py), below the
+        environment; :class:`~schemas.project.ProjectError` when the file is unusable."""
+        return load_project(given.get("project")).setting_defaults()
+
+    def use_case(self) -> Project:
+        """The project these settings name, checked (read once per process and version)."""
+        return load_project(self.project)
+
+    def codec(self, schema: str, *, logical_types: bool = True) -> AvroCodec:
+        """The codec of a bundled schema, or of one the project brings (``event``,
+        ``label``, ``entity_features``)."""
+        project = self.use_case()
+        reader = project.schema(schema) if schema in PROJECT_SCHEMAS else schema
+        return self.registry.codec(reader, logical_types=logical_types, project=project)
 
 
 def for_bootstrap(bootstrap: str | None) -> ClientSettings:

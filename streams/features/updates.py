@@ -1,5 +1,9 @@
 """The streaming path into the feature store: `features` topic records → Redis.
 
+A record holds the feature view's entity key and features (schemas/project); a feature the
+record lacks takes the view's default. Its update time is the record's ``updated_at`` when it
+has one, else its Kafka timestamp: the store keeps it, and the view's ttl is measured from it.
+
 Updates are never dropped: a Redis outage holds the batch (back-pressure, retried with
 backoff) instead of acking it; an undecodable record goes to the DLQ with its cause, like a
 bad event.
@@ -7,10 +11,13 @@ bad event.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from schemas.codec import AvroCodec
-from schemas.features import ENTITY_FEATURE_NAMES
+from schemas.errors import DecodeError
+from schemas.project import Project
 from streams.backoff import Backoff, never
 from streams.features.store import FeatureStore
 from streams.worker.messages import DeadLetter, InMessage
@@ -18,9 +25,30 @@ from streams.worker.metrics import Metrics
 from streams.worker.sink import Sink
 
 
+def vector_of(project: Project, record: dict[str, Any]) -> list[float]:
+    """A features record as the store's vector: the view's features in order, defaults
+    for those it lacks."""
+    return [
+        float(default) if record.get(name) is None else float(record[name])
+        for name, default in zip(project.feature_names, project.feature_defaults.tolist(),
+                                 strict=True)
+    ]  # fmt: skip
+
+
+def updated_at_of(record: dict[str, Any], fallback_ms: int) -> int:
+    """The record's ``updated_at`` (epoch ms, or a datetime), else ``fallback_ms``."""
+    value = record.get("updated_at")
+    if value is None:
+        return fallback_ms
+    if isinstance(value, int):
+        return value
+    return int(value.timestamp() * 1000)
+
+
 class FeatureUpdater:
     def __init__(
         self,
+        project: Project,
         codec: AvroCodec,
         store: FeatureStore,
         sink: Sink,
@@ -29,6 +57,7 @@ class FeatureUpdater:
         backoff: Backoff,
         should_stop: Callable[[], bool] = never,
     ) -> None:
+        self.project = project
         self.codec = codec
         self.store = store
         self.sink = sink
@@ -40,13 +69,24 @@ class FeatureUpdater:
     async def handle(self, messages: Sequence[InMessage]) -> None:
         """Returns once every update is in Redis and every bad record in the DLQ; raises
         :class:`~streams.backoff.Stopped` (nothing to acknowledge) when stopping first."""
-        records, bad = self.codec.decode_many([m.value for m in messages])
-        # Last write wins within a batch too, as it would one by one.
-        latest = {r["entity_id"]: [r[name] for name in ENTITY_FEATURE_NAMES] for r in records}
+        entity = self.project.features.entity
+        now_ms = int(time.time() * 1000)
+        latest: dict[str, tuple[list[float], int]] = {}
+        bad: list[tuple[int, DecodeError]] = []
+        for i, message in enumerate(messages):
+            try:
+                record = self.codec.decode(message.value)
+            except DecodeError as exc:  # a RegistryError is no bad record: it propagates
+                bad.append((i, exc))
+                continue
+            # Last write wins within a batch too, as it would one by one.
+            stamp = updated_at_of(record, message.timestamp_ms or now_ms)
+            latest[record[entity]] = (vector_of(self.project, record), stamp)
         # redis-py raises several kinds of errors; all of them mean "retry".
         retried = self.metrics.retry_counter("feature-updates")
+        rows = [(key, vector, at) for key, (vector, at) in latest.items()]
         await self.backoff.retry(
-            lambda: self.store.put_many(latest.items()),
+            lambda: self.store.put_many(rows),
             Exception,
             "applying feature updates",
             self.should_stop,

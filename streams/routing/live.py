@@ -4,6 +4,10 @@
 is swapped in one assignment, so a batch that took a snapshot keeps a consistent pair of
 primary and shadows. When Redis cannot be read the last known routing stays in force (the
 feature-store fault path must not change which model scores).
+
+With no routing stored, the first worker to start chooses the project's first model's
+newest ready version and stores that choice (SET NX): from then on only `models promote`,
+`models rollback` and the guard change the primary, never a new version appearing.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ import tritonclient.grpc.aio as grpcaio
 from pydantic import Field
 from tritonclient.utils import InferenceServerException
 
-from inference.errors import ModelUnavailableError
+from inference.contract import tensors_of
+from inference.errors import InferenceError, ModelUnavailableError
 from inference.triton_client import TritonConfig, TritonModel
-from infra.config import Section, env_name
+from infra.config import Section
+from schemas.project import Project
 from streams.routing import state
 from streams.routing.catalog import newest_ready
 from streams.routing.state import ModelRef, RoutedModels, Routing
@@ -32,11 +38,6 @@ class RoutingConfig(Section):
 
     env_prefix: ClassVar[str] = "ROUTING_"
 
-    default_model: str = Field(
-        "scorer",
-        description="Primary when no routing is stored: its newest ready version.",
-        json_schema_extra=env_name("DEFAULT_MODEL"),
-    )
     refresh_s: float = Field(1.0, gt=0, description="How often routing is re-read.")
 
 
@@ -60,11 +61,14 @@ class LiveRouting:
         store: aioredis.Redis,
         triton: TritonConfig,
         config: RoutingConfig,
+        project: Project,
     ) -> None:
         self.client = client
         self.store = store
         self.triton = triton
         self.config = config
+        self.project = project
+        self.key = state.routing_key(project.name)
         self._models: dict[ModelRef, TritonModel] = {}
         self.routing: Routing | None = None
         self._current: RoutedModels | None = None
@@ -79,19 +83,46 @@ class LiveRouting:
     def _model(self, ref: ModelRef) -> TritonModel:
         model = self._models.get(ref)
         if model is None:
-            model = self._models[ref] = TritonModel(self.client, ref.name, ref.version, self.triton)
+            tensors = tensors_of(self.project, ref.name)
+            model = TritonModel(self.client, ref.name, ref.version, self.triton, tensors)
+            self._models[ref] = model
         return model
 
     async def start(self) -> RoutedModels:
-        """Routing from Redis, or else the newest ready version of the default model."""
+        """Routing from Redis, or else the newest ready version of the project's first
+        model, stored as the choice (a value another worker stored first wins)."""
         current = await self._read()
         if current is None:
-            name = self.config.default_model
-            current = Routing(ModelRef(name, await newest_ready_version(self.client, name)))
-            # First worker to start records the default, so `models list` can show it.
-            await self.store.set(state.ROUTING_KEY, current.to_json(), nx=True)
+            name = self.project.default_model.name
+            chosen = Routing(ModelRef(name, await newest_ready_version(self.client, name)))
+            await self.store.set(self.key, chosen.to_json(), nx=True)
+            current = await self._read() or chosen
         self._apply(current)
         return self.models
+
+    async def check(self) -> list[str]:
+        """Why any routed model's tensors on Triton do not fit the project (one line each;
+        empty when all fit). InferenceError when Triton cannot describe the primary; a
+        shadow or canary it cannot describe (not loaded, not there) is left out: it never
+        holds the primary back, and is counted missing when it does not score."""
+        models = self.models
+        routed = [models.primary, *models.shadows]
+        if models.canary is not None:
+            routed.append(models.canary)
+        problems = []
+        for model in dict.fromkeys(routed):
+            if not isinstance(model, TritonModel):
+                continue
+            try:
+                problem = await model.check()
+            except InferenceError as exc:
+                if model is models.primary:
+                    raise
+                log.warning("%s not checked: %s", model.label, exc)
+                continue
+            if problem is not None:
+                problems.append(problem)
+        return problems
 
     async def refresh(self) -> bool:
         """Re-read the routing; True when it changed."""
@@ -115,7 +146,7 @@ class LiveRouting:
 
     async def _read(self) -> Routing | None:
         try:
-            return await state.read(self.store)
+            return await state.read(self.store, self.key)
         except (redis.RedisError, OSError) as exc:
             log.warning("routing not refreshed, Redis unreachable: %s", exc)
             return self.routing

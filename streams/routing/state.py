@@ -3,7 +3,12 @@
 :class:`Routing` names versions (``scorer:2``); :class:`RoutedModels` is the same routing
 resolved to models that can score. Every worker re-reads the value each second
 (streams/routing/live.py), so `streamscore models promote` takes effect without a restart.
-docs/architecture.md, "Routing", says why it lives in Redis.
+docs/architecture.md, "Routing", says why it lives in Redis. Each project has its own value
+(:func:`routing_key`): two use cases can share one Redis.
+
+The primary is stored the first time it is chosen (`streamscore up`, or a worker's first
+start, with SET NX: a value already there wins) and changes only through `models promote`,
+`models rollback` and the guard: a new version never makes itself the primary.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ import redis.asyncio as aioredis
 from inference.contract import Model
 from infra.errors import StreamScoreError
 
-ROUTING_KEY = "streamscore:routing"
+
+def routing_key(project: str) -> str:
+    """The Redis key of project ``project``'s routing value."""
+    return f"streamscore:{project}:routing"
 
 
 class RoutingError(StreamScoreError):
@@ -163,22 +171,29 @@ class RoutedModels:
     canary_percent: float = 0.0
 
 
-def read_sync(client: redis.Redis) -> Routing | None:
-    raw = client.get(ROUTING_KEY)
+def read_sync(client: redis.Redis, key: str) -> Routing | None:
+    raw = client.get(key)
     return None if raw is None else Routing.from_json(raw)
 
 
-def write_sync(client: redis.Redis, routing: Routing) -> None:
-    client.set(ROUTING_KEY, routing.to_json())
+def write_sync(client: redis.Redis, key: str, routing: Routing) -> None:
+    client.set(key, routing.to_json())
 
 
-async def read(client: aioredis.Redis) -> Routing | None:
-    raw = await client.get(ROUTING_KEY)
+def store_first_sync(client: redis.Redis, key: str, routing: Routing) -> Routing:
+    """Store ``routing`` unless one is stored already (SET NX); the one stored after."""
+    client.set(key, routing.to_json(), nx=True)
+    stored = read_sync(client, key)
+    return routing if stored is None else stored
+
+
+async def read(client: aioredis.Redis, key: str) -> Routing | None:
+    raw = await client.get(key)
     return None if raw is None else Routing.from_json(raw)
 
 
 def update_sync(
-    client: redis.Redis, change: Callable[[Routing | None], Routing]
+    client: redis.Redis, key: str, change: Callable[[Routing | None], Routing]
 ) -> tuple[Routing | None, Routing]:
     """Read, change and write the routing as one watched transaction: a concurrent writer
     (another CLI, the canary guard, the retraining worker) makes it retry, never lose a
@@ -186,12 +201,12 @@ def update_sync(
     with client.pipeline() as pipe:
         while True:
             try:
-                pipe.watch(ROUTING_KEY)
-                raw = pipe.get(ROUTING_KEY)
+                pipe.watch(key)
+                raw = pipe.get(key)
                 before = None if raw is None else Routing.from_json(raw)
                 after = change(before)
                 pipe.multi()
-                pipe.set(ROUTING_KEY, after.to_json())
+                pipe.set(key, after.to_json())
                 pipe.execute()
                 return before, after
             except redis.WatchError:

@@ -1,10 +1,12 @@
-"""Reproducible synthetic events and labels, with drift on demand: `streamscore simulate`.
+"""Reproducible synthetic events and labels of any project, with drift on demand:
+`streamscore simulate`, the demo, starter models.
 
-Features come from :mod:`inference.synthetic`, the generator the model is trained on, so a
-simulated stream is one the model knows, and its labels follow the same ground truth. A row
-splits in two (schemas/features.py): the EVENT_FEATURES part goes into the event; the
-ENTITY_FEATURES part is what the feature store holds for the event's entity, given by
-:func:`entity_feature_rows` so that the store loader serves the very values labels used.
+The numbers come from the project's generator: its own code (``simulation.generator``, as
+the fraud example's generator.py) or the file's distributions (streams/simulation/spec.py).
+This module does the rest, the same for every project: entity ids and their features (what
+the feature store holds, given by :func:`entity_feature_rows`, so that the store serves the
+very values labels used), event ids and times, the entity each event belongs to, its segment,
+the drift, and the label of each event from its fields and its entity's features.
 
 Everything but event_time depends only on the seed, event ids included, and event ``i`` is
 the same whatever the count, rate or drift before it: each concern (entities, events, drift,
@@ -12,75 +14,59 @@ labels) draws from its own child of one ``SeedSequence``, in fixed chunks. event
 ``start + i / rate``, so a paced run stamps events close to the wall clock; pass ``start``
 to reproduce it too.
 
-Drift moves one event feature from event K on, at once (abrupt) or linearly over a window
-(gradual). In ``risk`` units (the default) it moves in a direction the ground truth scores as
-riskier, so that the score distribution moves with it; features the ground truth ignores
-cannot drift so. In ``sigma`` units any event feature can: its values move up by
-``magnitude`` standard deviations of that feature, the shift drift calibration is made of.
+Drift moves one event field from event K on, at once (abrupt) or linearly over a window
+(gradual). In ``sigma`` units any numeric field can: its values move up by ``magnitude``
+standard deviations of that field (as the generator draws it): the shift drift calibration
+is made of. In ``risk`` units a field moves in a direction the ground truth scores as
+riskier, as the generator's ``drifts`` says; only the fields it names can.
 """
 
 from __future__ import annotations
 
-import functools
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from inference.synthetic import sample_features, true_probability
-from schemas.features import ENTITY_FEATURE_NAMES, EVENT_FEATURES
+from schemas.project import FieldColumns, Project
+from schemas.project.avro import base_kind, fields_of, kind_of
+from streams.simulation.spec import SpecGenerator
 
 CHUNK = 1024  # fixed: changing it changes every stream
-SEGMENTS: tuple[str | None, ...] = ("retail", "gaming", "travel", None)
-_N_EVENT = len(EVENT_FEATURES)
 Shift = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
-_AVRO_CAST: dict[str, Callable[[Any], Any]] = {"boolean": bool, "int": int, "long": int}
 
 
-def _flip(to: Callable[[np.random.Generator, int], np.ndarray]) -> Shift:
-    """A share ``p / 2`` of the values replaced by risky ones drawn by ``to``."""
+class Generator(Protocol):
+    """A project's synthetic world (docs/project.md, "Simulation")."""
 
-    def shift(x: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return np.where(rng.random(len(x)) < np.minimum(p / 2, 1.0), to(rng, len(x)), x)
+    def entities(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]: ...
 
-    return shift
+    def events(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]: ...
 
-
-# How full drift (p = 1) moves each feature; each adds roughly +1 to +1.4 to the true logit.
-DRIFTS: dict[str, Shift] = {
-    "amount": lambda x, p, rng: x * (1.0 + 2.0 * p),
-    "distance_km": lambda x, p, rng: x + 40.0 * p,
-    "merchant_risk": lambda x, p, rng: x + (1.0 - x) * np.minimum(p / 2, 1.0),
-    "is_foreign": _flip(lambda rng, n: np.ones(n)),
-    "hour_of_day": _flip(lambda rng, n: rng.integers(0, 6, n)),  # night
-    "device_age_days": _flip(lambda rng, n: rng.integers(0, 7, n)),  # new device
-}
+    def outcome(self, rng: np.random.Generator, columns: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
-@functools.cache
-def feature_sigma() -> dict[str, float]:
-    """Standard deviation of each event feature, as the generator draws it (fixed sample)."""
-    x = sample_features(np.random.default_rng(20240101), 200_000)[:, :_N_EVENT]
-    return {f.name: float(x[:, i].std()) for i, f in enumerate(EVENT_FEATURES)}
-
-
-def _shift(feature: str, unit: str) -> Shift:
-    """How full drift moves ``feature``; ``p`` (progress times magnitude) scales it."""
-    if unit == "risk":
-        return DRIFTS[feature]
-    step = feature_sigma()[feature]
-    return lambda x, p, rng: x + step * p
+def generator_of(project: Project) -> Generator:
+    """The project's generator: its entry point, else its distributions."""
+    sim = project.spec.simulation
+    if sim is None:
+        raise ValueError(f"project {project.name} has no simulation section: nothing to simulate")
+    if sim.generator is not None:
+        made = project.entry_point(sim.generator)
+        return made() if isinstance(made, type) else made
+    classes = tuple(project.default_model.classes or ())
+    return SpecGenerator(sim.fields, sim.features, sim.outcome, classes)
 
 
 @dataclass(frozen=True, slots=True)
 class Drift:
-    """Feature ``feature`` shifts from event ``at`` on; ``magnitude`` scales the shift (in
-    ``sigma`` units: the shift is ``magnitude`` standard deviations of the feature)."""
+    """Field ``feature`` shifts from event ``at`` on; ``magnitude`` scales the shift (in
+    ``sigma`` units: the shift is ``magnitude`` standard deviations of the field)."""
 
     feature: str
     at: int
@@ -92,12 +78,6 @@ class Drift:
     def __post_init__(self) -> None:
         if self.unit not in ("risk", "sigma") or self.kind not in ("abrupt", "gradual"):
             raise ValueError(f"drift is abrupt|gradual in risk|sigma units: not {self}")
-        known = list(DRIFTS) if self.unit == "risk" else [f.name for f in EVENT_FEATURES]
-        if self.feature not in known:
-            raise ValueError(
-                f"cannot drift {self.feature!r} in {self.unit} units: choose one of "
-                f"{', '.join(known)}"
-            )
         if self.at < 0 or self.window < 1 or self.magnitude <= 0:
             raise ValueError("drift needs at >= 0, window >= 1 and magnitude > 0")
 
@@ -110,8 +90,56 @@ class Drift:
         return ramp * self.magnitude
 
 
-def entity_ids(entities: int) -> list[str]:
-    return [f"acct-{i:06d}" for i in range(entities)]
+def drift_choices(project: Project, generator: Generator, unit: str) -> list[str]:
+    """The event fields that can drift in ``unit``."""
+    if unit == "risk":
+        return list(getattr(generator, "drifts", {}) or {})
+    return [name for name, values in _sample(project, generator).items()
+            if values.dtype != object]  # fmt: skip
+
+
+def check_drift(project: Project, generator: Generator, drift: Drift) -> None:
+    known = drift_choices(project, generator, drift.unit)
+    if drift.feature not in known:
+        raise ValueError(
+            f"cannot drift {drift.feature!r} in {drift.unit} units: choose one of "
+            f"{', '.join(known) or 'nothing (the generator names no risky shift)'}"
+        )
+
+
+_SAMPLES: dict[tuple[Any, str], dict[str, np.ndarray]] = {}
+
+
+def _sample(project: Project, generator: Generator) -> dict[str, np.ndarray]:
+    """200,000 events as the generator draws them (a fixed seed), once per project file:
+    each field's spread."""
+    key = (project.path, project.sha256)
+    if key not in _SAMPLES:
+        drawn = generator.events(np.random.default_rng(20240101), 200_000)
+        _SAMPLES[key] = {k: np.asarray(v) for k, v in drawn.items()}
+    return _SAMPLES[key]
+
+
+def field_sigma(project: Project, generator: Generator) -> dict[str, float]:
+    """Standard deviation of each numeric event field, as the generator draws it."""
+    return {
+        name: float(np.asarray(values, dtype=np.float64).std())
+        for name, values in _sample(project, generator).items()
+        if values.dtype != object
+    }
+
+
+def _shift(project: Project, generator: Generator, drift: Drift) -> Shift:
+    """How full drift moves the field; ``p`` (progress times magnitude) scales it."""
+    if drift.unit == "risk":
+        return generator.drifts[drift.feature]  # type: ignore[attr-defined]
+    step = field_sigma(project, generator)[drift.feature]
+    return lambda x, p, rng: x + step * p
+
+
+def entity_ids(project: Project, entities: int) -> list[str]:
+    prefix = project.spec.simulation.entities.prefix if project.spec.simulation else "entity-"
+    return [f"{prefix}{i:06d}" for i in range(entities)]
 
 
 def _seeds(seed: int) -> list[np.random.Generator]:
@@ -119,68 +147,127 @@ def _seeds(seed: int) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
 
 
-def _entity_table(seed: int, entities: int) -> tuple[np.ndarray, np.ndarray]:
+def _entity_table(
+    project: Project, generator: Generator, seed: int, entities: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The entities' feature vectors (view order; a feature the generator leaves out takes
+    its default) and each entity's segment index."""
     rng = _seeds(seed)[0]
-    features = sample_features(rng, entities)[:, _N_EVENT:].astype(np.float64)
-    return features, rng.integers(0, len(SEGMENTS), entities)
+    drawn = generator.entities(rng, entities)
+    table = np.tile(project.feature_defaults.astype(np.float64), (entities, 1))
+    for j, name in enumerate(project.feature_names):
+        if name in drawn:
+            table[:, j] = np.asarray(drawn[name], dtype=np.float64)
+    segments = _segments(project)
+    return table, rng.integers(0, len(segments), entities) if segments else np.zeros(entities, int)
 
 
-def entity_feature_rows(seed: int, entities: int) -> Iterator[tuple[str, dict[str, float]]]:
-    """(entity_id, ENTITY_FEATURES values) for the feature store, as the simulator uses them."""
-    features, _ = _entity_table(seed, entities)
-    for entity_id, row in zip(entity_ids(entities), features, strict=True):
-        yield entity_id, dict(zip(ENTITY_FEATURE_NAMES, map(float, row), strict=True))
+def _segments(project: Project) -> list[str | None]:
+    sim = project.spec.simulation
+    return list(sim.segments) if sim is not None else []
+
+
+def entity_feature_rows(
+    project: Project, seed: int, entities: int
+) -> Iterator[tuple[str, dict[str, float]]]:
+    """(entity_id, features by name) for the feature store, as the simulator uses them."""
+    table, _ = _entity_table(project, generator_of(project), seed, entities)
+    names = project.feature_names
+    for entity_id, row in zip(entity_ids(project, entities), table, strict=True):
+        yield entity_id, dict(zip(names, map(float, row), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """``CHUNK`` consecutive events as arrays: ``full`` is each event's features (rounded as
-    sent) then its entity's, the row a worker scores; ``who`` indexes the entities."""
+    """``CHUNK`` consecutive events as arrays: ``fields`` are the generated event fields
+    (rounded as sent), ``features`` each event's entity's vector (view order), ``who``
+    indexes the entities."""
 
     first: int
-    full: np.ndarray
+    fields: dict[str, np.ndarray]
+    features: np.ndarray
     who: np.ndarray
     id_bytes: bytes
+
+    def columns(self, project: Project) -> dict[str, np.ndarray]:
+        """Fields and features by name: what the generator's outcome reads."""
+        out = dict(self.fields)
+        for j, name in enumerate(project.feature_names):
+            out[name] = self.features[:, j]
+        return out
+
+    def matrix(self, project: Project, features: np.ndarray | None = None) -> np.ndarray:
+        """The rows a worker scores for these events (the project's input layout): fields as
+        the events carry them (an int truncated, a boolean 0/1), then the entity's features
+        (or ``features``, e.g. defaults for an outage)."""
+        layout = project.layout
+        kinds = _kinds(project)
+        numbers = {}
+        for name in layout.number_fields:
+            values = np.asarray(self.fields[name], dtype=np.float64)
+            kind = kinds.get(name)
+            if kind in ("int", "long"):
+                values = np.trunc(values)
+            elif kind == "boolean":
+                values = (values != 0).astype(np.float64)
+            numbers[name] = values
+        text: dict[str, list[str | None]] = {
+            k: [str(v) for v in self.fields[k]] for k in layout.text_fields
+        }
+        vectors = self.features if features is None else features
+        return layout.matrix(FieldColumns(numbers, {}, text), vectors.astype(np.float32))
 
 
 @dataclass(frozen=True, slots=True)
 class SimulatedEvent:
-    """One event and its outcome, drawn from the ground-truth probability of its full row."""
+    """One event and its outcome (already in the label field's type)."""
 
     event: dict[str, Any]
-    outcome: int
+    outcome: Any
 
-    def label(self, observed_at: datetime) -> dict[str, Any]:
+    def label(self, observed_at: datetime, project: Project) -> dict[str, Any]:
         e = self.event
+        spec = project.spec
         return {
-            "event_id": e["event_id"],
-            "entity_id": e["entity_id"],
-            "label": self.outcome,
+            "event_id": e[spec.events.id],
+            "entity_id": e[spec.events.entity],
+            spec.labels.field: self.outcome,
             "observed_at": observed_at,
         }
 
 
 class EventSimulator:
-    """An endless, reproducible stream of :class:`SimulatedEvent`."""
+    """An endless, reproducible stream of :class:`SimulatedEvent` of ``project``."""
 
     def __init__(
         self,
+        project: Project,
         seed: int = 0,
-        entities: int = 1000,
+        entities: int | None = None,
         drift: Drift | None = None,
         start: datetime | None = None,
         rate: float = 1000.0,
     ) -> None:
+        sim = project.spec.simulation
+        entities = entities or (sim.entities.count if sim is not None else 1000)
         if entities < 1 or rate <= 0:
             raise ValueError("a simulation needs entities >= 1 and rate > 0")
+        self.project = project
+        self.generator = generator_of(project)
+        if drift is not None:
+            check_drift(project, self.generator, drift)
         self.seed = seed
         self.entities = entities
         self.drift = drift
         start = start or datetime(2024, 1, 1, tzinfo=UTC)
         self.start = start.replace(microsecond=start.microsecond // 1000 * 1000)
         self.ms_per_event = 1000.0 / rate
-        self._ids = entity_ids(entities)
-        self._entity_features, self._segments = _entity_table(seed, entities)
+        self._ids = entity_ids(project, entities)
+        self._entity_features, self._segment_of = _entity_table(
+            project, self.generator, seed, entities
+        )
+        self._segments = _segments(project)
+        self._writers = _field_writers(project)
 
     def event_time(self, index: int) -> datetime:
         return self.start + timedelta(milliseconds=int(index * self.ms_per_event))
@@ -189,41 +276,103 @@ class EventSimulator:
         """The stream as arrays, ``CHUNK`` events at a time: what :meth:`events` makes records
         of, for code that wants the numbers without a dict per event (drift calibration)."""
         _, event_rng, drift_rng, _ = _seeds(self.seed)
+        shift = None if self.drift is None else _shift(self.project, self.generator, self.drift)
         first = 0
         while True:
-            x = sample_features(event_rng, CHUNK)[:, :_N_EVENT].astype(np.float64)
+            fields = {k: np.asarray(v) for k, v in self.generator.events(event_rng, CHUNK).items()}
             who = event_rng.integers(0, self.entities, CHUNK)
             id_bytes = event_rng.bytes(16 * CHUNK)
-            if self.drift is not None:
-                col = [f.name for f in EVENT_FEATURES].index(self.drift.feature)
+            if self.drift is not None and shift is not None:
                 p = self.drift.progress(np.arange(first, first + CHUNK))
-                shift = _shift(self.drift.feature, self.drift.unit)
-                x[:, col] = shift(x[:, col], p, drift_rng)
-            x = np.round(x, 4)  # readable numbers; labels are drawn from what is sent
-            full = np.concatenate([x, self._entity_features[who]], axis=1)
-            yield Chunk(first, full, who, id_bytes)
+                name = self.drift.feature
+                fields[name] = shift(np.asarray(fields[name], dtype=np.float64), p, drift_rng)
+            for name, values in fields.items():
+                if values.dtype != object:  # readable numbers; labels follow what is sent
+                    fields[name] = np.round(np.asarray(values, dtype=np.float64), 4)
+            yield Chunk(first, fields, self._entity_features[who], who, id_bytes)
             first += CHUNK
 
     def events(self) -> Iterator[SimulatedEvent]:
         label_rng = _seeds(self.seed)[3]
+        as_label = _label_writer(self.project)
         for chunk in self.chunks():
-            outcomes = label_rng.random(CHUNK) < true_probability(chunk.full)
-            yield from self._records(chunk, outcomes)
+            outcomes = self.generator.outcome(label_rng, chunk.columns(self.project))
+            yield from self._records(chunk, [as_label(o) for o in outcomes.tolist()])
 
-    def _records(self, chunk: Chunk, outcomes: np.ndarray) -> list[SimulatedEvent]:
+    def _records(self, chunk: Chunk, outcomes: list[Any]) -> list[SimulatedEvent]:
+        spec = self.project.spec.events
+        segment = spec.segment
+        values = {name: (write, chunk.fields[name].tolist())
+                  for name, write in self._writers.items() if name in chunk.fields}  # fmt: skip
         out = []
         for k in range(CHUNK):
             id_bytes = chunk.id_bytes[16 * k : 16 * k + 16]
-            event: dict[str, Any] = {
-                "event_id": str(uuid.UUID(bytes=id_bytes, version=4)),
-                "entity_id": self._ids[chunk.who[k]],
-                "event_time": self.event_time(chunk.first + k),
-            }
-            for f, value in zip(EVENT_FEATURES, chunk.full[k, :_N_EVENT], strict=True):
-                event[f.name] = _AVRO_CAST.get(f.avro_type, float)(value)
-            event["segment"] = SEGMENTS[self._segments[chunk.who[k]]]
-            out.append(SimulatedEvent(event, int(outcomes[k])))
+            event: dict[str, Any] = dict(self._writers.defaults)
+            event[spec.id] = str(uuid.UUID(bytes=id_bytes, version=4))
+            event[spec.entity] = self._ids[chunk.who[k]]
+            event[spec.time] = self.event_time(chunk.first + k)
+            for name, (write, column) in values.items():
+                event[name] = write(column[k])
+            if segment is not None and self._segments:
+                event[segment] = self._segments[self._segment_of[chunk.who[k]]]
+            out.append(SimulatedEvent(event, outcomes[k]))
         return out
+
+    def training_rows(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``n`` events as (x, y): the rows a worker scores and each one's label as
+        a number (0/1, class index, value): what a starter model trains on."""
+        label_rng = _seeds(self.seed)[3]
+        xs, ys = [], []
+        for chunk in self.chunks():
+            outcomes = self.generator.outcome(label_rng, chunk.columns(self.project))
+            xs.append(chunk.matrix(self.project))
+            ys.append(np.asarray(outcomes, dtype=np.float64))
+            if sum(map(len, xs)) >= n:
+                break
+        return np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+
+
+def _kinds(project: Project) -> dict[str, str]:
+    return {
+        name: base_kind(kind_of(f["type"])) for name, f in fields_of(project.event_schema).items()
+    }
+
+
+class _Writers(dict[str, Callable[[Any], Any]]):
+    defaults: dict[str, Any]
+
+
+def _field_writers(project: Project) -> _Writers:
+    """Per event field the generator may give, the Python value Avro writes; ``defaults`` for
+    the fields it never gives (null for an optional one, else the schema's default)."""
+    writers = _Writers()
+    writers.defaults = {}
+    spec = project.spec.events
+    own = {spec.id, spec.entity, spec.time, spec.segment}
+    for name, field in fields_of(project.event_schema).items():
+        kind = base_kind(kind_of(field["type"]))
+        writers[name] = {"boolean": bool, "int": int, "long": int, "string": str,
+                         "enum": str}.get(kind, float)  # fmt: skip
+        if name in own:
+            continue
+        if kind_of(field["type"]).startswith("nullable-"):
+            writers.defaults[name] = None
+        elif "default" in field:
+            writers.defaults[name] = field["default"]
+    return writers
+
+
+def _label_writer(project: Project) -> Callable[[Any], Any]:
+    """A generator's outcome as the label field's type (a class index becomes the class's
+    name for string labels)."""
+    labels, classes = project.spec.labels, list(project.default_model.classes or ())
+    if labels.type == "string":
+        return lambda v: classes[int(v)] if classes else str(v)
+    if labels.type == "boolean":
+        return lambda v: bool(v)
+    if labels.type in ("int", "long"):
+        return lambda v: int(v)
+    return lambda v: float(v)
 
 
 class Pacer:
@@ -275,7 +424,9 @@ def run(
     pacer = pacer or Pacer(1000.0 / sim.ms_per_event)
     owed: deque[SimulatedEvent] = deque()
     sent = labels = 0
+    time_field = sim.project.spec.events.time
     now = sim.start
+    project = sim.project
     for index, item in enumerate(sim.events()):
         if count is not None and index >= count:
             break
@@ -287,13 +438,13 @@ def run(
             break
         send_event(item.event)
         sent += 1
-        now = item.event["event_time"]
+        now = item.event[time_field]
         if send_label is not None:
             owed.append(item)
             while len(owed) > label_delay:
-                send_label(owed.popleft().label(now))
+                send_label(owed.popleft().label(now, project))
                 labels += 1
     while owed and send_label is not None:
-        send_label(owed.popleft().label(now))
+        send_label(owed.popleft().label(now, project))
         labels += 1
     return SimulationReport(sent, labels, pacer.elapsed())

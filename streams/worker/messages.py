@@ -27,6 +27,7 @@ class InMessage:
     topic: str
     partition: int
     offset: int
+    timestamp_ms: int = 0  # the Kafka timestamp; 0 when the engine does not say
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,8 +100,7 @@ class Metrics(MetricSet):
         )
         self.shadow_disagreements = self._counter(
             "streamscore_shadow_disagreements",
-            "Compared events whose decision (approve, review, decline) by the shadow differs "
-            "from the primary's.",
+            "Compared events whose decision (or class) by the shadow differs from the primary's.",
             ["model"],
         )
         self.shadow_score_delta = self._counter(
@@ -122,8 +121,18 @@ class Metrics(MetricSet):
         )
         self.features_missing = self._counter(
             "streamscore_features_missing",
-            "Predictions made with default entity features.",
+            "Predictions made with default entity features, by cause: store-down, unknown-entity.",
             ["cause"],
+        )
+        self.features_stale = self._counter(
+            "streamscore_features_stale",
+            "Predictions made with default entity features because the stored vector was "
+            "older than the feature view's ttl.",
+        )
+        self.features_age_unknown = self._counter(
+            "streamscore_features_age_unknown",
+            "Entity vectors read that carry no update time (written before vectors had one): "
+            "used, never judged stale.",
         )
         self.model_errors = self._counter(
             "streamscore_model_errors",

@@ -25,7 +25,7 @@ log = logging.getLogger("streams.worker.pipeline")
 
 
 class Scored(NamedTuple):
-    scores: np.ndarray
+    outputs: np.ndarray  # the model's answer: (rows,) or (rows, columns)
     infer_ms: float
 
 
@@ -40,7 +40,7 @@ async def infer(
     arms: Arms | None,
     metrics: Metrics,
 ) -> tuple[Scored, list[tuple[Model, Scored]], Scored | None]:
-    """The primary's scores, each answering shadow's, and the canary's on its rows (None
+    """The primary's outputs, each answering shadow's, and the canary's on its rows (None
     when it failed: its rows fall back to the primary)."""
     canary = models.canary if arms is not None else None
     own = []  # the canary's own request, unless it is a shadow too
@@ -70,7 +70,7 @@ async def infer(
         else:
             shadow_scores.append((shadow, outcome))
             if shadow is canary and arms is not None:
-                canary_scores = Scored(outcome.scores[arms.canary], outcome.infer_ms)
+                canary_scores = Scored(outcome.outputs[arms.canary], outcome.infer_ms)
     if own and canary is not None:
         last = outcomes[-1]
         if isinstance(last, BaseException):
@@ -82,13 +82,13 @@ async def infer(
 
 
 async def timed(model: Model, x: np.ndarray, metrics: Metrics) -> Scored:
-    """The model's scores and its own request time in ms (shadows run concurrently, so
+    """The model's outputs and its own request time in ms (shadows run concurrently, so
     each output carries its model's time, not the batch's)."""
     t0 = time.perf_counter()
     label = label_of(model)
     try:
-        scores = await model.predict(x)
-        return Scored(scores, (time.perf_counter() - t0) * 1e3)
+        outputs = await model.predict(x)
+        return Scored(outputs, (time.perf_counter() - t0) * 1e3)
     except InferenceError as exc:
         metrics.model_errors.labels(label, type(exc).__name__).inc()
         raise

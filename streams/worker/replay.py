@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inference.contract import tensors_of
 from inference.triton_client import TritonModel
 from streams.client.admin import check_topic
-from streams.features.store import FeatureStore
+from streams.features.store import FeatureStore, VectorLayout
 from streams.report.reading import RangeReader, TimeRange
 from streams.routing import ModelRef, RoutedModels
 from streams.topics import TopicSpec, ensure_topics
@@ -60,14 +61,16 @@ async def replay(
     # the live outputs' partitioning: an event's replayed output lands where its live one is
     partitions = check_topic(settings, settings.topics.predictions)
     ensure_topics(settings.kafka.bootstrap, [TopicSpec(to_topic, partitions)])
+    project = settings.use_case()
     triton = settings.triton.async_client()
     store = settings.redis.async_client()
-    model = TritonModel(triton, ref.name, ref.version, settings.triton)
+    model = TritonModel(triton, ref.name, ref.version, settings.triton,
+                        tensors_of(project, ref.name))  # fmt: skip
     await model.load()
-    codec = settings.registry.codec
+    codec = settings.codec
     pipeline = ScoringPipeline(
-        codec("event", logical_types=False), codec("prediction", logical_types=False),
-        FeatureStore(store), _Fixed(model), settings.pipeline, Metrics(),
+        project, codec("event", logical_types=False), codec("prediction", logical_types=False),
+        FeatureStore(store, VectorLayout.of(project)), _Fixed(model), settings.pipeline, Metrics(),
     )  # fmt: skip
     sink = KafkaSink(settings.kafka.librdkafka())
     reader = RangeReader(

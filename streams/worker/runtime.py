@@ -10,14 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from drift.summary import RepositoryReferences, WindowAccumulator
-from schemas.features import N_FEATURES
 from streams.backoff import Backoff
 from streams.client.admin import check_topic
 from streams.client.errors import ClientError
-from streams.features.store import FeatureStore
+from streams.features.store import FeatureStore, VectorLayout
 from streams.features.updates import FeatureUpdater
 from streams.routing.live import LiveRouting
 from streams.worker.batch_runner import BatchRunner
+from streams.worker.errors import FatalWorkerError
 from streams.worker.metrics import Metrics
 from streams.worker.monitoring import SummaryPublisher
 from streams.worker.pipeline import ScoringPipeline
@@ -53,7 +53,7 @@ async def _warm(routing: LiveRouting, store: FeatureStore) -> None:
     opens its stream or connection now, so that the first events do not wait for it (they
     took up to 150 ms more in the demo). A failure here is left to the first batch."""
     models = routing.models
-    x = np.zeros((1, N_FEATURES), dtype=np.float32)
+    x = np.zeros((1, routing.project.layout.width), dtype=np.float32)
     for model in (models.primary, *models.shadows):
         with contextlib.suppress(Exception):
             await model.predict(x)
@@ -72,31 +72,43 @@ async def build_runtime(
     exactly-once engine's transactions); feature-update dead letters and drift summaries
     always go through the runtime's sink.
 
-    Raises :class:`~streams.backoff.Stopped` when the worker is told to stop meanwhile."""
+    Raises :class:`~streams.backoff.Stopped` when the worker is told to stop meanwhile, and
+    :class:`~streams.worker.errors.FatalWorkerError` when a routed model's tensors on Triton
+    do not fit the project's inputs (one line naming both shapes)."""
+    project = settings.use_case()
+    layout = VectorLayout.of(project)
     store_client = settings.redis.async_client()
     routing = LiveRouting(
-        settings.triton.async_client(), store_client, settings.triton, settings.routing
+        settings.triton.async_client(), store_client, settings.triton, settings.routing, project
     )
     await START_BACKOFF.retry(
         routing.start, Exception, "starting to score (Triton and Redis)", should_stop
     )
-    await _warm(routing, FeatureStore(store_client))
+    problems = await START_BACKOFF.retry(
+        routing.check, Exception, "checking the models' tensors on Triton", should_stop
+    )
+    if problems:
+        raise FatalWorkerError("; ".join(problems))
+    await _warm(routing, FeatureStore(store_client, layout))
     current = routing.routing
-    log.info("scoring with primary %s, shadows %s", current and current.primary,
+    log.info("scoring project %s with primary %s, shadows %s", project.name,
+             current and current.primary,
              current and [str(s) for s in current.shadows])  # fmt: skip
-    codec = settings.registry.codec
-    store = FeatureStore(store_client, on_retry=metrics.retry_counter("features"))
+    codec = settings.codec
+    store = FeatureStore(store_client, layout, on_retry=metrics.retry_counter("features"))
     sink = KafkaSink(settings.kafka.librdkafka())
     monitor = (
         WindowAccumulator(
-            RepositoryReferences(settings.model_repository),
+            RepositoryReferences(settings.model_repository, project.layout.columns),
             settings.window,
             partitions=_partitions(settings),
+            feature_columns=project.layout.feature_columns,
         )
         if settings.drift.enabled
         else None
     )
     pipeline = ScoringPipeline(
+        project,
         codec("event", logical_types=False),
         codec("prediction", logical_types=False),
         store,
@@ -116,7 +128,8 @@ async def build_runtime(
         target=settings.batch.latency_target() if settings.engine == "librdkafka" else None,
     )
     updater = FeatureUpdater(
-        codec("entity_features"),
+        project,
+        codec("entity_features", logical_types=False),
         store,
         sink,
         settings.topics.dlq,

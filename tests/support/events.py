@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.synthetic import sample_features
-from schemas.features import EVENT_FEATURES
+from tests.support.projects import N_EVENT, event_fields, sample_features
 
 # Entities with stored features: their ids, and id → the vector the store holds.
 Entities = tuple[list[str], dict[str, np.ndarray]]
@@ -28,15 +27,8 @@ def make_events(n: int, seed: int, entities: list[str]) -> tuple[list[dict[str, 
             "entity_id": entities[i % len(entities)],
             "event_time": datetime.now(UTC),
             "segment": None,
+            **event_fields(x[i]),
         }
-        for j, feature in enumerate(EVENT_FEATURES):
-            value = x[i, j]
-            if feature.avro_type == "boolean":
-                record[feature.name] = bool(value)
-            elif feature.avro_type == "int":
-                record[feature.name] = int(value)
-            else:
-                record[feature.name] = float(value)
         events.append(record)
     return events, x
 
@@ -45,7 +37,7 @@ def full_rows(
     events: list[dict[str, Any]], x: np.ndarray, entity_rows: dict[str, np.ndarray]
 ) -> np.ndarray:
     """The rows the model sees: each event's own features, then its entity's stored ones."""
-    n_event = len(EVENT_FEATURES)
+    n_event = N_EVENT
     return np.stack(
         [
             np.concatenate([x[i, :n_event], entity_rows[e["entity_id"]]]).astype(np.float32)

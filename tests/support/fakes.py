@@ -18,19 +18,30 @@ import numpy as np
 
 from inference.contract import Model
 from inference.errors import ModelUnavailableError
-from inference.synthetic import sample_features
 from schemas.codec import codec_for
-from schemas.features import EVENT_FEATURES, N_FEATURES
-from streams.features.store import FeatureRows, FeatureStore, FeatureStoreError, pack, unpack_many
+from schemas.project import Project
+from streams.features.store import FeatureRows, FeatureStore, FeatureStoreError, VectorLayout
 from streams.routing.state import RoutedModels
 from streams.worker.messages import InMessage, OutMessage
 from streams.worker.metrics import Metrics
 from streams.worker.pipeline import PipelineConfig, ScoringPipeline
 from streams.worker.sink import PublishError
+from tests.support.projects import (
+    EVENT_FIELDS,
+    FRAUD,
+    INPUT_WIDTH,
+    N_EVENT,
+    event_fields,
+    project_codec,
+    sample_features,
+)
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
-N_EVENT = len(EVENT_FEATURES)
-EVENT_CODEC = codec_for("event")
+N_FEATURES = INPUT_WIDTH
+LAYOUT = VectorLayout.of(FRAUD)
+
+
+EVENT_CODEC = project_codec(FRAUD, "event")
 PREDICTION_CODEC = codec_for("prediction")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 T0_MS = 1_700_000_000_000
@@ -166,9 +177,14 @@ class FakeFeatureStore:
     """``get_many`` of the real store over a dict of packed vectors; ``down`` makes it raise
     FeatureStoreError (what the real one does after its retries)."""
 
-    def __init__(self, vectors: Mapping[str, Sequence[float] | np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        vectors: Mapping[str, Sequence[float] | np.ndarray] | None = None,
+        layout: VectorLayout = LAYOUT,
+    ) -> None:
+        self.layout = layout
         self.vectors = {e: np.asarray(v, dtype=np.float32) for e, v in (vectors or {}).items()}
-        self.packed = {e: pack(v) for e, v in self.vectors.items()}
+        self.packed = {e: layout.pack(v) for e, v in self.vectors.items()}
         self.down = False
         self.requests: list[list[str]] = []
 
@@ -186,7 +202,7 @@ class FakeFeatureStore:
         self.requests.append(list(entity_ids))
         if self.down:
             raise FeatureStoreError("fake store is down")
-        return unpack_many([self.packed.get(e) for e in entity_ids])
+        return self.layout.unpack_many([self.packed.get(e) for e in entity_ids])
 
 
 class RecordingSink:
@@ -223,7 +239,7 @@ class RecordingSink:
 def event_records(
     n: int, *, seed: int = 0, entities: Sequence[str] = ("e0", "e1", "e2"), t0_ms: int = T0_MS
 ) -> list[dict[str, Any]]:
-    """``n`` Event records (logical types) from sample_features, with unique event_ids."""
+    """``n`` fraud Event records (logical types) from sample_features, with unique ids."""
     x = sample_features(np.random.default_rng(seed), n)
     records = []
     for i in range(n):
@@ -232,13 +248,8 @@ def event_records(
             "entity_id": entities[i % len(entities)],
             "event_time": EPOCH + timedelta(milliseconds=t0_ms + i),
             "segment": None,
+            **event_fields(x[i]),
         }
-        for j, feature in enumerate(EVENT_FEATURES):
-            value = x[i, j]
-            kind = feature.avro_type
-            record[feature.name] = (
-                bool(value) if kind == "boolean" else int(value) if kind == "int" else float(value)
-            )
         records.append(record)
     return records
 
@@ -246,7 +257,7 @@ def event_records(
 def to_messages(
     records: Sequence[Record], *, topic: str = "events", partition: int = 0, offset: int = 0
 ) -> list[InMessage]:
-    """Encode with codec_for("event"); key = entity_id; consecutive offsets from ``offset``."""
+    """Encode with fraud_codec("event"); key = entity_id; consecutive offsets from ``offset``."""
     return [
         InMessage(r["entity_id"].encode(), EVENT_CODEC.encode(r), topic, partition, offset + i)
         for i, r in enumerate(records)
@@ -254,10 +265,10 @@ def to_messages(
 
 
 def event_rows(records: Sequence[Record], store: FakeFeatureStore) -> np.ndarray:
-    """The rows a model should see: event features, then the stored (or default) entity ones."""
+    """The rows a model should see: event fields, then the stored (or default) features."""
     raw = [store.packed.get(r["entity_id"]) for r in records]
-    entity = unpack_many(raw).values
-    events = [[float(r[f.name]) for f in EVENT_FEATURES] for r in records]
+    entity = store.layout.unpack_many(raw).values
+    events = [[float(r[name]) for name in EVENT_FIELDS] for r in records]
     return np.hstack([np.asarray(events, dtype=np.float32), entity]).astype(np.float32)
 
 
@@ -270,10 +281,12 @@ def build_pipeline(
     routes: StaticRoutes,
     config: PipelineConfig | None = None,
     metrics: Metrics | None = None,
+    project: Project = FRAUD,
 ) -> ScoringPipeline:
     """The real pipeline, with the worker's codecs, over the fakes."""
     return ScoringPipeline(
-        codec_for("event", logical_types=False),
+        project,
+        project_codec(project, "event", logical_types=False),
         PREDICTION_CODEC,
         cast(FeatureStore, store),
         routes,

@@ -12,8 +12,9 @@ from confluent_kafka.admin import AdminClient
 
 from schemas.codec import codec_for
 from streams.topics import TopicNames, TopicSpec, ensure_topics
+from tests.support.projects import fraud_codec
 
-EVENT_CODEC = codec_for("event")
+EVENT_CODEC = fraud_codec("event")
 PREDICTION_CODEC = codec_for("prediction")
 
 

@@ -118,7 +118,7 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
         async for taken in cast(Any, stream).noack_take(1000, within=0.1):
             try:
                 rt = await runtime()
-                await rt.features.handle([_in_message(event) for event in taken])
+                await rt.features.handle([_in_update(event) for event in taken])
             except Stopped:
                 return  # not applied, so not acked: redelivered
             for event in taken:
@@ -169,6 +169,13 @@ def create_app(settings: WorkerSettings, metrics: Metrics | None = None) -> faus
 def _in_message(event: Any) -> InMessage:
     msg = event.message
     return InMessage(msg.key, msg.value, msg.topic, msg.partition, msg.offset)
+
+
+def _in_update(event: Any) -> InMessage:
+    """A features record, with its Kafka timestamp (its update time unless it says one)."""
+    msg = event.message
+    stamp = int((msg.timestamp or 0) * 1000)
+    return InMessage(msg.key, msg.value, msg.topic, msg.partition, msg.offset, stamp)
 
 
 def faust_credentials(kafka: KafkaConfig) -> Any:

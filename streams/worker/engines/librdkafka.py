@@ -53,6 +53,14 @@ def _in_message(msg: Message) -> InMessage:
     )
 
 
+def _in_update(msg: Message) -> InMessage:
+    """A features record, with its Kafka timestamp (its update time unless it says one)."""
+    return InMessage(
+        msg.key(), msg.value() or b"", msg.topic() or "", msg.partition() or 0,
+        msg.offset() or 0, max(msg.timestamp()[1], 0),
+    )  # fmt: skip
+
+
 def _next_offsets(messages: list[InMessage]) -> list[TopicPartition]:
     """The offset to commit per partition: one past the last message of the batch."""
     last: dict[tuple[str, int], int] = {}
@@ -161,7 +169,10 @@ class LibrdkafkaEngine:
                 if error is not None:
                     _check(error, self.settings.app_id)
                     continue
-                (events if msg.topic() == self.events_topic else updates).append(_in_message(msg))
+                if msg.topic() == self.events_topic:
+                    events.append(_in_message(msg))
+                else:
+                    updates.append(_in_update(msg))
             if updates:
                 try:
                     await rt.features.handle(updates)

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from streams.client.input_files import InputProblem, format_of, load
+from streams.client import input_files
+from streams.client.input_files import InputFormat, InputProblem, format_of
+from tests.support.projects import FRAUD
 
 GOOD: dict[str, Any] = {
     "event_id": "e-1",
@@ -27,6 +29,11 @@ GOOD: dict[str, Any] = {
 }
 HEADER = ",".join(GOOD) + ",segment"
 GOOD_CSV_ROW = "e-1,acct-1,2024-05-01T12:00:00.250Z,12.5,2,30,1.5,false,13,40,0.25,"
+
+
+def load(stream: io.StringIO, fmt: InputFormat, schema: str = "event") -> Any:
+    """The fraud example's records of ``schema`` read from ``stream``."""
+    return input_files.load(stream, fmt, FRAUD, schema)
 
 
 def jsonl(*rows: dict[str, Any] | str) -> io.StringIO:

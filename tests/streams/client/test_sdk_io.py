@@ -14,7 +14,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from infra.kafka_server import KafkaServer
 from infra.process import free_port
-from schemas.codec import SCHEMA_DIR, fingerprint, load_schema
+from schemas.codec import fingerprint
 from streams.client import (
     ClientSettings,
     DeliveryError,
@@ -26,6 +26,7 @@ from streams.client import (
     Undecodable,
 )
 from streams.topics import TopicSpec, ensure_topics
+from tests.support.projects import FRAUD
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
 
@@ -84,8 +85,8 @@ def test_an_sdk_event_decodes_with_the_reference_avro_package(config: ClientSett
     [(key, value)] = raw_values(config, topic, 1)
     assert key == b"acct-42"
     assert value[:2] == b"\xc3\x01"
-    assert value[2:10] == fingerprint(load_schema("event"))
-    schema = avro.schema.parse((SCHEMA_DIR / "event.avsc").read_text())
+    assert value[2:10] == fingerprint(FRAUD.schema("event"))
+    schema = avro.schema.parse(FRAUD.resolve(FRAUD.spec.events.schema_file).read_text())
     decoded = avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(io.BytesIO(value[10:])))
     assert decoded == event("e-1", "acct-42")
 

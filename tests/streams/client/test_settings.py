@@ -8,7 +8,9 @@ from pydantic import ValidationError
 from schemas.schema_files import schema_names
 from streams.client import ClientSettings, KafkaConfig
 from streams.client.consumer import schema_for_topic
+from streams.client.settings import PROJECT_SCHEMAS
 from tests.support.env import set_env
+from tests.support.projects import example
 
 
 def test_defaults_are_plaintext_local_and_the_documented_topics() -> None:
@@ -69,11 +71,21 @@ def test_settings_are_frozen() -> None:
         settings.kafka.bootstrap = "elsewhere:9092"  # type: ignore[misc]
 
 
-def test_every_topic_but_the_dlq_has_its_schema() -> None:
-    config = ClientSettings()
-    for role, name in config.topics:
-        schema = schema_for_topic(name, config)
+@pytest.mark.parametrize("name", ["fraud", "delivery"])
+def test_every_topic_but_the_dlq_has_its_schema(name: str) -> None:
+    """Events, labels and feature updates carry the project's schemas; the rest bundled ones."""
+    project = example(name)
+    config = ClientSettings(project=project.path)
+    assert (config.topics.events, config.topics.labels, config.topics.features) == (
+        project.spec.events.topic,
+        project.spec.labels.topic,
+        project.features.topic,
+    )
+    for role, topic in config.topics:
+        schema = schema_for_topic(topic, config)
         if role == "dlq":
             assert schema is None  # the original bytes, whatever they were
         else:
-            assert schema in schema_names(), f"{role} carries no bundled schema"
+            known = (*schema_names(), *PROJECT_SCHEMAS)
+            assert schema in known, f"{role} carries no schema"
+            assert config.codec(schema).schema["type"] == "record", role

@@ -14,7 +14,6 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from inference.repository import DEFAULT_MODEL
 from infra.settings import ServicesSettings
 from streams.cli import cli
 from streams.routing import ModelRef, Routing
@@ -23,7 +22,8 @@ from streams.routing.state import Canary
 from streams.simulation.simulator import entity_ids
 from tests.support.events import make_events
 from tests.support.kafka import create_topics, predictions, produce_events, stream_events
-from tests.support.models import export_model, set_routing, stored_routing
+from tests.support.models import DEFAULT_MODEL, export_model, set_routing, stored_routing
+from tests.support.projects import FRAUD
 
 PRIMARY = ModelRef(DEFAULT_MODEL, "1")
 REFRESH_S = 1.0  # the default routing refresh: what a user gets
@@ -42,7 +42,7 @@ def test_a_ten_percent_canary_decides_for_a_sticky_ten_percent(
 ) -> None:
     worker, challenger = start(stack, start_worker)
     set_routing(stack, Routing(PRIMARY, (), Canary(challenger, 10.0)))
-    ids = entity_ids(20_000)
+    ids = entity_ids(FRAUD, 20_000)
     events, _ = make_events(30_000, seed=41, entities=ids)  # 10,000 entities twice
     produce_events(stack.kafka_bootstrap, worker.topics.events, events)
     scored = predictions(stack.kafka_bootstrap, worker.topics.predictions, len(events), 120)
@@ -67,7 +67,7 @@ def test_rollback_mid_stream_returns_every_entity_to_the_primary_within_a_refres
 ) -> None:
     worker, challenger = start(stack, start_worker)
     set_routing(stack, Routing(PRIMARY, (), Canary(challenger, 50.0)))
-    ids = entity_ids(400)
+    ids = entity_ids(FRAUD, 400)
     events, _ = make_events(1200, seed=43, entities=ids)
 
     sender = threading.Thread(  # 200 events/s for 6 s, each stamped when it is sent

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from streams.routing.split import BUCKETS, arm_of, buckets, canary_mask
-from streams.simulation.simulator import entity_ids
+from streams.simulation import simulator
+from tests.support.projects import FRAUD, example
+
+
+def entity_ids(n: int) -> list[str]:
+    """The fraud example's simulated entity ids (acct-000000, ...)."""
+    return simulator.entity_ids(FRAUD, n)
 
 
 def keys(ids: list[str]) -> list[bytes]:
@@ -17,8 +23,12 @@ def keys(ids: list[str]) -> list[bytes]:
 
 @pytest.mark.parametrize(
     "ids",
-    [entity_ids(20_000), [str(uuid.UUID(int=i * 7919 + 1)) for i in range(20_000)]],
-    ids=["simulated", "uuids"],
+    [
+        entity_ids(20_000),
+        simulator.entity_ids(example("delivery"), 20_000),
+        [str(uuid.UUID(int=i * 7919 + 1)) for i in range(20_000)],
+    ],
+    ids=["simulated", "simulated-delivery", "uuids"],
 )
 @pytest.mark.parametrize("percent", [1.0, 10.0, 50.0])
 def test_share_is_within_one_point(ids: list[str], percent: float) -> None:

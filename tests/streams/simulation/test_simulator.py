@@ -9,9 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inference.synthetic import true_probability
-from schemas.features import ENTITY_FEATURE_NAMES, EVENT_FEATURE_NAMES
-from schemas.records import Event, Label
+from schemas.project.records import record_model
 from streams.simulation.simulator import (
     Drift,
     EventSimulator,
@@ -20,6 +18,7 @@ from streams.simulation.simulator import (
     entity_feature_rows,
     run,
 )
+from tests.support.projects import EVENT_FIELDS, FEATURE_NAMES, FRAUD, example, true_probability
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -29,30 +28,32 @@ def take(sim: EventSimulator, n: int) -> list[SimulatedEvent]:
 
 
 def test_same_seed_same_events_ids_included() -> None:
-    a = take(EventSimulator(seed=7, entities=20, start=T0), 1500)
-    b = take(EventSimulator(seed=7, entities=20, start=T0), 1500)
-    other = take(EventSimulator(seed=8, entities=20, start=T0), 1500)
+    a = take(EventSimulator(FRAUD, seed=7, entities=20, start=T0), 1500)
+    b = take(EventSimulator(FRAUD, seed=7, entities=20, start=T0), 1500)
+    other = take(EventSimulator(FRAUD, seed=8, entities=20, start=T0), 1500)
     assert a == b
     assert [e.event["event_id"] for e in a] != [e.event["event_id"] for e in other]
     assert len({e.event["event_id"] for e in a}) == 1500
     assert {e.event["entity_id"] for e in a} <= {f"acct-{i:06d}" for i in range(20)}
 
 
-def test_events_and_labels_fit_their_schemas() -> None:
-    for item in take(EventSimulator(seed=1, entities=5, start=T0), 1100):
-        Event.model_validate(item.event)
-        Label.model_validate(item.label(T0))
+@pytest.mark.parametrize("name", ["fraud", "delivery"])
+def test_events_and_labels_fit_their_schemas(name: str) -> None:
+    project = example(name)
+    for item in take(EventSimulator(project, seed=1, entities=5, start=T0), 1100):
+        record_model(project, "event").model_validate(item.event)
+        record_model(project, "label").model_validate(item.label(T0, project))
 
 
 def test_entity_rows_are_the_features_labels_were_drawn_from() -> None:
     """Rebuild the full rows from events + store rows: the outcome rate matches the truth."""
-    store = dict(entity_feature_rows(3, 50))
-    assert list(next(iter(store.values()))) == list(ENTITY_FEATURE_NAMES)
-    items = take(EventSimulator(seed=3, entities=50, start=T0), 20_000)
+    store = dict(entity_feature_rows(FRAUD, 3, 50))
+    assert list(next(iter(store.values()))) == list(FEATURE_NAMES)
+    items = take(EventSimulator(FRAUD, seed=3, entities=50, start=T0), 20_000)
     rows = np.array(
         [
-            [float(i.event[n]) for n in EVENT_FEATURE_NAMES]
-            + [store[i.event["entity_id"]][n] for n in ENTITY_FEATURE_NAMES]
+            [float(i.event[n]) for n in EVENT_FIELDS]
+            + [store[i.event["entity_id"]][n] for n in FEATURE_NAMES]
             for i in items
         ]
     )
@@ -63,8 +64,10 @@ def test_entity_rows_are_the_features_labels_were_drawn_from() -> None:
 
 @pytest.mark.parametrize("feature", ["amount", "merchant_risk", "is_foreign"])
 def test_abrupt_drift_shifts_the_feature_and_the_score_from_event_k(feature: str) -> None:
-    plain = take(EventSimulator(seed=5, entities=100, start=T0), 4000)
-    drifted = take(EventSimulator(seed=5, entities=100, drift=Drift(feature, 2000), start=T0), 4000)
+    plain = take(EventSimulator(FRAUD, seed=5, entities=100, start=T0), 4000)
+    drifted = take(
+        EventSimulator(FRAUD, seed=5, entities=100, drift=Drift(feature, 2000), start=T0), 4000
+    )
     assert drifted[:2000] == plain[:2000]  # nothing moves before K
 
     def mean(items: list[SimulatedEvent], key: str) -> float:
@@ -80,8 +83,8 @@ def test_gradual_drift_ramps_linearly_over_the_window() -> None:
     drift = Drift("distance_km", at=100, kind="gradual", window=100)
     progress = drift.progress(np.array([0, 99, 100, 149, 199, 500]))
     assert progress.tolist() == [0.0, 0.0, 0.01, 0.5, 1.0, 1.0]
-    plain = take(EventSimulator(seed=2, start=T0), 300)
-    drifted = take(EventSimulator(seed=2, drift=drift, start=T0), 300)
+    plain = take(EventSimulator(FRAUD, seed=2, start=T0), 300)
+    drifted = take(EventSimulator(FRAUD, seed=2, drift=drift, start=T0), 300)
     shift = [
         d.event["distance_km"] - p.event["distance_km"] for d, p in zip(drifted, plain, strict=True)
     ]
@@ -91,14 +94,14 @@ def test_gradual_drift_ramps_linearly_over_the_window() -> None:
 
 def test_drift_refuses_features_that_cannot_move_the_score() -> None:
     with pytest.raises(ValueError, match="cannot drift 'items'"):
-        Drift("items", 10)
+        EventSimulator(FRAUD, drift=Drift("items", 10))
     with pytest.raises(ValueError, match="window"):
         Drift("amount", 10, "gradual", window=0)
 
 
 def test_labels_follow_their_events_after_the_delay_and_none_is_lost() -> None:
     sent: list[tuple[str, dict[str, Any]]] = []
-    sim = EventSimulator(seed=1, start=T0, rate=1000.0)
+    sim = EventSimulator(FRAUD, seed=1, start=T0, rate=1000.0)
     report = run(
         sim,
         lambda e: sent.append(("event", e)),
@@ -138,7 +141,7 @@ def test_duration_stops_the_run() -> None:
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
-    sim = EventSimulator(seed=1, start=T0, rate=50.0)
+    sim = EventSimulator(FRAUD, seed=1, start=T0, rate=50.0)
     pacer = Pacer(50.0, clock=lambda: now[0], sleep=sleep)
     report = run(sim, lambda e: None, None, duration_s=1.0, pacer=pacer)
     assert (report.events, report.labels) == (50, 0)

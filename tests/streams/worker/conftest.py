@@ -1,4 +1,5 @@
-"""Fixtures of the worker's integration tests: both engines, a second model, entities."""
+"""Fixtures of the worker's integration tests: both engines, a second model, entities, and
+each example project deployed (tests/support/deployed.py)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ import numpy as np
 import pytest
 import redis
 
-from inference.synthetic import sample_features
 from infra.settings import ServicesSettings
-from schemas.features import EVENT_FEATURES
-from streams.features.store import load_sync
+from streams.features.store import VectorLayout, load_sync
+from tests.support.deployed import deployed, project, served
 from tests.support.events import Entities
 from tests.support.kafka import create_topics
 from tests.support.models import export_model
+from tests.support.projects import FRAUD, N_EVENT, sample_features
 
 CHALLENGER = "challenger"
+__all__ = ["deployed", "project", "served"]  # fixtures of every example project
 
 
 @pytest.fixture(params=["faust", "librdkafka"])
@@ -45,8 +47,8 @@ def entities(stack: ServicesSettings) -> Iterator[Entities]:
     """50 fresh entities with stored features: (ids, id → stored vector)."""
     rng = np.random.default_rng(5)
     ids = [f"acct-{uuid.uuid4().hex[:10]}" for _ in range(50)]
-    vectors = {e: sample_features(rng, 1)[0, len(EVENT_FEATURES) :] for e in ids}
+    vectors = {e: sample_features(rng, 1)[0, N_EVENT:] for e in ids}
     client = redis.Redis(host=stack.host, port=stack.redis_port)
-    load_sync(client, vectors.items())
+    load_sync(client, VectorLayout.of(FRAUD), vectors.items())
     yield ids, vectors
     client.close()

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from inference.errors import ModelUnavailableError
-from schemas.features import N_FEATURES
 from streams.backoff import never
 from streams.topics import TopicNames
 from streams.worker.batch_runner import BatchRunner, RunnerConfig
@@ -24,6 +23,7 @@ from streams.worker.messages import OutMessage
 from streams.worker.metrics import Metrics
 from streams.worker.pipeline import PipelineConfig
 from tests.support.fakes import (
+    N_FEATURES,
     FailingModel,
     FakeFeatureStore,
     FixedModel,

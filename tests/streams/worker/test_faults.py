@@ -13,17 +13,15 @@ import numpy as np
 import redis
 import tritonclient.grpc as grpcclient
 
-from inference.repository import DEFAULT_MODEL
-from inference.synthetic import sample_features
 from infra.process import free_port
 from infra.redis_server import RedisServer
 from infra.settings import ServicesSettings
-from schemas.features import EVENT_FEATURES
-from streams.features.store import DEFAULTS, load_sync
+from streams.features.store import VectorLayout, load_sync
 from streams.routing import ModelRef, Routing
 from tests.support.events import Entities, full_rows, make_events
 from tests.support.kafka import committed, consume, predictions, produce_events
-from tests.support.models import expected_scores, export_model, set_routing
+from tests.support.models import DEFAULT_MODEL, expected_scores, export_model, set_routing
+from tests.support.projects import DEFAULTS, FRAUD, N_EVENT, sample_features
 from tests.support.waiting import metric, wait_for
 
 
@@ -118,9 +116,9 @@ def _own_redis(tmp_path: Path) -> tuple[RedisServer, list[str], dict[str, np.nda
     server.start()
     rng = np.random.default_rng(9)
     ids = [f"acct-{i}" for i in range(10)]
-    vectors = {e: sample_features(rng, 1)[0, len(EVENT_FEATURES) :] for e in ids}
+    vectors = {e: sample_features(rng, 1)[0, N_EVENT:] for e in ids}
     client = redis.Redis(port=server.config.redis_port)
-    load_sync(client, vectors.items())
+    load_sync(client, VectorLayout.of(FRAUD), vectors.items())
     client.close()
     return server, ids, vectors
 

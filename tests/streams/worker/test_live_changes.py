@@ -5,21 +5,22 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import redis
 from confluent_kafka import Producer
 from typer.testing import CliRunner
 
-from inference.repository import DEFAULT_MODEL
 from infra.settings import ServicesSettings
 from streams.cli import cli
 from streams.client import ClientSettings, RecordConsumer, RecordProducer, Undecodable
-from streams.features.store import unpack_many
 from streams.routing import ModelRef, Routing
+from tests.support.deployed import Deployed
 from tests.support.events import Entities, make_events
 from tests.support.kafka import predictions, produce_events, stream_events
-from tests.support.models import set_routing
+from tests.support.models import DEFAULT_MODEL, set_routing
 from tests.support.waiting import wait_for
 
 # The README promises "running workers switch within 1 s" at the default refresh (1 s); the
@@ -73,29 +74,45 @@ def test_promote_under_load_reaches_the_worker_within_a_second(
     assert worker.proc.poll() is None  # the same process, never restarted
 
 
-def _stored(stack: ServicesSettings, entity: str) -> Any:
-    client = redis.Redis(host=stack.host, port=stack.redis_port)
-    try:
-        return unpack_many(client.mget([f"features:{entity}"]))
-    finally:
-        client.close()
-
-
 def test_updates_on_the_features_topic_reach_redis_and_bad_ones_the_dlq(
-    stack: ServicesSettings, start_worker: Any
+    stack: ServicesSettings, start_worker: Any, deployed: Deployed
 ) -> None:
-    worker = start_worker()
+    """For each example project: its feature view's records, keyed by its entity field."""
+    project, layout = deployed.project, deployed.layout
+    worker = start_worker(project=deployed.path)
     topics = worker.topics
     entity = f"live-{uuid.uuid4().hex[:8]}"
-    config = ClientSettings(kafka={"bootstrap": stack.kafka_bootstrap}, topics=topics)
-    with RecordProducer(config, topics.features, "entity_features", "entity_id") as producer:
-        producer.send({"entity_id": entity, "txn_count_24h": 1.0})
-        producer.send({"entity_id": entity, "txn_count_24h": 9.0})  # the later one wins
+    key = project.features.entity
+    # A feature the view leaves unbounded above: 9.0 is a value it may take.
+    j = next(i for i, f in enumerate(project.features.features)
+             if i >= 2 and (f.valid is None or f.valid[1] is None))  # fmt: skip
+    name = project.feature_names[j]
+    computed = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    config = ClientSettings(
+        project=project.path, kafka={"bootstrap": stack.kafka_bootstrap}, topics=topics
+    )
+    with RecordProducer(config, topics.features, "entity_features", key) as producer:
+        producer.send({key: entity, name: 1.0})
+        producer.send({key: entity, name: 9.0, "updated_at": computed})  # the later one wins
     bad = Producer({"bootstrap.servers": stack.kafka_bootstrap})
     bad.produce(topics.features, key=b"broken", value=b"\xc3\x01nonsense")
     bad.flush(10)
 
-    wait_for(lambda: _stored(stack, entity).values[0][2] == 9.0, 60, "the later update")
+    def stored() -> tuple[Any, bytes | None]:
+        client = redis.Redis(host=stack.host, port=stack.redis_port)
+        try:
+            raw = client.get(layout.key(entity))
+        finally:
+            client.close()
+        return layout.unpack_many([raw]), raw
+
+    wait_for(lambda: stored()[0].values[0][j] == 9.0, 60, "the later update")
+    rows, raw = stored()
+    want = project.feature_defaults
+    want[j] = 9.0  # the features the record lacks take the view's defaults
+    np.testing.assert_array_equal(rows.values[0], want)
+    assert raw is not None  # stamped with the record's updated_at, not the time it came
+    assert int.from_bytes(raw[-8:], "little", signed=True) == int(computed.timestamp() * 1000)
     dead = list(
         RecordConsumer(
             config, topics.dlq, schema="event", from_beginning=True, timeout_s=20, limit=1

@@ -10,18 +10,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from inference.errors import InferenceError
-from schemas.features import N_FEATURES
-from streams.features.store import DEFAULTS, FeatureStoreError
+from schemas.project import Project, load_project
+from streams.features.store import FeatureStoreError
 from streams.worker.messages import BatchResult, InMessage
 from streams.worker.metrics import Metrics
 from streams.worker.pipeline import PipelineConfig
 from tests.support.fakes import (
     N_EVENT,
+    N_FEATURES,
     FailingModel,
     FakeFeatureStore,
     FixedModel,
@@ -34,6 +37,7 @@ from tests.support.fakes import (
     to_messages,
     weighted_sigmoid,
 )
+from tests.support.projects import DEFAULTS, FRAUD, derived
 
 ENTITIES = ("e0", "e1", "e2", "ghost")  # "ghost" has no stored vector
 
@@ -44,18 +48,29 @@ def run(
     messages: Sequence[InMessage],
     config: PipelineConfig | None = None,
     metrics: Metrics | None = None,
+    project: Project = FRAUD,
 ) -> BatchResult:
-    return asyncio.run(build_pipeline(store, routes, config, metrics).process(messages))
+    pipeline = build_pipeline(store, routes, config, metrics, project)
+    return asyncio.run(pipeline.process(messages))
 
 
 def metric(metrics: Metrics, name: str, **labels: str) -> float:
     return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
-def decision(score: float, config: PipelineConfig) -> str:
-    if score >= config.decline_threshold:
+def decision(score: float, project: Project = FRAUD) -> str:
+    """The fraud example's decision of a score, written out (its file: 0.3 and 0.7)."""
+    thresholds = project.default_model.decisions.thresholds  # type: ignore[union-attr]
+    if score >= thresholds["decline"]:
         return "decline"
-    return "review" if score >= config.review_threshold else "approve"
+    return "review" if score >= thresholds["review"] else "approve"
+
+
+def with_thresholds(folder: Path, review: float, decline: float) -> Project:
+    """The fraud example with other thresholds in its file."""
+    models = yaml.safe_load(FRAUD.path.read_text())["models"]
+    models[0]["decisions"]["thresholds"] = {"review": review, "decline": decline}
+    return load_project(derived("fraud", folder, {"models": models}))
 
 
 def inverse(x: np.ndarray) -> np.ndarray:
@@ -69,8 +84,8 @@ def test_predictions_carry_what_the_primary_computed_for_exactly_the_rows() -> N
     candidate = FixedModel("candidate", "1", score_fn=lambda x: x[:, 7].astype(np.float64))
     routes = StaticRoutes(primary, challenger, candidate)
     records = event_records(9, seed=8, entities=ENTITIES)
-    metrics, config = Metrics(), PipelineConfig()
-    result = run(store, routes, to_messages(records), config, metrics)
+    metrics = Metrics()
+    result = run(store, routes, to_messages(records), metrics=metrics)
 
     rows = event_rows(records, store)
     assert rows[:, N_EVENT:][3].tolist() == DEFAULTS.tolist()  # ghost → defaults
@@ -87,7 +102,7 @@ def test_predictions_carry_what_the_primary_computed_for_exactly_the_rows() -> N
     expected = weighted_sigmoid(rows)
     assert [p["score"] for p in predictions] == expected.tolist()
     assert len(set(expected.tolist())) == 9  # the check above tells rows apart
-    decisions = [decision(s, config) for s in expected]
+    decisions = [decision(s) for s in expected]
     assert [p["decision"] for p in predictions] == decisions
     assert set(decisions) == {"approve", "review", "decline"}
     ghost = [r["entity_id"] == "ghost" for r in records]
@@ -115,14 +130,16 @@ def test_predictions_carry_what_the_primary_computed_for_exactly_the_rows() -> N
     ],
 )
 def test_decisions_follow_the_thresholds(
-    review: float, decline: float, amounts: list[float], expected: str
+    review: float, decline: float, amounts: list[float], expected: str, tmp_path: Path
 ) -> None:
+    """The thresholds of the project file decide (the fraud example, its thresholds changed)."""
+    project = with_thresholds(tmp_path, review, decline)
     records = event_records(len(amounts))
     for record, amount in zip(records, amounts, strict=True):
         record["amount"] = float(amount)
     primary = FixedModel(score_fn=lambda x: x[:, 0].astype(np.float64) / 100)
-    config = PipelineConfig(review_threshold=review, decline_threshold=decline)
-    result = run(FakeFeatureStore(), StaticRoutes(primary), to_messages(records), config)
+    messages = to_messages(records)
+    result = run(FakeFeatureStore(), StaticRoutes(primary), messages, project=project)
     predictions = decode_predictions(r.value for r in result.predictions)
     assert [p["score"] for p in predictions] == [a / 100 for a in amounts]
     words = {"A": "approve", "R": "review", "D": "decline"}

@@ -6,10 +6,9 @@ import asyncio
 
 import numpy as np
 
-from drift.reference import WATCHED, Reference
+from drift.reference import SCORE, Reference
 from drift.summary import WindowAccumulator
 from drift.windows import WindowConfig
-from inference.synthetic import sample_features, true_probability
 from streams.worker.messages import InMessage
 from tests.support.fakes import (
     FakeFeatureStore,
@@ -19,14 +18,16 @@ from tests.support.fakes import (
     event_records,
     to_messages,
 )
+from tests.support.projects import FRAUD, sample_features, true_probability
 
 T0_MS = 1_767_225_600_000  # a window boundary
+WATCHED = (*FRAUD.layout.columns, SCORE)  # what a reference of the fraud example watches
 
 
 class Known:
     def __init__(self) -> None:
         x = sample_features(np.random.default_rng(0), 5_000)
-        self.reference = Reference.build(x, true_probability(x))
+        self.reference = Reference.build(x, true_probability(x), inputs=FRAUD.layout.columns)
 
     def get(self, name: str, version: str) -> Reference | None:
         return self.reference if (name, version) == ("scorer", "3") else None
@@ -40,7 +41,12 @@ def test_each_scored_event_is_counted_under_the_primary_and_its_partition() -> N
         FakeFeatureStore({"known": np.ones(8)}),
         StaticRoutes(FixedModel("scorer", "3"), FixedModel("challenger", "1")),
     )
-    monitor = pipeline.monitor = WindowAccumulator(Known(), WindowConfig(), producer="w")
+    monitor = pipeline.monitor = WindowAccumulator(
+        Known(),
+        WindowConfig(),
+        producer="w",
+        feature_columns=FRAUD.layout.feature_columns,
+    )
     result = asyncio.run(pipeline.process(messages))
     assert len(result.predictions) == 5 and len(result.dead_letters) == 1
 
@@ -58,7 +64,12 @@ def test_each_scored_event_is_counted_under_the_primary_and_its_partition() -> N
 
 def test_a_version_without_a_reference_is_scored_and_counted_unmonitored() -> None:
     pipeline = build_pipeline(FakeFeatureStore({}), StaticRoutes(FixedModel("scorer", "9")))
-    pipeline.monitor = WindowAccumulator(Known(), WindowConfig(), producer="w")
+    pipeline.monitor = WindowAccumulator(
+        Known(),
+        WindowConfig(),
+        producer="w",
+        feature_columns=FRAUD.layout.feature_columns,
+    )
     messages: list[InMessage] = to_messages(event_records(4, t0_ms=T0_MS))
     result = asyncio.run(pipeline.process(messages))
     assert len(result.predictions) == 4

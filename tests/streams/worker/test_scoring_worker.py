@@ -1,59 +1,49 @@
 """The scoring worker end to end, against the real Kafka, Redis and Triton.
 
 Each test starts real `streamscore worker` processes (tests/conftest.py::start_worker, once
-per engine) on its own topics, produces Avro events, and reads what comes out.
+per engine) on its own topics, for each example project (tests/support/deployed.py: fraud,
+a binary torch model; delivery, a regression ONNX model with a categorical input and an
+attribute), produces the project's Avro events, and reads what comes out.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 import redis
 import tritonclient.grpc as grpcclient
 
-from inference.repository import DEFAULT_MODEL
 from infra.settings import ServicesSettings
 from streams.routing import ModelRef, Routing
-from tests.support.events import Entities, full_rows, make_events
-from tests.support.kafka import (
-    EVENT_CODEC,
-    consume,
-    group_sizes,
-    predictions,
-    produce,
-    produce_events,
-)
-from tests.support.models import expected_scores, set_routing
+from tests.support.deployed import Deployed
+from tests.support.kafka import consume, group_sizes, predictions, produce
 from tests.support.waiting import metric, wait_for
 
 
 def test_every_event_gets_one_primary_and_one_shadow_output_with_the_models_scores(
-    stack: ServicesSettings, start_worker: Any, challenger: str, entities: Entities
+    stack: ServicesSettings, start_worker: Any, deployed: Deployed
 ) -> None:
-    ids, vectors = entities
-    set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1"), (ModelRef(challenger, "1"),)))
-    worker = start_worker()
+    challenger = deployed.challenger()
+    primary_model = deployed.model
+    deployed.route(Routing(ModelRef(primary_model, "1"), (ModelRef(challenger, "1"),)))
+    stored = deployed.entities()
+    worker = start_worker(project=deployed.path)
     topics = worker.topics
-    events, x = make_events(300, seed=1, entities=ids)
-    produce_events(stack.kafka_bootstrap, topics.events, events)
+    events = deployed.events(300, seed=1, entities=stored.ids)
+    deployed.produce(topics.events, events)
 
     primary = predictions(stack.kafka_bootstrap, topics.predictions, 300)
     shadow = predictions(stack.kafka_bootstrap, topics.shadow, 300)
-    sent = {e["event_id"]: i for i, e in enumerate(events)}
+    sent = {deployed.id_of(e) for e in events}
     assert sorted(p["event_id"] for p in primary) == sorted(sent)
     assert sorted(p["event_id"] for p in shadow) == sorted(sent)
-
-    rows = full_rows(events, x, vectors)
-    for outputs, model in ((primary, DEFAULT_MODEL), (shadow, challenger)):
-        want = expected_scores(stack, model, 1, rows)
-        got = np.zeros(300)
-        for p in outputs:
-            got[sent[p["event_id"]]] = p["score"]
-            assert (p["model_name"], p["model_version"]) == (model, "1")
-            assert p["features_missing"] is False
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    # Each output is its model's on the event's row, decided by the model's decider, with
+    # the event's attributes; every entity's features were found, fresh.
+    deployed.check(primary, events, stored.vectors, primary_model)
+    deployed.check(shadow, events, stored.vectors, challenger)
+    assert {p["role"] for p in primary} == {"primary"}
+    assert {p["role"] for p in shadow} == {"shadow"}
 
     # The live comparison counted every event once, with the figures of the outputs.
     by_event = {p["event_id"]: p for p in primary}
@@ -70,11 +60,13 @@ def test_every_event_gets_one_primary_and_one_shadow_output_with_the_models_scor
 
 
 def test_one_redis_mget_and_one_triton_request_per_model_per_batch(
-    stack: ServicesSettings, start_worker: Any, challenger: str, entities: Entities
+    stack: ServicesSettings, start_worker: Any, deployed: Deployed
 ) -> None:
-    ids, _ = entities
-    set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1"), (ModelRef(challenger, "1"),)))
-    worker = start_worker()
+    challenger = deployed.challenger()
+    primary_model = deployed.model
+    deployed.route(Routing(ModelRef(primary_model, "1"), (ModelRef(challenger, "1"),)))
+    ids = deployed.entities().ids
+    worker = start_worker(project=deployed.path)
     store = redis.Redis(host=stack.host, port=stack.redis_port)
     triton = grpcclient.InferenceServerClient(stack.triton_grpc_url)
 
@@ -86,14 +78,13 @@ def test_one_redis_mget_and_one_triton_request_per_model_per_batch(
                     "inference_stats"
                 ]["success"].get("count", 0)
             )
-            for name in (DEFAULT_MODEL, challenger)
+            for name in (primary_model, challenger)
         ]
         return mgets, requests[0], requests[1]
 
     # One event first: a worker warms each model and the feature store once as it starts
     # scoring (streams/worker/runtime.py), which is not per batch.
-    first, _ = make_events(1, seed=11, entities=ids)
-    produce_events(stack.kafka_bootstrap, worker.topics.events, first)
+    deployed.produce(worker.topics.events, deployed.events(1, seed=11, entities=ids))
 
     def outputs() -> float:
         try:
@@ -104,8 +95,7 @@ def test_one_redis_mget_and_one_triton_request_per_model_per_batch(
     wait_for(lambda: outputs() >= 2, 60, "the first event's two outputs")
     before = counts()
     batches_before = metric(worker.metrics(), "streamscore_batch_size_count")
-    events, _ = make_events(2000, seed=12, entities=ids)
-    produce_events(stack.kafka_bootstrap, worker.topics.events, events)
+    deployed.produce(worker.topics.events, deployed.events(2000, seed=12, entities=ids))
     assert len(predictions(stack.kafka_bootstrap, worker.topics.predictions, 2001)) == 2001
     wait_for(lambda: outputs() >= 4002, 30, "outputs")
     batches = metric(worker.metrics(), "streamscore_batch_size_count") - batches_before
@@ -117,22 +107,22 @@ def test_one_redis_mget_and_one_triton_request_per_model_per_batch(
 
 
 def test_bad_bytes_go_to_the_dlq_with_their_cause_and_the_rest_is_scored(
-    stack: ServicesSettings, start_worker: Any, entities: Entities
+    stack: ServicesSettings, start_worker: Any, deployed: Deployed
 ) -> None:
-    ids, _ = entities
-    set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1")))
-    worker = start_worker()
+    stored = deployed.entities()
+    worker = start_worker(project=deployed.path)
     topics = worker.topics
-    events, _ = make_events(40, seed=2, entities=ids)
-    good = [(e["entity_id"].encode(), EVENT_CODEC.encode(e)) for e in events]
-    truncated = EVENT_CODEC.encode(events[0])[:-5]
+    events = deployed.events(40, seed=2, entities=stored.ids)
+    good = deployed.encoded(events)
+    truncated = good[0][1][:-5]
     produce(stack.kafka_bootstrap, topics.events, good[:20])
     produce(stack.kafka_bootstrap, topics.events, [(b"garbage", b"\x00\x01not avro")], partition=3)
     produce(stack.kafka_bootstrap, topics.events, [(b"truncated", truncated)], partition=1)
     produce(stack.kafka_bootstrap, topics.events, good[20:])
 
     scored = predictions(stack.kafka_bootstrap, topics.predictions, 40)
-    assert sorted(p["event_id"] for p in scored) == sorted(e["event_id"] for e in events)
+    assert sorted(p["event_id"] for p in scored) == sorted(deployed.id_of(e) for e in events)
+    deployed.check(scored, events, stored.vectors)
     dead = consume(stack.kafka_bootstrap, topics.dlq, 2)
     by_key = {m.key(): (m.value(), dict(m.headers())) for m in dead}
     assert set(by_key) == {b"garbage", b"truncated"}
@@ -150,12 +140,11 @@ def test_bad_bytes_go_to_the_dlq_with_their_cause_and_the_rest_is_scored(
 
 
 def test_two_workers_share_the_partitions(
-    stack: ServicesSettings, start_worker: Any, entities: Entities
+    stack: ServicesSettings, start_worker: Any, deployed: Deployed
 ) -> None:
-    ids, _ = entities
-    set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1")))
-    first = start_worker()
-    second = start_worker()
+    ids = deployed.entities().ids
+    first = start_worker(project=deployed.path)
+    second = start_worker(project=deployed.path)
     topics = first.topics
     group = first.settings.app_id
     wait_for(
@@ -163,10 +152,10 @@ def test_two_workers_share_the_partitions(
         60,
         "two members with two partitions each",
     )
-    events, _ = make_events(400, seed=10, entities=ids)
-    produce_events(stack.kafka_bootstrap, topics.events, events)
+    events = deployed.events(400, seed=10, entities=ids)
+    deployed.produce(topics.events, events)
     scored = predictions(stack.kafka_bootstrap, topics.predictions, 400)
-    assert {p["event_id"] for p in scored} == {e["event_id"] for e in events}
+    assert {p["event_id"] for p in scored} == {deployed.id_of(e) for e in events}
     wait_for(
         lambda: (
             metric(first.metrics(), "streamscore_events_in_total") > 0

@@ -8,7 +8,6 @@ import asyncio
 import numpy as np
 
 from streams.worker.metrics import Metrics, ShadowComparison, compare_shadow
-from streams.worker.pipeline import PipelineConfig
 from tests.support.fakes import (
     FailingModel,
     FakeFeatureStore,
@@ -20,8 +19,9 @@ from tests.support.fakes import (
     to_messages,
     weighted_sigmoid,
 )
+from tests.support.projects import FRAUD
 
-CONFIG = PipelineConfig()  # review from 0.3, decline from 0.7
+DECIDER = FRAUD.decider("scorer")  # the fraud example's: review from 0.3, decline from 0.7
 # k / 64 is exact in binary, in float32 as in float64: every delta below is exact.
 PRIMARY = np.array([8, 16, 20, 40, 48, 60]) / 64  # approve approve review review decline decline
 SHADOW = np.array([8, 24, 16, 48, 40, 60]) / 64  # approve review approve decline review decline
@@ -29,13 +29,14 @@ SHADOW = np.array([8, 24, 16, 48, 40, 60]) / 64  # approve review approve declin
 
 def compared(primary: np.ndarray, shadow: np.ndarray) -> ShadowComparison:
     return compare_shadow(
-        primary, CONFIG.decision_index(primary), shadow, CONFIG.decision_index(shadow)
+        primary, DECIDER.decide_scores(primary), shadow, DECIDER.decide_scores(shadow)
     )
 
 
 def test_a_hand_made_batch_gives_exact_counts_and_delta() -> None:
-    assert CONFIG.decision_index(PRIMARY).tolist() == [0, 0, 1, 1, 2, 2]
-    assert CONFIG.decision_index(SHADOW).tolist() == [0, 1, 0, 2, 1, 2]
+    assert (DECIDER.names, DECIDER.bounds) == (("approve", "review", "decline"), (0.3, 0.7))
+    assert DECIDER.decide_scores(PRIMARY).tolist() == [0, 0, 1, 1, 2, 2]
+    assert DECIDER.decide_scores(SHADOW).tolist() == [0, 1, 0, 2, 1, 2]
     result = compared(PRIMARY, SHADOW)
     # Rows 1-4 change decision; |Δ| is 0, 8, 4, 8, 8, 0 sixty-fourths.
     assert result == ShadowComparison(compared=6, disagreements=4, abs_delta=28 / 64)
@@ -78,14 +79,14 @@ def test_the_pipeline_compares_each_shadow_that_answered_with_the_primary() -> N
     primary, shadow = FixedModel("scorer", "1"), FixedModel("scorer", "2", score_fn=nudged)
     down = FailingModel("challenger", "3")
     metrics = Metrics()
-    pipeline = build_pipeline(store, StaticRoutes(primary, shadow, down), CONFIG, metrics)
+    pipeline = build_pipeline(store, StaticRoutes(primary, shadow, down), None, metrics)
     batches = [event_records(n, seed=seed) for n, seed in ((40, 1), (25, 2))]
     for records in batches:
         asyncio.run(pipeline.process(to_messages(records)))
 
     rows = np.vstack([event_rows(records, store) for records in batches])
     p, s = weighted_sigmoid(rows), nudged(rows)
-    want_disagreements = int(np.sum(CONFIG.decision_index(p) != CONFIG.decision_index(s)))
+    want_disagreements = int(np.sum(DECIDER.decide_scores(p) != DECIDER.decide_scores(s)))
     assert 0 < want_disagreements < 65  # the check below can tell a wrong count
     get = metrics.registry.get_sample_value
     assert get("streamscore_shadow_compared_total", {"model": "scorer:2"}) == 65
