@@ -11,8 +11,10 @@
     drift      drift agent | status | calibrate
     report     report shadow               shadow-mode comparison: evidence and a verdict
     replay     replay                     score a past range of events with any version
+    project    project check | init       check a project file; write one from an example
 
 Each module has ``register(cli)``; errors are printed by :func:`streams.cli.common.fail`.
+Every command takes ``--project PATH`` (streams/cli/project.py): the use case it works on.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from streams.cli import (
     drift,
     features,
     models,
+    project,
     records,
     replay,
     report,
@@ -51,5 +54,7 @@ for group in (
     drift,
     report,
     replay,
+    project,
 ):
     group.register(cli)
+project.add_project_option(cli)

@@ -64,7 +64,13 @@ def set_canary(
             raise RoutingError("no routing stored yet: start a worker or `models promote` first")
         return current.with_canary(ref, percent)
 
-    return routing_state.update_sync(store, change)
+    return routing_state.update_sync(store, _key(), change)
+
+
+def _key() -> str:
+    from schemas.project import load_project
+
+    return routing_state.routing_key(load_project().name)
 
 
 def rollback(store: redis.Redis) -> tuple[Routing | None, Routing]:
@@ -73,7 +79,7 @@ def rollback(store: redis.Redis) -> tuple[Routing | None, Routing]:
             raise RoutingError("no routing stored yet: nothing to roll back")
         return current.rollback()
 
-    return routing_state.update_sync(store, change)
+    return routing_state.update_sync(store, _key(), change)
 
 
 def announce(

@@ -16,7 +16,8 @@ def demo(
         float | None, typer.Option(help="Least streaming time, seconds [120].", min=5)
     ] = None,
     drift_at: Annotated[
-        float | None, typer.Option(help="Seconds into the stream merchant_risk shifts [30].")
+        float | None,
+        typer.Option(help="Seconds into the stream the project's drift field shifts [30]."),
     ] = None,
     batch_ms: Annotated[
         float | None, typer.Option(help="The worker's batch time T, ms [20].", min=0.1)
@@ -44,9 +45,11 @@ def demo(
     with --canary, canary, report, promote or rollback, and the guard's rollback."""
     from rich.console import Console
 
+    from streams.cli.project import with_trainer
     from streams.cli.services import services_settings
     from streams.demo.run import DemoPlan, run_demo
 
+    with_trainer()
     if engine not in ("librdkafka", "faust"):
         raise fail(f"--engine must be librdkafka or faust, not {engine!r}")
     values: dict[str, Any] = {"engine": engine, "seed": seed, "report_dir": report_dir}

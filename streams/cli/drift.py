@@ -60,11 +60,11 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw status.")] = False,
 ) -> None:
     """Each model version's current window, per feature, against the PSI threshold."""
-    from drift.settings import STATUS_KEY, DriftAgentSettings
+    from drift.settings import DriftAgentSettings, status_key_of
 
     try:
         settings = DriftAgentSettings(**given(redis={"url": redis_url}))
-        raw = settings.redis.client().get(STATUS_KEY)
+        raw = settings.redis.client().get(status_key_of(settings.use_case().name))
     except ValidationError as exc:
         raise settings_error(exc) from None
     except redis.RedisError as exc:
@@ -114,8 +114,9 @@ def calibrate(
         Path | None, typer.Option("--out", help="Also write the table (markdown) to FILE.")
     ] = None,
     feature: Annotated[
-        str, typer.Option(help="The event feature the shifts move.")
-    ] = "merchant_risk",
+        str | None,
+        typer.Option(help="The event field the shifts move [default: the project's drift field]."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="First seed; streams run once per seed.")] = 0,
     repeats: Annotated[
         int | None, typer.Option(min=1, help="Seeds per stream [default: 5; 1 with --quick].")
@@ -123,8 +124,8 @@ def calibrate(
     model_repository: Annotated[
         Path | None,
         typer.Option(
-            help="Use this repository's newest default model (trained there if "
-            "absent) instead of training one in a temporary folder."
+            help="Use this repository's newest version of the project's first model (made "
+            "there if absent) instead of making one in a temporary folder."
         ),
     ] = None,
 ) -> None:
@@ -142,7 +143,7 @@ def calibrate(
     given_options = [
         f"--events {events}" if events is not None else "",
         "--quick" if quick else "",
-        f"--feature {feature}" if feature != "merchant_risk" else "",
+        f"--feature {feature}" if feature is not None else "",
         f"--seed {seed}" if seed else "",
         f"--repeats {repeats}" if repeats is not None else "",
     ]

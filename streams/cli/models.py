@@ -1,8 +1,12 @@
-"""`streamscore models list | promote | shadow add | shadow remove`: live model routing.
+"""`streamscore models list | add | promote | shadow add | shadow remove`: model versions and
+their live routing.
 
-Routing is one value in Redis (streams/routing/) that every worker re-reads each second,
-so a change here reaches running workers without a restart. A model version is only routed
-once Triton reports it ready; it is loaded first when it is not.
+Routing is one value in Redis per project (streams/routing/) that every worker re-reads each
+second, so a change here reaches running workers without a restart. A model version is only
+routed once Triton reports it ready; it is loaded first when it is not. `models add` puts a
+model trained elsewhere in the repository as the next version; it never changes who decides:
+the primary is stored before, the first time it is chosen, and only `promote`, `rollback`
+and the guard change it.
 """
 
 from __future__ import annotations
@@ -69,40 +73,71 @@ def _show(routing: Routing) -> None:
 
 
 def _current(store: redis.Redis) -> Routing | None:
-    return routing_state.read_sync(store)
+    return routing_state.read_sync(store, _key())
+
+
+def _key() -> str:
+    from schemas.project import load_project
+
+    return routing_state.routing_key(load_project().name)
+
+
+def _default(triton: grpcclient.InferenceServerClient) -> Routing | None:
+    """What a worker starting now would choose: the newest ready version of the project's
+    first model."""
+    from schemas.project import load_project
+
+    name = load_project().default_model.name
+    newest = newest_ready(repository_index(triton), name)
+    return Routing(ModelRef(name, newest)) if newest else None
 
 
 def _effective(
     store: redis.Redis, triton: grpcclient.InferenceServerClient
 ) -> tuple[Routing | None, bool]:
-    """The stored routing; without one, what a worker starting now would score with (the
-    newest ready version of the default model), flagged as the default."""
-    from streams.routing.live import RoutingConfig
-
+    """The stored routing; without one, what a worker starting now would score with,
+    flagged as the default (nothing is stored: listing changes nothing)."""
     current = _current(store)
     if current is not None:
         return current, False
-    name = RoutingConfig().default_model
-    newest = newest_ready(repository_index(triton), name)
-    return (Routing(ModelRef(name, newest)), True) if newest else (None, False)
+    default = _default(triton)
+    return (default, True) if default is not None else (None, False)
+
+
+def _chosen(store: redis.Redis, triton: grpcclient.InferenceServerClient) -> Routing | None:
+    """The stored routing, or the default stored now as the first choice of a primary
+    (before a change that must not move it)."""
+    current = _current(store)
+    if current is not None:
+        return current
+    default = _default(triton)
+    return None if default is None else routing_state.store_first_sync(store, _key(), default)
 
 
 def _run(action: str, redis_url: str | None, triton_url: str | None, target: str) -> None:
     with _session(redis_url, triton_url) as (store, triton):
+        key = _key()
         if action == "remove":
             current = _current(store)
             if current is None:
                 raise RoutingError("no routing stored yet: nothing to remove")
             name, _, version = target.partition(":")
-            new = current.remove_shadow(name, version)
+            _, new = routing_state.update_sync(
+                store, key, lambda c: _must(c).remove_shadow(name, version)
+            )
         else:
+            current = _chosen(store, triton)  # before the new version could be the default
             ref = ready_ref(triton, target, repository())
-            current, _ = _effective(store, triton)
             if current is None:
                 raise RoutingError("no primary yet: start a worker or `models promote` first")
-            new = current.add_shadow(ref)
-        routing_state.write_sync(store, new)
+            _, new = routing_state.update_sync(store, key, lambda c: _must(c).add_shadow(ref))
     _show(new)
+
+
+def _must(current: Routing | None) -> Routing:
+    if current is None:
+        raise RoutingError("the routing was removed meanwhile: try again")
+    return current
 
 
 @models_cli.command("list")
@@ -150,8 +185,8 @@ def promote(
     from streams.cli.promotion import judge, record
 
     with _session(redis_url, triton_url) as (store, triton):
+        current = _chosen(store, triton)
         ref = ready_ref(triton, target, repository())
-        current, _ = _effective(store, triton)
         if current is not None and current.primary == ref:
             out.print(f"{ref} is already the primary")
             return
@@ -163,7 +198,7 @@ def promote(
                     f"refused: {verdict.line} (the rule must say promote; --force overrides)"
                 )
         new = current.promote(ref) if current else Routing(ref)
-        routing_state.write_sync(store, new)
+        routing_state.write_sync(store, _key(), new)
         if verdict is not None and verdict.verdict == "promote":
             record(store, ref, current, verdict, forced=False)
     _show(new)
@@ -195,7 +230,9 @@ def register(cli: typer.Typer) -> None:
     from streams.cli.canary import register_canary
     from streams.cli.cards import register_cards
     from streams.cli.guard import register_guard
+    from streams.cli.models_add import add
 
+    models_cli.command("add")(add)
     register_canary(models_cli)
     register_cards(models_cli)
     register_guard(models_cli)

@@ -7,8 +7,8 @@ shadow and the current primary as the primary, or, when the candidate is the run
 the split report of its arm against the primary's (on outcomes). No evidence (the candidate
 never shadowed in the range, Kafka unreachable) is no promotion: the verdict is "keep
 shadowing" with the reason. Each refusal, forced promotion and gated promotion is logged with
-its figures and appended to the Redis list ``streamscore:promotions`` (newest first, the last
-1000 kept).
+its figures and appended to the project's Redis list ``streamscore:<project>:promotions``
+(newest first, the last 1000 kept).
 """
 
 from __future__ import annotations
@@ -25,8 +25,11 @@ from streams.report.rule import KEEP, Recommendation, recommend
 from streams.routing import ModelRef, Routing, RoutingError
 
 log = logging.getLogger("streamscore.promotion")
-PROMOTIONS_KEY = "streamscore:promotions"
 KEPT = 1000
+
+
+def promotions_key(project: str) -> str:
+    return f"streamscore:{project}:promotions"
 
 
 def judge(
@@ -97,6 +100,9 @@ def record(
         "reasons": verdict.reasons,
     }
     pipe = store.pipeline()
-    pipe.lpush(PROMOTIONS_KEY, json.dumps(entry))
-    pipe.ltrim(PROMOTIONS_KEY, 0, KEPT - 1)
+    from schemas.project import load_project
+
+    key = promotions_key(load_project().name)
+    pipe.lpush(key, json.dumps(entry))
+    pipe.ltrim(key, 0, KEPT - 1)
     pipe.execute()

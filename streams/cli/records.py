@@ -23,6 +23,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from schemas.codec import schema_names
+from schemas.project import Project
 from streams.cli.common import Bootstrap, err, error, fail, out, settings_error
 from streams.client import (
     ClientError,
@@ -35,7 +36,7 @@ from streams.client import (
     schema_for_topic,
 )
 from streams.client.input_files import InputFormat, LoadedInput, format_of, load
-from streams.client.settings import for_bootstrap
+from streams.client.settings import PROJECT_SCHEMAS, for_bootstrap
 
 MAX_SHOWN = 20  # problems listed before "and N more": the rest is the same mistake
 PROGRESS_FROM = 5000  # records; shorter inputs finish before a bar says anything
@@ -74,16 +75,18 @@ def produce(
 ) -> None:
     """Validate every record of FILE, then send them all; on any bad record send nothing."""
     config = client_settings(bootstrap)
+    project = config.use_case()
     topic = topic or config.topics.events
     schema = schema or schema_for_topic(topic, config) or "event"
-    if schema not in schema_names():
-        raise typer.BadParameter(f"no schema {schema!r}: one of {', '.join(schema_names())}")
+    known = [*PROJECT_SCHEMAS, *schema_names()]
+    if schema not in known:
+        raise typer.BadParameter(f"no schema {schema!r}: one of {', '.join(known)}")
     try:
         fmt: InputFormat = format_of(Path(file), format)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     try:
-        loaded = _read_input(file, fmt, schema)
+        loaded = _read_input(file, fmt, schema, project)
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read {file}: {exc}") from None
     if loaded.problems:
@@ -94,9 +97,10 @@ def produce(
         raise fail(f"nothing sent: {len(loaded.problems)} problem(s) in {file}")
     try:
         check_topic(config, topic)
-        producer = RecordProducer(
-            config, topic, schema, KEY_FIELDS.get(schema, "entity_id"), validate=False
-        )
+        keys = {**KEY_FIELDS, "event": project.spec.events.entity,
+                "entity_features": project.features.entity}  # fmt: skip
+        producer = RecordProducer(config, topic, schema, keys.get(schema, "entity_id"),
+                                  validate=False)  # fmt: skip
         began = time.perf_counter()
         _send_all(producer, loaded.records)
         failures = producer.flush()
@@ -111,11 +115,11 @@ def produce(
         raise typer.Exit(1)
 
 
-def _read_input(file: str, fmt: InputFormat, schema: str) -> LoadedInput:
+def _read_input(file: str, fmt: InputFormat, schema: str, project: Project) -> LoadedInput:
     if file == "-":
-        return load(sys.stdin, fmt, schema)  # stdin stays open: it is not ours to close
+        return load(sys.stdin, fmt, project, schema)  # stdin stays open: not ours to close
     with open(file, encoding="utf-8", newline="") as stream:
-        return load(stream, fmt, schema)
+        return load(stream, fmt, project, schema)
 
 
 def _send_all(producer: RecordProducer, records: list[dict[str, Any]]) -> None:

@@ -81,9 +81,11 @@ def worker(
     """Consume retraining requests until SIGTERM or Ctrl-C; answer each one once."""
     from infra.errors import StreamScoreError
     from infra.process import basic_logging
+    from streams.cli.project import with_trainer
     from streams.retraining import worker as retraining
     from streams.retraining.settings import RetrainingSettings
 
+    with_trainer()  # a trainer that does not import: one line, exit 2, nothing started
     try:
         options = given(kafka={"bootstrap": bootstrap}, training={"metrics_port": metrics_port})
         settings = RetrainingSettings(**options)

@@ -11,7 +11,7 @@ import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -21,7 +21,12 @@ from infra.errors import InfraError
 from infra.settings import ServicesSettings
 from streams.cli.common import fail, given, out
 from streams.client import ClientSettings
+from streams.routing import ModelRef, Routing
+from streams.routing import state as routing_state
 from streams.topics import ensure_topics
+
+if TYPE_CHECKING:
+    from streams.worker.settings import WorkerSettings
 
 
 def _options(
@@ -68,23 +73,56 @@ def _command(action: Callable[[ServicesSettings], None]) -> Callable[..., None]:
 
 
 def up(config: ServicesSettings) -> None:
-    """Install what is missing, start Kafka, Redis and Triton, and wait until all are healthy."""
+    """Install what is missing, put the project's first versions in the model repository,
+    start Kafka, Redis and Triton, wait until all are healthy, create the topics, and store
+    the primary the first time one is chosen."""
+    from streams.cli.project import with_trainer
+    from streams.retraining.serving import serving_config
+    from streams.simulation.starter import preparer
+    from streams.worker.settings import WorkerSettings
+
     t0 = time.monotonic()
+    with_trainer()  # trains starters: a trainer that does not import stops `up` first
 
     def report(r: services.StartReport) -> None:
         word = "started" if r.started else "already running"
         out.print(f"{r.name:<7} {word} ({r.seconds:.1f}s)")
 
+    client = ClientSettings(**config.addresses(ClientSettings))
+    worker = WorkerSettings(**config.addresses(WorkerSettings))
+    project = client.use_case()
     try:
-        services.up(config, on_started=report)
-        client = ClientSettings(**config.addresses(ClientSettings))
+        services.up(config, on_started=report,
+                    prepare=preparer(project, serving_config(worker.triton)))  # fmt: skip
         created = ensure_topics(client.kafka.librdkafka(), client.topics.specs())
+        routing = store_primary(worker)
     except InfraError as exc:
         raise fail(exc) from None
     if created:
         out.print(f"topics  created: {', '.join(created)}")
+    if routing is not None:
+        out.print(f"routing {project.name}: {routing.describe()}")
     out.print(f"all healthy in {time.monotonic() - t0:.1f}s")
     show_status(config)
+
+
+def store_primary(worker: WorkerSettings) -> Routing | None:
+    """The project's routing: stored as the newest version of its first model when none is
+    stored yet (the first time a primary is chosen), else as it is. None without a version."""
+    from inference.repository import ModelRepository
+
+    project = worker.use_case()
+    name = project.default_model.name
+    versions = ModelRepository(worker.model_repository).versions(name)
+    if not versions:
+        return None
+    store = worker.redis.client()
+    try:
+        chosen = Routing(ModelRef(name, str(versions[-1])))
+        return routing_state.store_first_sync(store, routing_state.routing_key(project.name),
+                                              chosen)  # fmt: skip
+    finally:
+        store.close()
 
 
 def down(config: ServicesSettings) -> None:

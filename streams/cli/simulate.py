@@ -1,6 +1,7 @@
 """`streamscore simulate`: reproducible synthetic events and labels, with drift on demand.
 
-The generator is streams/simulation/simulator.py; this is its command line.
+The simulator is streams/simulation/simulator.py, over the project's generator (its
+``simulation`` section); this is its command line.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ def simulate(
         int, typer.Option(help="Send event i's label after event i+N.", min=0)
     ] = 0,
     seed: Annotated[int, typer.Option(help="Same seed, same events (ids included).")] = 0,
-    entities: Annotated[int, typer.Option(help="Size of the entity id pool.", min=1)] = 1000,
+    entities: Annotated[
+        int | None,
+        typer.Option(help="Size of the entity id pool (default: the project's).", min=1),
+    ] = None,
     start: Annotated[
         datetime | None,
         typer.Option(
@@ -42,7 +46,7 @@ def simulate(
         Literal["abrupt", "gradual"], typer.Option(help="At once, or linearly over a window.")
     ] = "abrupt",
     drift_feature: Annotated[
-        str | None, typer.Option(help=f"Feature that drifts (risk units: {', '.join(sim.DRIFTS)}).")
+        str | None, typer.Option(help="Event field that drifts (an error lists the choices).")
     ] = None,
     drift_window: Annotated[
         int, typer.Option(help="Events over which gradual drift ramps up.", min=1)
@@ -54,7 +58,7 @@ def simulate(
     ] = "risk",
     bootstrap: Bootstrap = None,
 ) -> None:
-    """Send reproducible synthetic events (and their labels) at a steady rate."""
+    """Send reproducible synthetic events (and their labels) of the project at a steady rate."""
     if (count is None) == (duration is None):
         raise typer.BadParameter("give exactly one of --count and --duration")
     drift = None
@@ -68,6 +72,14 @@ def simulate(
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
     config = client_settings(bootstrap)
+    project = config.use_case()
+    if project.spec.simulation is None:
+        raise fail(f"project {project.name} has no simulation section: nothing to simulate")
+    if drift is not None:
+        try:
+            sim.check_drift(project, sim.generator_of(project), drift)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
     topic = topic or config.topics.events
     labels_topic = labels_topic or config.topics.labels
     try:
@@ -82,8 +94,9 @@ def simulate(
             events.connect()
             outcomes.connect()
             simulator = sim.EventSimulator(
-                seed, entities, drift, (start or datetime.now(UTC)).replace(tzinfo=UTC), rate
-            )
+                project, seed, entities, drift,
+                (start or datetime.now(UTC)).replace(tzinfo=UTC), rate,
+            )  # fmt: skip
             try:
                 report = sim.run(
                     simulator,

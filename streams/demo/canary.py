@@ -2,11 +2,12 @@
 canary that the guard rolls back by itself, timed.
 
 It reuses the live demo's machinery (streams/demo/session.py, fleet.py, traffic.py): the
-same services, features and models (scorer:1 primary, scorer:2 a shadow), plus one
-deliberately bad version, trained on inverted labels (every fraud marked legitimate and
-every legitimate event fraud): the training code produces it honestly, and it declines
-nearly every legitimate event, a failure no reader can mistake. Its card says so, and a
-later run finds it by its card instead of training it again.
+same services, features and models (version 1 primary, version 2 a shadow, of the
+project's first model: a binary one), plus one deliberately bad version, trained on
+inverted labels (every positive marked negative and every negative positive): the
+training code produces it honestly, and it calls nearly every negative event positive, a
+failure no reader can mistake. Its card says so, and a later run finds it by its card
+instead of training it again.
 
 The fleet is a scoring worker and the guard (`models guard`), no drift agent and no
 retraining worker: the guard's drift check is off (no agent publishes alerts here), and its
@@ -46,9 +47,10 @@ from streams.worker.settings import on_services as worker_on_services
 
 if TYPE_CHECKING:
     from inference.repository import ModelRepository
+    from schemas.project import Project
 
 GUARD_GROUP = "streamscore-demo-guard"
-BAD_GENERATOR = "inference.synthetic.labelled_dataset, labels inverted (y -> 1 - y)"
+BAD_GENERATOR = "the project's simulator, labels inverted (y -> 1 - y)"
 BAD_SEED = 303
 BAD_WHAT = "trained on inverted labels"
 # Judged on 300 labelled events of each arm (a 20 % canary at 1,000 events/s has them in
@@ -75,13 +77,16 @@ class CanarySession(Session):
     env: dict[str, str]  # of the commands it runs: the services' addresses
 
     def prepare_models(self) -> Routing:
-        from inference.repository import DEFAULT_MODEL
-
+        project = self.client.use_case()
+        if project.task != "binary":
+            raise DemoError(f"the canary demo judges a binary call; {project.name} is "
+                            f"{project.task}")  # fmt: skip
+        name = project.default_model.name
         super().prepare_models()
-        self.bad = ensure_bad_model(self.config, self.step)
-        routing = Routing(ModelRef(DEFAULT_MODEL, "1"), (ModelRef(DEFAULT_MODEL, "2"),))
+        self.bad = ensure_bad_model(self.config, project, self.step)
+        routing = Routing(ModelRef(name, "1"), (ModelRef(name, "2"),))
         assert self.store is not None
-        state.write_sync(self.store, routing)
+        state.write_sync(self.store, state.routing_key(project.name), routing)
         return routing
 
     def _start_fleet(self) -> None:
@@ -140,34 +145,32 @@ class CanarySession(Session):
                           f"decided, {watch.canary_decisions():,} of them by a canary")  # fmt: skip
 
 
-def bad_model(repo: ModelRepository) -> tuple[int, bool]:
+def bad_model(repo: ModelRepository, project: Project) -> tuple[int, bool]:
     """The bad version in ``repo``: (version, whether it was trained now). Found by its
     card's generator, or trained on inverted labels and exported with a card saying so."""
-    from inference.card import SyntheticSource
-    from inference.repository import DEFAULT_MODEL
-    from inference.synthetic import labelled_dataset
-    from inference.training import TrainConfig, train_and_export
+    from streams.simulation.starter import train_version
 
-    for version in repo.versions(DEFAULT_MODEL):
-        card = repo.check_card(DEFAULT_MODEL, version)
+    name = project.default_model.name
+    for version in repo.versions(name):
+        card = repo.check_card(name, version)
         if card is not None and getattr(card.source, "generator", None) == BAD_GENERATOR:
             return version, False
-    x, y = labelled_dataset(seed=BAD_SEED, n=40_000)
-    training = TrainConfig(epochs=10, hidden=48, seed=BAD_SEED)
-    source = SyntheticSource(generator=BAD_GENERATOR, seed=BAD_SEED)
-    return train_and_export(repo, DEFAULT_MODEL, x, 1 - y, training, source), True
+    version = train_version(project, repo, name, seed=BAD_SEED, rows=40_000,
+                            labels=lambda y: 1 - y, generator=BAD_GENERATOR)  # fmt: skip
+    return version, True
 
 
-def ensure_bad_model(config: ServicesSettings, say: Any) -> ModelRef:
+def ensure_bad_model(config: ServicesSettings, project: Project, say: Any) -> ModelRef:
     """The bad version, loaded on Triton (:func:`bad_model`)."""
-    from inference.repository import DEFAULT_MODEL, ModelRepository
+    from inference.repository import ModelRepository
 
-    version, trained = bad_model(ModelRepository(config.model_repository))
+    name = project.default_model.name
+    version, trained = bad_model(ModelRepository(config.model_repository), project)
     if trained:
         triton = worker_on_services(config).triton.client()
-        triton.load_model(DEFAULT_MODEL)  # picks up the new version
+        triton.load_model(name)  # picks up the new version
         triton.close()
-    ref = ModelRef(DEFAULT_MODEL, str(version))
+    ref = ModelRef(name, str(version))
     say(f"the bad canary: {ref}, {BAD_WHAT} ({'trained now' if trained else 'found'}; its "
         f"card: `streamscore models show {ref}`)")  # fmt: skip
     return ref
@@ -243,7 +246,7 @@ def scenario(session: CanarySession, plan: CanaryPlan, watch: CanaryWatch) -> tu
     problems = [] if rc == 0 else [f"phase 1: {good} was not {phase1} (exit {rc})"]
 
     assert session.store is not None
-    primary = state.read_sync(session.store)
+    primary = state.read_sync(session.store, state.routing_key(session.client.use_case().name))
     say(f"\n[bold]phase 2[/bold]: {bad} ({BAD_WHAT}) as a {plan.percent:g} % canary, "
         f"{primary.primary if primary else '?'} deciding; the guard watches")  # fmt: skip
     bad_started = start_canary(session, watch, bad, plan.percent)

@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 from confluent_kafka import Consumer, TopicPartition
 
-from schemas.codec import codec_for
 from schemas.errors import DecodeError
 from streams.client import ClientSettings
 from streams.client.errors import KAFKA_LOG
@@ -125,7 +124,7 @@ class TopicTail(threading.Thread):
                 _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), 10)
                 assignment.append(TopicPartition(topic, p, high))
         self.consumer.assign(assignment)
-        self._codecs = {t: codec_for(n, logical_types=False) for t, n in schemas.items()}
+        self._codecs = {t: client.codec(n, logical_types=False) for t, n in schemas.items()}
         self._lock = threading.Lock()
         self._halt = threading.Event()
 

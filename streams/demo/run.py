@@ -35,15 +35,16 @@ from streams.demo.dashboard import GOAL_MS, render
 from streams.demo.fleet import Fleet, demo_home
 from streams.demo.outputs import OutputReader
 from streams.demo.session import Session
-from streams.demo.traffic import DRIFT_FEATURE, DemoError, TopicCount, send_malformed
+from streams.demo.traffic import DemoError, TopicCount, drift_field, send_malformed
 from streams.demo.watch import SPAN_S, Snapshot, Watcher
+from streams.routing.state import routing_key
 
 
 @dataclass(frozen=True)
 class DemoPlan:
     rate: float = 1000.0  # events per second
     seconds: float = 120.0  # the stream runs at least this long
-    drift_at_s: float = 30.0  # DRIFT_FEATURE shifts by one sigma from here on
+    drift_at_s: float = 30.0  # the project's drift field shifts from here on
     tail_s: float = 30.0  # the new shadow's outputs wanted before the stream ends
     grace_s: float = 150.0  # the most the stream runs past `seconds`, waiting for the loop
     seed: int = 0
@@ -112,13 +113,15 @@ def stream(session: Session, plan: DemoPlan, console: Console) -> Outcome:
     outputs = session.outputs = OutputReader(client)
     outputs.start()
     counter = session.counter = TopicCount(client, client.topics.events)
-    base = Snapshot(0.0, plan.seconds, plan.rate, plan.engine, plan.drift_at_s, DRIFT_FEATURE, 0)
+    field, unit, magnitude = drift_field(client.use_case())
+    base = Snapshot(0.0, plan.seconds, plan.rate, plan.engine, plan.drift_at_s, field, 0)
     urls = {name: m.url for name, m in session.fleet.members.items() if m.metrics_port}
     assert session.store is not None
-    watcher = Watcher(urls, outputs, session.store, client.topics, base)
+    key = routing_key(client.use_case().name)
+    watcher = Watcher(urls, outputs, session.store, client.topics, base, key)
     console.print(
-        f"streaming {plan.rate:,.0f} events/s for {plan.seconds:.0f} s or more; {DRIFT_FEATURE} "
-        f"shifts by one sigma at {plan.drift_at_s:.0f} s"
+        f"streaming {plan.rate:,.0f} events/s for {plan.seconds:.0f} s or more; {field} "
+        f"shifts by {_shift(unit, magnitude)} at {plan.drift_at_s:.0f} s"
     )
     session.start_traffic()
     t0 = time.monotonic()
@@ -190,3 +193,9 @@ def finish(
         return Outcome(1, "; ".join(problems), report, snap)
     console.print("[green]done[/green]: drift seen, one retraining, a new shadow, its report")
     return Outcome(0, "", report, snap)
+
+
+def _shift(unit: str, magnitude: float) -> str:
+    if unit == "sigma":
+        return "one sigma" if magnitude == 1 else f"{magnitude:g} sigma"
+    return f"{magnitude:g} (riskier)"

@@ -75,7 +75,12 @@ class Session:
         config = self.config
         self.step("starting Kafka, Redis and Triton (those not running yet)")
         try:
-            for report in services.up(config):
+            from streams.retraining.serving import serving_config
+            from streams.simulation.starter import preparer
+
+            triton = worker_on_services(config).triton
+            prepare_repository = preparer(self.client.use_case(), serving_config(triton))
+            for report in services.up(config, prepare=prepare_repository):
                 if report.started:
                     self.started.append(_service(config, report.name))
             ensure_topics(
@@ -142,7 +147,8 @@ class Session:
 
     def start_traffic(self) -> None:
         count = int(self.plan.rate * (self.plan.seconds + self.plan.grace_s))
-        self.fleet.start("traffic", self.client, traffic_args(self.plan, count), loglevel=None)
+        args = traffic_args(self.plan, count, self.client.use_case())
+        self.fleet.start("traffic", self.client, args, loglevel=None)
 
     def stop_traffic(self) -> None:
         member = self.fleet.members.get("traffic")

@@ -1,12 +1,16 @@
 """The demo's world: its entities, its models, and the simulated traffic it streams.
 
+Everything use-case specific comes from the project (its simulation: the generator, the
+entity pool, the field the demo drifts): the demo runs any project that can be simulated.
+
 - :func:`prepare` loads the simulator's entity features into Redis and publishes them on the
   `features` topic too (the retraining worker reads an event's features as of its time from
-  there), makes sure a second version of the model exists (training it when missing), loads
-  every version on Triton and routes: version 1 decides, the newest runs as a shadow.
+  there), makes sure a second version of the project's first model exists (training it with
+  the project's trainer when missing), loads every version on Triton and routes: version 1
+  decides, the newest runs as a shadow.
 - :func:`traffic_args`: the stream, as `streamscore simulate` sends it (a process of the
-  fleet): events and their labels at a steady rate, one feature drifting from a given event
-  on; :func:`send_malformed` adds two malformed messages.
+  fleet): events and their labels at a steady rate, the project's drift field moving from a
+  given event on; :func:`send_malformed` adds two malformed messages.
 """
 
 from __future__ import annotations
@@ -20,11 +24,10 @@ from confluent_kafka.admin import AdminClient
 
 from infra.errors import StreamScoreError
 from infra.settings import ServicesSettings
-from schemas.codec import codec_for
-from schemas.features import ENTITY_FEATURE_NAMES
+from schemas.project import Project
 from streams.client import ClientSettings
 from streams.client.errors import KAFKA_LOG
-from streams.features.store import load_sync
+from streams.features.store import VectorLayout, load_sync
 from streams.routing import ModelRef, Routing, state
 from streams.simulation import simulator as sim
 from streams.worker.settings import on_services
@@ -33,7 +36,18 @@ if TYPE_CHECKING:
     from streams.demo.run import DemoPlan
 
 ENTITIES = 2000
-DRIFT_FEATURE = "merchant_risk"
+
+
+def drift_field(project: Project) -> tuple[str, str, float]:
+    """(field, unit, magnitude) of the drift the demo plays: the project's
+    ``simulation.drift``; DemoError when it names none."""
+    simulation = project.spec.simulation
+    if simulation is None or simulation.drift is None:
+        raise DemoError(
+            f"project {project.name} has no simulation.drift: the demo needs a field to drift"
+        )
+    d = simulation.drift
+    return d.field, d.unit, d.magnitude
 
 
 class DemoError(StreamScoreError):
@@ -45,40 +59,40 @@ def prepare(
 ) -> Routing:
     """Entity features in Redis and on the features topic; version 1 primary, the newest
     version a shadow, all loaded on Triton."""
-    from inference.card import SyntheticSource
-    from inference.repository import DEFAULT_MODEL, ModelRepository
-    from inference.synthetic import labelled_dataset
-    from inference.training import TrainConfig, train_and_export
+    from inference.repository import ModelRepository
+    from streams.retraining.serving import serving_config
+    from streams.simulation.starter import train_version
 
+    project = client.use_case()
     services = on_services(config)  # their addresses and credentials
     store = services.redis.client()
-    table = list(sim.entity_feature_rows(seed, ENTITIES))
-    load_sync(store, [(e, [v[n] for n in ENTITY_FEATURE_NAMES]) for e, v in table])
+    table = list(sim.entity_feature_rows(project, seed, ENTITIES))
+    names = project.feature_names
+    load_sync(store, VectorLayout.of(project), [(e, [v[n] for n in names]) for e, v in table])
     # Stamped a minute back: the retraining worker looks an event's features up as of the
     # event's time (the record's Kafka timestamp), and these are what every event of this
     # run is scored with.
     stamp = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp() * 1000)
-    codec = codec_for("entity_features")
+    codec = client.codec("entity_features")
+    key = project.features.entity
     producer = Producer(client.kafka.librdkafka(logger=KAFKA_LOG))
     for entity_id, values in table:
-        value = codec.encode({"entity_id": entity_id, **values})
+        value = codec.encode({key: entity_id, **values})
         producer.produce(client.topics.features, value, entity_id.encode(), timestamp=stamp)
     if producer.flush(30) != 0:
         raise DemoError("the entity features were not acknowledged by Kafka in 30 s")
     repo = ModelRepository(config.model_repository)
-    if len(repo.versions(DEFAULT_MODEL)) < 2:
-        say(f"training {DEFAULT_MODEL}:2, the first shadow, on fresh synthetic data")  # type: ignore[operator]
-        x, y = labelled_dataset(seed=101, n=40_000)
-        training = TrainConfig(epochs=10, hidden=48, seed=101)
-        train_and_export(repo, DEFAULT_MODEL, x, y, training, SyntheticSource(seed=101))
+    name = project.default_model.name
+    if len(repo.versions(name)) < 2:
+        say(f"training {name}:2, the first shadow, on fresh synthetic data")  # type: ignore[operator]
+        train_version(project, repo, name, seed=101, rows=40_000,
+                      serving=serving_config(services.triton))  # fmt: skip
     triton = services.triton.client()  # its model-control calls carry the admin key
-    triton.load_model(DEFAULT_MODEL)  # picks up every exported version
+    triton.load_model(name)  # picks up every exported version
     triton.close()
-    versions = repo.versions(DEFAULT_MODEL)
-    plan = Routing(
-        ModelRef(DEFAULT_MODEL, str(versions[0])), (ModelRef(DEFAULT_MODEL, str(versions[-1])),)
-    )
-    state.write_sync(store, plan)
+    versions = repo.versions(name)
+    plan = Routing(ModelRef(name, str(versions[0])), (ModelRef(name, str(versions[-1])),))
+    state.write_sync(store, state.routing_key(project.name), plan)
     store.close()
     return plan
 
@@ -110,16 +124,17 @@ def assigned(client: ClientSettings, group: str) -> bool:
     return any(m.assignment.topic_partitions for m in info.members)
 
 
-def traffic_args(plan: DemoPlan, count: int) -> list[str]:
+def traffic_args(plan: DemoPlan, count: int, project: Project) -> list[str]:
     """`streamscore simulate` arguments of the demo's stream: ``count`` events (the demo
-    stops it sooner), their labels a second later, DRIFT_FEATURE shifted by one sigma from
+    stops it sooner), their labels a second later, the project's drift field shifted from
     ``plan.drift_at_s`` on."""
+    field, unit, magnitude = drift_field(project)
     return [
         "simulate", "--rate", f"{plan.rate:g}", "--count", str(count),
         "--seed", str(plan.seed), "--entities", str(ENTITIES),
         "--label-delay", str(int(plan.rate)),  # outcomes come a second after their events
-        "--drift-at", str(int(plan.rate * plan.drift_at_s)), "--drift-feature", DRIFT_FEATURE,
-        "--drift-unit", "sigma", "--drift-magnitude", "1",
+        "--drift-at", str(int(plan.rate * plan.drift_at_s)), "--drift-feature", field,
+        "--drift-unit", unit, "--drift-magnitude", f"{magnitude:g}",
     ]  # fmt: skip
 
 
@@ -129,8 +144,8 @@ def send_malformed(client: ClientSettings, seed: int) -> None:
     raw = Producer(client.kafka.librdkafka(logger=KAFKA_LOG))
     topic = client.topics.events
     raw.produce(topic, key=b"broken-client", value=b"\xc3\x01not-a-fingerprint")
-    event = next(sim.EventSimulator(seed, ENTITIES).events()).event
-    raw.produce(topic, key=b"truncated", value=codec_for("event").encode(event)[:-7])
+    event = next(sim.EventSimulator(client.use_case(), seed, ENTITIES).events()).event
+    raw.produce(topic, key=b"truncated", value=client.codec("event").encode(event)[:-7])
     raw.flush(10)
 
 

@@ -122,12 +122,14 @@ class Watcher:
         store: redis.Redis,
         topics: TopicNames,
         base: Snapshot,
+        routing_key: str,
     ) -> None:
         self.urls = urls
         self.outputs = outputs
         self.store = store
         self.topics = topics
         self.base = base
+        self.routing_key = routing_key
         self.started = time.time()
         self.steps: list[str] = []
         self._pages: dict[str, Page] = {}
@@ -257,7 +259,7 @@ class Watcher:
     # -- models ----------------------------------------------------------------------------
     def _models(self, snap: Snapshot, page: Page) -> None:
         try:
-            routing: Routing | None = read_sync(self.store)
+            routing: Routing | None = read_sync(self.store, self.routing_key)
         except (RoutingError, redis.RedisError):
             routing = None
         if routing is None:

@@ -30,7 +30,14 @@ from streams.guard.judge import Breach, judge
 from streams.guard.metrics import GuardMetrics
 from streams.guard.quality import Key, Windows
 from streams.guard.settings import GuardSettings
-from streams.routing.state import ModelRef, Routing, RoutingError, read_sync, update_sync
+from streams.routing.state import (
+    ModelRef,
+    Routing,
+    RoutingError,
+    read_sync,
+    routing_key,
+    update_sync,
+)
 
 log = logging.getLogger("streamscore.guard")
 
@@ -73,14 +80,16 @@ class Guard:
         self.windows = Windows(self.config.window)
         self.metrics = metrics or GuardMetrics()
         self.stats = GuardStats()
-        registry = settings.registry
+        self.project = settings.use_case()
+        self.key = routing_key(self.project.name)
+        self.label_field = self.project.spec.labels.field
         topics = settings.topics
-        prediction = registry.codec("prediction", logical_types=False)
+        prediction = settings.codec("prediction", logical_types=False)
         self.codecs = {
             topics.predictions: prediction,
             topics.shadow: prediction,
-            topics.labels: registry.codec("label", logical_types=False),
-            topics.drift_alerts: registry.codec("drift_alert", logical_types=False),
+            topics.labels: settings.codec("label", logical_types=False),
+            topics.drift_alerts: settings.codec("drift_alert", logical_types=False),
         }
         self.touched: set[Key] = set()
         self.alerts: dict[str, tuple[float, str]] = {}  # model → (arrived at, description)
@@ -109,8 +118,12 @@ class Guard:
             self.alerts[model] = (now_s, describe_alert(record))
         elif topic == topics.labels:
             self.stats.labels += 1
+            outcome = self.project.outcome(record[self.label_field])
+            if outcome is None or outcome not in (0.0, 1.0):
+                self.stats.undecodable += 1  # the guard judges a binary positive call
+                return
             if sampled(record["event_id"], self.config.sample):
-                self._count(self.join.add_label(record["event_id"], record["label"], now_s))
+                self._count(self.join.add_label(record["event_id"], int(outcome), now_s))
         else:
             self.stats.predictions += 1
             if sampled(record["event_id"], self.config.sample):
@@ -135,16 +148,16 @@ class Guard:
         self.join.expire(now_s)
         self.metrics.count_unmatched(self.join.unmatched)
         try:
-            routing: Routing | None = read_sync(store)
+            routing: Routing | None = read_sync(store, self.key)
             readable = True
         except (RoutingError, redis.RedisError) as exc:
             log.warning("routing unreadable, nothing judged: %s", exc)
             routing, readable = None, False
         if readable:
             self._follow(routing, now_s)
-        pipeline = self.settings.pipeline
+        decider = self.project.decider(self.project.default_model.name)
         for key in sorted(self.touched & set(self.windows.by_key), key=lambda k: (k.model, k.role)):
-            self.metrics.show(key, self.windows.summary(key, pipeline))
+            self.metrics.show(key, self.windows.summary(key, decider))
         self.touched.clear()
         if routing is None or routing.canary is None:
             return None
@@ -174,13 +187,13 @@ class Guard:
     def _judge(
         self, store: redis.Redis, routing: Routing, canary: ModelRef, now_s: float
     ) -> Breach | None:
-        pipeline, model = self.settings.pipeline, str(canary)
+        decider, model = self.project.decider(canary.name), str(canary)
         alert = self.alerts.get(model)
         # An alert that came within one check before the guard saw this canary counts too.
         fresh = alert is not None and alert[0] >= self.canary_since - self.config.check_every_s
         breach = judge(
-            self.windows.summary(Key(model, "canary"), pipeline),
-            self.windows.summary(Key(str(routing.primary), "primary"), pipeline),
+            self.windows.summary(Key(model, "canary"), decider),
+            self.windows.summary(Key(str(routing.primary), "primary"), decider),
             self.config,
             alert[1] if alert is not None and fresh else None,
         )
@@ -197,7 +210,7 @@ class Guard:
             return current.rollback()
 
         try:
-            before, after = update_sync(store, change)
+            before, after = update_sync(store, self.key, change)
         except (RoutingError, redis.RedisError) as exc:
             log.warning("guard: no rollback of %s (%s): %s", canary, breach.reason, exc)
             return False

@@ -29,12 +29,12 @@ class GuardMetrics(MetricSet):
         self.auc = self._gauge("streamscore_quality_auc", f"ROC AUC {window}.", labels)
         self.precision = self._gauge(
             "streamscore_quality_precision",
-            f"Share of declined events labelled 1, {window}.",
+            f"Share of events called positive that were labelled 1, {window}.",
             labels,
         )
         self.recall = self._gauge(
             "streamscore_quality_recall",
-            f"Share of events labelled 1 that were declined, {window}.",
+            f"Share of events labelled 1 that were called positive, {window}.",
             labels,
         )
         self.logloss = self._gauge(
@@ -42,8 +42,8 @@ class GuardMetrics(MetricSet):
         )
         self.error_rate = self._gauge(
             "streamscore_quality_error_rate",
-            f"Share of events whose decision disagrees with the label (declined and 0, or not "
-            f"declined and 1), {window}.",
+            f"Share of events whose call disagrees with the label (called positive and 0, or "
+            f"not and 1), {window}.",
             labels,
         )
         self.labelled = self._gauge(

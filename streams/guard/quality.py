@@ -5,15 +5,15 @@ in numpy ring buffers, so its memory is fixed whatever the traffic, and :meth:`s
 computes every figure from the window in one numpy pass. AUC and log loss are
 inference/gate.py's, the functions the promotion gate judges a candidate with.
 
-What "wrong" means. The worker decides approve, review or decline from the score
-(``STREAMSCORE_REVIEW_THRESHOLD``, ``STREAMSCORE_DECLINE_THRESHOLD``). The guard takes
-**decline** as the positive call, the action that says "this is fraud": an event is an
-*error* when it was declined and its label is 0 (a false positive), or not declined (approved
-or sent to review) and its label is 1 (a miss). ``error_rate`` is errors over labelled events;
-``precision`` is labelled-1 share of the declined; ``recall`` is the declined share of the
-labelled-1. Each is NaN when undefined (no decline, no positive; AUC without both classes).
-The call is recomputed from the score with the same thresholds as the worker, so it equals
-the prediction's ``decision`` whenever the guard and the workers share the variables.
+What "wrong" means. The worker takes a decision from the score by the project's decider
+(schemas/project/decisions.py). The guard takes the decider's *positive call* (the decision
+that says "this is positive", the fraud example's highest threshold) as the model's call:
+an event is an *error* when it was called positive and its label is 0 (a false positive),
+or not called positive and its label is 1 (a miss). ``error_rate`` is errors over labelled
+events; ``precision`` is the labelled-1 share of the called; ``recall`` is the called share
+of the labelled-1. Each is NaN when undefined (no call, no positive; AUC without both
+classes). The call is recomputed from the score by the same decider as the worker's, so it
+equals the prediction's ``decision`` whenever the guard and the workers share the project.
 
 Latency is the p99 of ``scored_at - event_time`` over the same window: what the events this
 model decided waited, in seconds.
@@ -27,9 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inference.gate import auc, log_loss
-from streams.worker.pipeline import PipelineConfig
-
-DECLINE = 2  # PipelineConfig.decision_index: 0 approve, 1 review, 2 decline
+from schemas.project import Decider
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,20 +64,20 @@ def _ratio(num: int, den: int) -> float:
 
 
 def quality(
-    scores: np.ndarray, labels: np.ndarray, latency_s: np.ndarray, config: PipelineConfig
+    scores: np.ndarray, labels: np.ndarray, latency_s: np.ndarray, decider: Decider
 ) -> Quality:
     """The figures of labelled predictions (any order); :data:`EMPTY` for none."""
     n = len(scores)
     if n == 0:
         return EMPTY
     y = labels.astype(bool)
-    declined = config.decision_index(scores) == DECLINE
-    true_pos = int(np.sum(declined & y))
-    errors = int(np.sum(declined != y))
+    called = decider.decide_scores(scores) == decider.positive
+    true_pos = int(np.sum(called & y))
+    errors = int(np.sum(called != y))
     return Quality(
         labelled=n,
         auc=auc(labels, scores),
-        precision=_ratio(true_pos, int(declined.sum())),
+        precision=_ratio(true_pos, int(called.sum())),
         recall=_ratio(true_pos, int(y.sum())),
         logloss=log_loss(labels, scores),
         error_rate=errors / n,
@@ -118,9 +116,9 @@ class QualityWindow:
     def clear(self) -> None:
         self.added = 0
 
-    def summary(self, config: PipelineConfig) -> Quality:
+    def summary(self, decider: Decider) -> Quality:
         n = self.labelled
-        return quality(self.scores[:n], self.labels[:n], self.latency_s[:n], config)
+        return quality(self.scores[:n], self.labels[:n], self.latency_s[:n], decider)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +142,9 @@ class Windows:
             window = self.by_key[key] = QualityWindow(self.size)
         window.add(score, label, latency_s)
 
-    def summary(self, key: Key, config: PipelineConfig) -> Quality:
+    def summary(self, key: Key, decider: Decider) -> Quality:
         window = self.by_key.get(key)
-        return EMPTY if window is None else window.summary(config)
+        return EMPTY if window is None else window.summary(decider)
 
     def clear(self, key: Key) -> None:
         window = self.by_key.get(key)

@@ -1,10 +1,10 @@
 """Settings of the canary guard (`streamscore models guard`).
 
-Kafka address, security and topic names come from :class:`~streams.client.ClientSettings`;
-this class adds Redis (the routing it watches and rolls back), the decision thresholds
-(``STREAMSCORE_REVIEW_THRESHOLD`` / ``DECLINE_THRESHOLD``, the very variables the scoring
-worker reads, so that "decline" means the same to both) and the guard's own section,
-``STREAMSCORE_GUARD_*``: its own consumer group and metrics port, never a worker's.
+Kafka address, security, topic names and the project come from
+:class:`~streams.client.ClientSettings` (the project's decider takes the decisions, so a
+decision means the same to the guard as to the workers); this class adds Redis (the routing
+it watches and rolls back) and the guard's own section, ``STREAMSCORE_GUARD_*``: its own
+consumer group and metrics port, never a worker's.
 docs/architecture.md, "Canary guard and live quality", lists every variable.
 """
 
@@ -17,7 +17,6 @@ from pydantic import Field
 from infra.config import Section, merge_sections
 from infra.settings import ServicesSettings
 from streams.client.settings import ClientSettings
-from streams.worker.pipeline import PipelineConfig
 from streams.worker.settings import RedisConfig
 
 
@@ -72,7 +71,6 @@ class GuardSettings(ClientSettings):
     """Everything the canary guard reads from ``STREAMSCORE_*``."""
 
     redis: RedisConfig = Field(default_factory=RedisConfig, description="Routing value.")
-    pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="Decisions.")
     guard: GuardConfig = Field(default_factory=GuardConfig, description="The guard.")
 
 

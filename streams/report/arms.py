@@ -28,7 +28,6 @@ from streams.report.unpaired import (
 )
 
 ARMS = ("primary", "canary")
-FLAGS = ("review", "decline")  # "review" flags review or decline; "decline" flags decline
 
 
 class ArmStore:
@@ -78,26 +77,32 @@ class ArmStore:
         return decisions, labelled, len(keys) - len(first)
 
 
-def arm_figures(store: ArmStore, names: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The arm's figures for report.json, and the arrays the tests between arms need."""
+def flags(names: list[str], positive: int | None) -> list[tuple[str, int]]:
+    """(label, lowest index) of each call the decisions make: ``names[k]`` or any later one,
+    for each decision from the second up to the positive one: with decisions pass, check
+    and block (block positive), "check or block" and "block"."""
+    last = len(names) - 1 if positive is None else positive
+    return [(" or ".join(names[k : last + 1]), k) for k in range(1, last + 1)]
+
+
+def arm_figures(
+    store: ArmStore, names: list[str], positive_call: int | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The arm's figures for report.json, and the arrays the tests between arms need;
+    ``positive_call`` is the index of the decision that calls an event positive."""
     decisions, labelled, duplicates = store.unique()
     events = len(decisions)
     counts = np.bincount(decisions.astype(np.int64), minlength=len(names))
-    decline = names.index("decline") if "decline" in names else -1
-    declines = int(counts[decline]) if decline >= 0 else 0
+    call = positive_call if positive_call is not None else len(names) - 1
+    called = int(counts[call]) if 0 <= call < len(counts) else 0
     y, scores = labelled["label"].astype(np.float64), labelled["score"]
-    flagged = {
-        "review": (labelled["decision"] != names.index("approve"))
-        if "approve" in names
-        else np.ones(len(y), bool),
-        "decline": labelled["decision"] == decline,
-    }
     positive = y == 1
-    errors = int(np.count_nonzero(flagged["decline"] != positive))
+    errors = int(np.count_nonzero((labelled["decision"] == call) != positive))
     at = []
-    for flag in FLAGS:
-        hits = int(np.count_nonzero(flagged[flag] & positive))
-        n_flagged, n_positive = int(np.count_nonzero(flagged[flag])), int(positive.sum())
+    for flag, lowest in flags(names, call):
+        flagged = (labelled["decision"] >= lowest) & (labelled["decision"] <= call)
+        hits = int(np.count_nonzero(flagged & positive))
+        n_flagged, n_positive = int(np.count_nonzero(flagged)), int(positive.sum())
         at.append({
             "decision": flag, "flagged": n_flagged,
             "precision": hits / n_flagged if n_flagged else None,
@@ -112,8 +117,9 @@ def arm_figures(store: ArmStore, names: list[str]) -> tuple[dict[str, Any], dict
         "events": events,
         "duplicates": duplicates,
         "decisions": {name: int(counts[i]) for i, name in enumerate(names)},
-        "decline_rate": declines / events if events else None,
-        "decline_rate_ci": _ci(declines, events),
+        "positive_call": names[call] if 0 <= call < len(names) else None,
+        "positive_rate": called / events if events else None,
+        "positive_rate_ci": _ci(called, events),
         "labelled": len(y),
         "positives": int(positive.sum()),
         "error_rate": errors / len(y) if len(y) else None,
@@ -125,7 +131,7 @@ def arm_figures(store: ArmStore, names: list[str]) -> tuple[dict[str, Any], dict
         "ece": finite_or_none(calibration_error(y, scores)) if len(y) else None,
         "latency": {"infer_ms": _latency(store.latency, store.latency_sum, store.latency_max)},
     }
-    raw = {"declines": declines, "events": events, "errors": errors, "y": y, "scores": scores}
+    raw = {"called": called, "events": events, "errors": errors, "y": y, "scores": scores}
     return figures, raw
 
 
@@ -139,8 +145,8 @@ def compare(primary: dict[str, Any], canary: dict[str, Any]) -> dict[str, Any]:
     come from the AUC test's own variances."""
     auc = auc_difference(primary["y"], primary["scores"], canary["y"], canary["scores"])
     return {
-        "decline_rate": two_proportions(
-            primary["declines"], primary["events"], canary["declines"], canary["events"]
+        "positive_rate": two_proportions(
+            primary["called"], primary["events"], canary["called"], canary["events"]
         ),
         "error_rate": two_proportions(
             primary["errors"], len(primary["y"]), canary["errors"], len(canary["y"])
@@ -150,11 +156,13 @@ def compare(primary: dict[str, Any], canary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def figures(stores: dict[str, ArmStore], names: list[str]) -> dict[str, Any]:
+def figures(
+    stores: dict[str, ArmStore], names: list[str], positive_call: int | None
+) -> dict[str, Any]:
     """``{"arms": {primary, canary}, "tests": {...}}`` for report.json."""
     arms, raw = {}, {}
     for name in ARMS:
-        arms[name], raw[name] = arm_figures(stores[name], names)
+        arms[name], raw[name] = arm_figures(stores[name], names, positive_call)
     tests = compare(raw["primary"], raw["canary"])
     arms["primary"]["auc_ci"] = tests["auc"]["auc1_ci"]
     arms["canary"]["auc_ci"] = tests["auc"]["auc2_ci"]

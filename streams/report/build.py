@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from schemas.project import Decider, Project
 from streams.client import ClientSettings
 from streams.report import compute, lookups, memory
 from streams.report.columns import PredictionDecoder, Vocabulary
@@ -27,7 +28,21 @@ from streams.report.pairs import PairStore
 from streams.report.reading import RangeReader, TimeRange, iso
 from streams.report.rule import PromotionRule, recommend
 
-DECISIONS = ("approve", "review", "decline")
+
+def thresholds_of(decider: Decider) -> dict[str, float]:
+    """decision -> the score from which it is taken, of a binary decider (precision and
+    recall are reported at each); none for another task."""
+    if decider.task != "binary" or decider.none:
+        return {}
+    return dict(zip(decider.names[1:], decider.bounds, strict=True))
+
+
+def decision_vocabulary(project: Project) -> Vocabulary:
+    """Decisions coded as the project's first model's decider numbers them (others after)."""
+    decisions = Vocabulary()
+    for name in project.decider(project.default_model.name).names:
+        decisions.code(name)
+    return decisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +104,8 @@ def build_report(
     config: ClientSettings, request: ReportRequest, rule: PromotionRule, progress: Progress
 ) -> dict[str, Any]:
     window = request.window
-    segments = lookups.parse_segments(request.segments)
+    project = config.use_case()
+    segments = lookups.parse_segments(request.segments, project)
     memory.return_large_blocks()
     undecodable = {"primary": 0, "shadow": 0, "labels": 0, "events": 0}
     labels, undecodable["labels"] = lookups.labels(config, window, progress)
@@ -98,10 +114,8 @@ def build_report(
         undecodable["events"] = lookups.event_lookups(
             config, request.lateness_s, window, event_segments, progress
         )
-    codec = config.registry.codec("prediction", logical_types=False)
-    models, decisions = Vocabulary(), Vocabulary()
-    for name in DECISIONS:
-        decisions.code(name)
+    codec = config.codec("prediction", logical_types=False)
+    models, decisions = Vocabulary(), decision_vocabulary(project)
     shadow_topic = request.shadow_topic or config.topics.shadow
     sides = [
         _Side(

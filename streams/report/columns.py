@@ -14,9 +14,13 @@ joined bytes (schemas/prediction.avsc, in field order)::
     event_time scored_at                          zig-zag varint longs
     timings: decode_ms features_ms infer_ms publish_ms   4 doubles
     role                                          string: primary, canary or shadow
+    features_stale                                1 byte
+    outputs                                       array: count, doubles, end 0 (no block: 0)
+    attributes                                    map: count, string pairs, end 0 (empty: 0)
 
-A value takes the fast path when it starts with this codec's own header and every string is
-shorter than 64 bytes (a one-byte length); any other value (an older writer's schema, a long
+A value takes the fast path when it starts with this codec's own header, every string is
+shorter than 64 bytes (a one-byte length) and the array and the map are one block of fewer
+than 64 entries (as every writer writes them); any other value (an older writer's schema, a long
 string, a malformed body) goes through :meth:`AvroCodec.decode`, so the result is the same
 as decoding each value alone, and a value that does not decode is counted, not fatal. A value
 of the released schema before ``role`` (schemas/released/prediction.avsc) has that schema's
@@ -40,9 +44,10 @@ from schemas.wire import ascii_spans, hash_slices, hash_strings, varints, words_
 from streams.routing.split import ROLES
 
 _N_STRINGS_BEFORE_SCORE = 4
-# four empty strings, the score, an empty decision, the flag, two 1-byte longs, the timings
-# and an empty role: 4 + 8 + 1 + 1 + 2 + 32 + 1 bytes
-_SHORTEST_BODY = 49
+# four empty strings, the score, an empty decision, the flag, two 1-byte longs, the timings,
+# an empty role, the stale flag, no outputs and no attributes: 4 + 8 + 1 + 1 + 2 + 32 + 1 + 3
+_SHORTEST_BODY = 52
+_MAX_ATTRIBUTES = 8  # pairs read on the fast path; a value with more takes the codec's
 
 
 @dataclass(slots=True)
@@ -107,6 +112,7 @@ class Columns:
     infer_ms: np.ndarray  # float32
     partition: np.ndarray  # int16: the Kafka partition the value came from
     role: np.ndarray  # int8 code in the roles vocabulary (primary, canary, shadow first)
+    stale: np.ndarray  # bool: features_stale
 
     def take(self, rows: np.ndarray) -> Columns:
         return Columns(*(getattr(self, f)[rows] for f in self.__slots__))
@@ -169,12 +175,16 @@ class PredictionDecoder:
         infer_at = np.minimum(pos + 16, limit)
         role_start, role_len, pos = frames.string(np.minimum(pos + 32, limit))
         ok &= ascii_spans(words, role_start, role_start + role_len)
+        stale = data[pos]
+        ok &= stale <= 1
+        pos = self._skip_outputs(frames, np.minimum(pos + 1, limit))
+        pos = self._skip_attributes(frames, pos)
         ok &= pos == frames.ends
         fast = np.flatnonzero(ok)
         slow = np.flatnonzero(~ok)
         fast_cols = self._fast(
             data, fast, text_start, text_len, score_at, decision_start, decision_len, flag,
-            event_time, scored_at, infer_at, partitions, role_start, role_len,
+            event_time, scored_at, infer_at, partitions, role_start, role_len, stale,
         )  # fmt: skip
         if not len(slow):
             return fast_cols
@@ -187,7 +197,7 @@ class PredictionDecoder:
         text_len: list[np.ndarray], score_at: np.ndarray, decision_start: np.ndarray,
         decision_len: np.ndarray, flag: np.ndarray, event_time: np.ndarray,
         scored_at: np.ndarray, infer_at: np.ndarray, partitions: np.ndarray,
-        role_start: np.ndarray, role_len: np.ndarray,
+        role_start: np.ndarray, role_len: np.ndarray, stale: np.ndarray,
     ) -> Columns:  # fmt: skip
         every = len(rows) == len(flag)
         rows = slice(None) if every else rows  # type: ignore[assignment]
@@ -216,7 +226,41 @@ class PredictionDecoder:
             doubles[infer_at[rows]].astype(np.float32),
             partitions[rows],
             role.astype(np.int8),
+            stale[rows].astype(bool),
         )
+
+    @staticmethod
+    def _skip_outputs(frames: Frames, pos: np.ndarray) -> np.ndarray:
+        """Past the outputs array: a one-byte count (even: zig-zag of 0-63), then that many
+        doubles and an end marker, or nothing more for a count of 0."""
+        count = frames.data[pos].astype(np.int64)
+        frames.ok &= (count < 128) & (count & 1 == 0)
+        k = count >> 1
+        after = np.where(k > 0, pos + 1 + 8 * k, pos + 1)
+        end = np.minimum(after, frames.limit)
+        frames.ok &= (k == 0) | (frames.data[end] == 0)
+        return np.minimum(np.where(k > 0, after + 1, after), frames.limit)
+
+    @staticmethod
+    def _skip_attributes(frames: Frames, pos: np.ndarray) -> np.ndarray:
+        """Past the attributes map: a one-byte count, that many (key, value) strings, an end
+        marker (none for an empty map). Strings must be ASCII, as everywhere here."""
+        count = frames.data[pos].astype(np.int64)
+        pairs = count >> 1
+        frames.ok &= (count < 128) & (count & 1 == 0) & (pairs <= _MAX_ATTRIBUTES)
+        at = np.minimum(pos + 1, frames.limit)
+        for j in range(int(pairs.max(initial=0))):
+            has = pairs > j
+            for _ in range(2):  # the key, then the value: a one-byte length, the bytes
+                b = frames.data[at].astype(np.int64)
+                start, length = at + 1, b >> 1
+                good = (b < 128) & (b & 1 == 0)
+                good &= ascii_spans(frames.words, start, start + length)
+                frames.ok &= ~has | good
+                at = np.where(has, np.minimum(start + length, frames.limit), at)
+        end = np.minimum(at, frames.limit)
+        frames.ok &= (pairs == 0) | (frames.data[end] == 0)
+        return np.minimum(np.where(pairs > 0, at + 1, at), frames.limit)
 
     @staticmethod
     def _codes(
@@ -275,4 +319,5 @@ class PredictionDecoder:
             np.fromiter((r["timings"]["infer_ms"] for r in records), np.float32, n),
             np.zeros(n, dtype=np.int16) if partitions is None else partitions.astype(np.int16),
             np.fromiter((self.roles.code(r.get("role", "primary")) for r in records), np.int8, n),
+            np.fromiter((bool(r.get("features_stale", False)) for r in records), bool, n),
         )

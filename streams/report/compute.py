@@ -60,7 +60,9 @@ def decisions(pairs: PairStore, names: list[str]) -> dict[str, Any]:
     flips = _flips(p, s, k)
     n, agree = int(flips.sum()), int(np.trace(flips))
     ci = wilson(agree, n) if n else None
-    flagged = np.array([name != "approve" for name in names])
+    # A flag is any decision but the first, the decider's default (below every threshold):
+    # McNemar counts the events one model flags and the other does not.
+    flagged = np.arange(k) > 0
     only_primary = int(flips[np.ix_(flagged, ~flagged)].sum())
     only_shadow = int(flips[np.ix_(~flagged, flagged)].sum())
     return {

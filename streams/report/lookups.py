@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from schemas.codec import load_schema
+from schemas.project import Project
+from schemas.project.avro import base_kind, kind_of
 from schemas.wire import hash_strings
 from streams.client import ClientSettings
 from streams.report.columns import Vocabulary
@@ -23,12 +24,18 @@ from streams.report.labels import LabelDecoder
 from streams.report.pairs import Lookup, Segment
 from streams.report.reading import RangeReader, TimeRange
 
-PREDICTION_FIELDS = {"decision": False, "features_missing": False, "score": True}
+PREDICTION_FIELDS = {
+    "decision": False, "features_missing": False, "features_stale": False, "score": True,
+}  # fmt: skip
 Progress = Callable[[int, int], None]  # records read so far, records in the range
 
 
-def parse_segments(specs: Sequence[str]) -> list[Segment]:
-    event_fields = {f["name"]: f["type"] for f in load_schema("event")["fields"]}
+def parse_segments(specs: Sequence[str], project: Project) -> list[Segment]:
+    own = {project.spec.events.id, project.spec.events.time}
+    event_fields = {
+        f["name"]: base_kind(kind_of(f["type"])) for f in project.event_schema["fields"]
+        if f["name"] not in own
+    }  # fmt: skip
     out = []
     for spec in specs:
         name, _, bins_text = spec.partition(":")
@@ -37,12 +44,12 @@ def parse_segments(specs: Sequence[str]) -> list[Segment]:
             raise ReportError(f"--segment {spec}: bins must be a whole number above 1")
         if name in PREDICTION_FIELDS:
             out.append(Segment(name, "prediction", PREDICTION_FIELDS[name], bins))
-        elif name in event_fields and name not in ("event_id", "event_time"):
+        elif name in event_fields:
             kind = event_fields[name]
             numeric = kind in ("int", "long", "float", "double")
             out.append(Segment(name, "event", numeric, bins))
         else:
-            known = sorted({*PREDICTION_FIELDS, *event_fields} - {"event_id", "event_time"})
+            known = sorted({*PREDICTION_FIELDS, *event_fields})
             raise ReportError(f"--segment {name}: no such field; one of {', '.join(known)}")
     return out
 
@@ -52,7 +59,8 @@ def _read_events(
 ) -> tuple[list[dict[str, Any]], int]:
     """The events of the range, decoded, and how many did not decode."""
     reader = RangeReader(config, config.topics.events, window, lateness_ms=lateness_ms)
-    codec = config.registry.codec("event", logical_types=False)
+    codec = config.codec("event", logical_types=False)
+    time_field = config.use_case().spec.events.time
     records: list[dict[str, Any]] = []
     bad = 0
     try:
@@ -62,7 +70,7 @@ def _read_events(
             bad += len(errors)
             kept = np.ones(len(chunk.values), dtype=bool)
             kept[[i for i, _ in errors]] = False
-            times = np.fromiter((r["event_time"] for r in good), np.int64, len(good))
+            times = np.fromiter((r[time_field] for r in good), np.int64, len(good))
             reader.advance(chunk.partitions[kept], times)  # stops once past the range
             progress(reader.read_count, reader.total)
     finally:
@@ -72,8 +80,11 @@ def _read_events(
 
 def labels(config: ClientSettings, window: TimeRange, progress: Progress) -> tuple[Lookup, int]:
     """Every label sent from the range's start to now: outcomes come late."""
+    project = config.use_case()
+    if project.task == "regression":  # a value is no class: regression's label figures come
+        return Lookup.build(np.empty(0, np.uint64), np.empty(0, np.int8), -1), 0  # per task
     reader = RangeReader(config, config.topics.labels, TimeRange(window.start_ms, 2**62), 0)
-    decoder = LabelDecoder(config.registry.codec("label", logical_types=False))
+    decoder = LabelDecoder(config.codec("label", logical_types=False), project)
     keys, values = [np.empty(0, np.uint64)], [np.empty(0, np.int8)]
     try:
         while (chunk := reader.read()) is not None:
@@ -94,7 +105,8 @@ def event_lookups(
     progress: Progress,
 ) -> int:
     records, bad = _read_events(config, window, progress, int(lateness_s * 1000))
-    keys = hash_strings([r["event_id"] for r in records])
+    id_field = config.use_case().spec.events.id
+    keys = hash_strings([r[id_field] for r in records])
     for segment in segments:
         raw = [r[segment.name] for r in records]
         if segment.numeric:

@@ -185,6 +185,7 @@ class PairStore:
         return {
             "decision": primary.decision,
             "features_missing": primary.missing,
+            "features_stale": primary.stale,
             "score": primary.score,
         }[segment.name]
 

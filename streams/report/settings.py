@@ -6,22 +6,19 @@ from pydantic import Field
 
 from streams.client.settings import ClientSettings
 from streams.report.rule import PromotionRule
-from streams.worker.pipeline import PipelineConfig
 
 
 class ReportSettings(ClientSettings):
-    """Kafka, topics and framing as the clients see them; the rule's thresholds; and the
-    decision thresholds the workers score with (precision and recall are reported at them)."""
+    """Kafka, topics, framing and the project as the clients see them, and the rule's
+    thresholds; decisions (precision and recall are reported at each) are the project's."""
 
     promotion: PromotionRule = Field(
         default_factory=PromotionRule, description="The promotion rule's thresholds."
     )
-    pipeline: PipelineConfig = Field(
-        default_factory=PipelineConfig, description="The workers' decision thresholds."
-    )
 
     def thresholds(self) -> dict[str, float]:
-        return {
-            "review": self.pipeline.review_threshold,
-            "decline": self.pipeline.decline_threshold,
-        }
+        """decision -> score of the project's first model (binary; else none)."""
+        from streams.report.build import thresholds_of
+
+        project = self.use_case()
+        return thresholds_of(project.decider(project.default_model.name))

@@ -71,7 +71,7 @@ def _normal(delta: float, se: float) -> tuple[list[float] | None, float | None]:
     """95% interval and two-sided p-value of an estimate with standard error ``se``."""
     if not (math.isfinite(delta) and math.isfinite(se)):
         return None, None
-    if se <= 0:  # every pair differs by the same amount: no doubt left
+    if se <= 0:  # every pair differs by the same value: no doubt left
         return [delta, delta], 1.0 if delta == 0 else 0.0
     return [delta - Z95 * se, delta + Z95 * se], _two_sided_p(delta / se)
 

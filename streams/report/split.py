@@ -20,7 +20,7 @@ import numpy as np
 
 from streams.client import ClientSettings
 from streams.report import arms, lookups, memory
-from streams.report.build import DECISIONS, _choose
+from streams.report.build import _choose, decision_vocabulary
 from streams.report.columns import Columns, PredictionDecoder, Vocabulary, role_vocabulary
 from streams.report.errors import ReportError
 from streams.report.lookups import Progress
@@ -88,10 +88,9 @@ def build_split_report(
     window = request.window
     memory.return_large_blocks()
     labels, bad_labels = lookups.labels(config, window, progress)
-    models, decisions, roles = Vocabulary(), Vocabulary(), role_vocabulary()
-    for name in DECISIONS:
-        decisions.code(name)
-    codec = config.registry.codec("prediction", logical_types=False)
+    project = config.use_case()
+    models, decisions, roles = Vocabulary(), decision_vocabulary(project), role_vocabulary()
+    codec = config.codec("prediction", logical_types=False)
     decoder = PredictionDecoder(codec, models, decisions, roles)
     topic = config.topics.predictions
     split = _Split(request, topic, labels, models, roles)
@@ -130,6 +129,7 @@ def build_split_report(
             "other_roles": dict(counts.other_roles or {}),
         },
     }
-    report |= arms.figures(split.stores, decisions.names)
+    decider = project.decider(project.default_model.name)
+    report |= arms.figures(split.stores, decisions.names, decider.positive)
     report["recommendation"] = recommend_split(report, rule).as_json()
     return report

@@ -14,8 +14,9 @@ streams/report/unpaired.py.
 - **keep** (the canary keeps its share, more evidence needed) otherwise, each reason one
   sentence with its numbers.
 
-The decline and error rates are reported with their tests but judge nothing: a canary that
-declines more is not wrong for it, and its labels already say whether it is right.
+The positive and error rates are reported with their tests but judge nothing: a canary that
+calls more events positive is not wrong for it, and its labels already say whether it is
+right.
 """
 
 from __future__ import annotations

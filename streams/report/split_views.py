@@ -33,7 +33,7 @@ ARMS = ("primary", "canary")
 VERDICT_STYLE = {"promote": "bold green", "keep": "bold yellow", "rollback": "bold red"}
 # (label, arm figure, its interval, test, how a figure is written)
 FIGURES = (
-    ("decline rate", "decline_rate", "decline_rate_ci", "decline_rate", share),
+    ("positive rate", "positive_rate", "positive_rate_ci", "positive_rate", share),
     ("error rate", "error_rate", "error_rate_ci", "error_rate", share),
     ("AUC", "auc", "auc_ci", "auc", number),
     ("log loss", "logloss", "logloss_ci", "logloss", number),
@@ -119,7 +119,8 @@ def arms_section(report: dict[str, Any]) -> str:
     note = (
         '<p class="note">Each event was decided by one arm (a sticky share of entities on the '
         "canary): the arms are independent samples, compared with unpaired tests. Error rate: "
-        "labelled events where the decision (decline or not) disagrees with the label.</p>"
+        "labelled events where the positive call (the decision that calls an event positive) "
+        "disagrees with the label.</p>"
     )
     return "<h2>Arms</h2>" + note + table(headers, rows, text_columns=[6])
 
@@ -131,7 +132,9 @@ def decisions_section(report: dict[str, Any]) -> str:
     rows: list[list[Cell]] = [
         [name, *(count(dig(arms, a, "decisions", name)) for a in ARMS)] for name in names
     ]
-    for i, flag in enumerate(("review or decline", "decline")):
+    flags = [str(dig(arms, "primary", "at_decisions", i, "decision"))
+             for i in range(len(dig(arms, "primary", "at_decisions") or []))]  # fmt: skip
+    for i, flag in enumerate(flags):
         for figure in ("precision", "recall"):
             rows.append([
                 f"{figure.capitalize()} of {flag}",

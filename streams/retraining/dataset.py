@@ -16,8 +16,11 @@ on the topic. The training row of an event therefore takes the latest ``features
 its entity whose Kafka timestamp is <= the event's event_time (a tie goes to the later
 offset); a record stamped after the event never reaches its row, so nothing from the future
 leaks into training. An entity with no such record gets the defaults the worker used for an
-unknown entity (``streams.features.store.DEFAULTS``), and its row counts as NOT point in time:
-``point_in_time_share`` in the result is the share of training rows that had a record.
+unknown entity (the feature view's), and its row counts as NOT point in time:
+``point_in_time_share`` in the result is the share of training rows that had a record. A
+row's inputs are then built by the project's layout from the event's fields and those
+features, as the worker builds them; a label becomes a number (0/1, a class's index, a
+value).
 
 Where it does not hold:
 
@@ -51,14 +54,12 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
 from inference.retraining import TrainingSet
 from schemas.errors import DecodeError
-from schemas.features import ENTITY_FEATURE_NAMES, EVENT_FEATURE_NAMES, N_FEATURES
-from streams.features.store import DEFAULTS
+from schemas.project import FieldColumns, Project
+from streams.features.updates import vector_of
 from streams.retraining.reading import DatasetError, Spans, plan, read_spans, reader
 from streams.retraining.settings import RetrainingSettings
 
 __all__ = ["DatasetError", "DatasetReader", "DatasetStats", "FeatureHistory"]
-
-N_EVENT = len(EVENT_FEATURE_NAMES)
 
 
 @dataclass(slots=True)
@@ -81,7 +82,8 @@ class DatasetStats:
 class FeatureHistory:
     """Each entity's ``features`` records by Kafka timestamp, for point-in-time lookups."""
 
-    def __init__(self) -> None:
+    def __init__(self, defaults: np.ndarray) -> None:
+        self.defaults = defaults
         self._records: dict[str, list[tuple[int, int, np.ndarray]]] = {}
         self._sorted: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -102,7 +104,7 @@ class FeatureHistory:
     def as_of(self, entity_ids: list[str], times_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(values, known): row ``i`` holds the latest record of ``entity_ids[i]`` stamped
         <= ``times_ms[i]``, or the defaults (``known[i]`` False) when there is none."""
-        values = np.tile(DEFAULTS, (len(entity_ids), 1))
+        values = np.tile(self.defaults, (len(entity_ids), 1))
         known = np.zeros(len(entity_ids), dtype=bool)
         rows_of: dict[str, list[int]] = {}
         for i, entity_id in enumerate(entity_ids):
@@ -123,8 +125,8 @@ class FeatureHistory:
 class _Event:
     entity_id: str
     time_ms: int
-    features: list[float]
-    label: int | None = None
+    fields: dict[str, Any]  # the fields the inputs read
+    label: float | None = None
     segment: str = "none"  # the event's optional segment (None: "none"), for the segment gate
 
 
@@ -135,9 +137,9 @@ class DatasetReader:
         self.settings = settings
         self.timeout_s = settings.training.read_timeout_s
         self.lateness_ms = int(settings.training.max_lateness_s * 1000)
-        registry = settings.registry
+        self.project = settings.use_case()
         self.codecs = {
-            name: registry.codec(name, logical_types=False)
+            name: settings.codec(name, logical_types=False)
             for name in ("event", "label", "entity_features")
         }
 
@@ -169,53 +171,62 @@ class DatasetReader:
             history = self._features(read(topics.features, None), entities, stats)
         finally:
             consumer.close()
-        return _training_set(list(labelled.values()), history), stats
+        return _training_set(self.project, list(labelled.values()), history), stats
 
     def _events(
         self, messages: Iterator[Message], from_ms: int, to_ms: int, stats: DatasetStats
     ) -> dict[str, _Event]:
         events: dict[str, _Event] = {}
+        spec = self.project.spec.events
+        layout = self.project.layout
+        wanted = (*layout.number_fields, *layout.text_fields)
         for _, record in self._decoded(messages, "event", stats, "bad_events"):
-            time_ms = record["event_time"]
+            time_ms = record[spec.time]
             if not from_ms <= time_ms <= to_ms:
                 continue
-            values = [float(record[name]) for name in EVENT_FEATURE_NAMES]
-            if not all(math.isfinite(v) for v in values):
+            fields = {name: record.get(name) for name in wanted}
+            numbers = [float(v) for n in layout.number_fields if (v := fields[n]) is not None]
+            if not all(math.isfinite(v) for v in numbers):
                 stats.bad_events += 1  # the worker dead-letters these too (invalid-value)
                 continue
-            if record["event_id"] in events:
+            event_id = record[spec.id]
+            if event_id in events:
                 stats.duplicate_events += 1
                 continue
-            event = _Event(record["entity_id"], time_ms, values)
-            event.segment = record.get("segment") or "none"
-            events[record["event_id"]] = event
+            event = _Event(record[spec.entity], time_ms, fields)
+            if spec.segment is not None:
+                event.segment = record.get(spec.segment) or "none"
+            events[event_id] = event
             stats.events_in_range += 1
         return events
 
     def _labels(
         self, messages: Iterator[Message], events: dict[str, _Event], stats: DatasetStats
     ) -> None:
+        field = self.project.spec.labels.field
         for _, record in self._decoded(messages, "label", stats, "bad_labels"):
             event = events.get(record["event_id"])
             if event is None:
                 continue
-            if record["label"] not in (0, 1):
+            value = self.project.outcome(record[field])
+            if value is None:
                 stats.bad_labels += 1
                 continue
-            event.label = record["label"]
+            event.label = value
         stats.labelled = sum(1 for e in events.values() if e.label is not None)
 
     def _features(
         self, messages: Iterator[Message], entities: set[str], stats: DatasetStats
     ) -> FeatureHistory:
-        history = FeatureHistory()
+        history = FeatureHistory(self.project.feature_defaults)
+        key = self.project.features.entity
         for msg, record in self._decoded(messages, "entity_features", stats, "bad_features"):
             kind, timestamp = msg.timestamp()
-            vector = np.array([record[n] for n in ENTITY_FEATURE_NAMES], dtype=np.float32)
+            vector = np.array(vector_of(self.project, record), dtype=np.float32)
             if kind == TIMESTAMP_NOT_AVAILABLE or not np.all(np.isfinite(vector)):
                 stats.bad_features += 1
-            elif record["entity_id"] in entities:
-                history.add(record["entity_id"], timestamp, msg.offset() or 0, vector)
+            elif record[key] in entities:
+                history.add(record[key], timestamp, msg.offset() or 0, vector)
         return history
 
     def _decoded(
@@ -232,14 +243,14 @@ class DatasetReader:
             yield msg, record
 
 
-def _training_set(events: list[_Event], history: FeatureHistory) -> TrainingSet:
-    n = len(events)
-    x = np.empty((n, N_FEATURES), dtype=np.float32)
+def _training_set(project: Project, events: list[_Event], history: FeatureHistory) -> TrainingSet:
+    layout = project.layout
     times = np.array([e.time_ms for e in events], dtype=np.int64)
-    if n:
-        x[:, :N_EVENT] = [e.features for e in events]
     values, known = history.as_of([e.entity_id for e in events], times)
-    x[:, N_EVENT:] = values
-    y = np.array([e.label for e in events], dtype=np.float32)
+    columns = FieldColumns.of_records(
+        [e.fields for e in events], layout.number_fields, layout.text_fields
+    )
+    x = layout.matrix(columns, values) if events else np.empty((0, layout.width), np.float32)
+    y = np.array([e.label for e in events], dtype=np.float64)
     segments = np.array([e.segment for e in events], dtype=object)
     return TrainingSet(x, y, times, known, segments)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import torch
+
 from inference import card as cards
 from inference.retraining import RetrainOutcome
-from inference.training import training_card
+from inference.shipping import project_ref
 from streams.retraining.dataset import DatasetStats
 from streams.retraining.reading import Spans
 from streams.retraining.settings import RetrainingSettings
@@ -61,7 +63,9 @@ def card_for(
 ) -> cards.ModelCard:
     """The card of the candidate in ``outcome``, trained for ``request`` (a decoded
     RetrainingRequest: times in epoch ms) on the range of ``result``."""
-    config = settings.training.retrain_config()
+    project = settings.use_case()
+    recipe = settings.training.recipe(project, request["model_name"])
+    decider = project.decider(request["model_name"])
     metrics = result["metrics"]
     return cards.ModelCard(
         created_at=cards.now_ms(),
@@ -73,13 +77,13 @@ def card_for(
         dataset=cards.Dataset(
             rows=int(metrics["rows"]), positives=int(metrics["positives"]), stats=stats.metrics()
         ),
-        feature_layout=cards.feature_layout_hash(),
+        feature_layout=project.layout.hash,
         metrics={k: float(v) for k, v in metrics.items()},
         gate=cards.Gate(
             accepted=outcome.accepted,
             reasons=list(outcome.reasons),
             config=settings.gate.model_dump(mode="json"),
-            decisions=settings.pipeline.model_dump(mode="json"),
+            decisions={"names": list(decider.names), "bounds": list(decider.bounds)},
         ),
         parent=str(parent),
         code=cards.code_version(),
@@ -90,5 +94,12 @@ def card_for(
             alert_ids=list(request["alert_ids"]),
             requested_at=int(request["requested_at"]),
         ),
-        training=training_card(config.train, config.holdout_share),
+        training=cards.Training(
+            trainer=project.spec.retraining.trainer,
+            params=dict(recipe.params),
+            seed=recipe.seed,
+            holdout_share=recipe.holdout_share,
+            torch_threads=torch.get_num_threads(),
+        ),
+        project=project_ref(project),
     )

@@ -2,9 +2,9 @@
 
 `streamscore models reproduce NAME:V` (streams/cli/cards.py) runs :func:`reproduce`: it reads
 EXACTLY the card's range again (the same topics, partitions and [start, end) offsets, the
-same event-time bounds; dataset.py), trains with the card's training configuration and seed
-in the card's torch thread count, and gates the candidate against the card's parent version
-with the card's gate configuration and decision thresholds, scoring the parent on Triton as
+same event-time bounds; dataset.py), trains with the card's trainer, params and seed in the
+card's torch thread count, and gates the candidate against the card's parent version with
+the card's gate configuration and the project's decider, scoring the parent on Triton as
 the worker did. Every metric the card holds is compared with the one the run gives, within
 ``tolerance``.
 
@@ -20,7 +20,7 @@ after ``min.compaction.lag.ms``), a parent version exported again, other code (t
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -28,15 +28,14 @@ import torch
 
 from inference import card as cards
 from inference.gate import GateConfig
+from inference.golden import project_set
 from inference.repository import ModelRepository
-from inference.retraining import RetrainConfig, retrain
-from inference.training import train_config
+from inference.retraining import Recipe, retrain
 from infra.errors import StreamScoreError
 from streams.retraining import lineage, serving
 from streams.retraining.dataset import DatasetReader
 from streams.retraining.settings import RetrainingSettings
 from streams.routing.state import ModelRef
-from streams.worker.pipeline import PipelineConfig
 
 TOLERANCE = 1e-6  # absolute, per metric
 
@@ -102,24 +101,32 @@ def reproduce(
     :class:`ReproduceError` for a card with nothing to reproduce, the worker's errors
     (DatasetError, InferenceError) when Kafka or Triton fail."""
     repo = ModelRepository(settings.model_repository)
+    project = settings.use_case()
     card = repo.card(ref.name, ref.version)
-    source, gate, training = card.source, card.gate, card.training
-    if not isinstance(source, cards.TopicsSource):
+    source, gate, training = card.source, card.gate, card.run
+    if isinstance(source, cards.SyntheticSource):
         raise ReproduceError(
             f"{ref} was trained on synthetic data ({source.generator}, seed {source.seed}), "
             "not on a range of the topics: nothing to read again"
         )
-    if card.parent is None or gate is None or training.holdout_share is None:
-        raise ReproduceError(f"the card of {ref} names no parent, gate or holdout to train against")
-    if card.feature_layout != cards.feature_layout_hash():
+    if isinstance(source, cards.FileSource):
         raise ReproduceError(
-            f"{ref} was trained on another feature layout ({card.feature_layout[:12]}...) than "
-            f"this code's ({cards.feature_layout_hash()[:12]}...)"
+            f"{ref} was added from {source.path} (sha256 {source.sha256[:12]}...): it was "
+            "trained elsewhere, nothing here can train it again"
+        )
+    if card.parent is None or gate is None or training is None or training.holdout_share is None:
+        raise ReproduceError(f"the card of {ref} names no parent, gate or holdout to train against")
+    if card.feature_layout != project.layout.hash:
+        raise ReproduceError(
+            f"{ref} was trained on another input layout ({card.feature_layout[:12]}...) than "
+            f"the project's ({project.layout.hash[:12]}...)"
         )
     parent = ModelRef.parse(card.parent)
-    config = RetrainConfig(holdout_share=training.holdout_share, train=train_config(training))
-    gate_config = GateConfig.model_validate(gate.config)
-    decisions = None if gate.decisions is None else PipelineConfig.model_validate(gate.decisions)
+    model = project.model(ref.name)
+    recipe = Recipe(project.entry_point(training.trainer), dict(training.params),
+                    project.layout.columns, model.task, tuple(model.classes or ()),
+                    training.seed, training.holdout_share)  # fmt: skip
+    gate_config = GateConfig.model_validate(_known(gate.config))
     topics = settings.topics.model_copy(update={r.role: r.topic for r in source.topics})
     settings = settings.model_copy(update={"topics": topics})
     triton = settings.triton.client()
@@ -130,10 +137,11 @@ def reproduce(
         with torch_threads(training.torch_threads):
             outcome = retrain(
                 data,
-                lambda x: serving.scores(triton, parent, x),
+                lambda x: serving.outputs(triton, parent, x, project),
                 gate_config,
-                config,
-                decisions=decisions,
+                recipe,
+                project.decider(ref.name),
+                golden=project_set(project),
             )
     finally:
         triton.close()
@@ -145,3 +153,9 @@ def reproduce(
         outcome.accepted,
         list(outcome.reasons),
     )
+
+
+def _known(config: Mapping[str, object]) -> dict[str, object]:
+    """A gate configuration as a card recorded it, without the keys this code no longer has
+    (a renamed setting takes its default): cards outlive the names of settings."""
+    return {k: v for k, v in config.items() if k in GateConfig.model_fields}

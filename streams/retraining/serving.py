@@ -17,9 +17,12 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from inference import card as cards
+from inference.contract import tensors_of
 from inference.errors import ModelUnavailableError
-from schemas.features import INPUT_TENSOR, OUTPUT_TENSOR
-from streams.routing.state import ModelRef, Routing, update_sync
+from inference.repository import ServingConfig
+from inference.triton_client import TritonConfig
+from schemas.project import Project
+from streams.routing.state import ModelRef, Routing, routing_key, update_sync
 
 if TYPE_CHECKING:
     from inference.repository import ModelRepository
@@ -37,25 +40,34 @@ def _triton(ref: ModelRef) -> Iterator[None]:
         raise ModelUnavailableError(str(ref), exc.message() or str(exc)) from exc
 
 
-def scores(client: grpcclient.InferenceServerClient, ref: ModelRef, x: np.ndarray) -> np.ndarray:
-    """The scores that Triton's ``ref`` gives the rows ``x``, in chunks of SCORE_CHUNK."""
-    out = [np.empty(0, dtype=np.float32)]
+def serving_config(triton: TritonConfig) -> ServingConfig:
+    """How new versions are served: natively where the Triton has the backend."""
+    return ServingConfig(native=triton.native())
+
+
+def outputs(
+    client: grpcclient.InferenceServerClient, ref: ModelRef, x: np.ndarray, project: Project
+) -> np.ndarray:
+    """The outputs (rows, columns) that Triton's ``ref`` gives the rows ``x``, in chunks
+    of SCORE_CHUNK."""
+    tensors = tensors_of(project, ref.name)
+    out = [np.empty((0, tensors.columns), dtype=np.float32)]
     for start in range(0, len(x), SCORE_CHUNK):
         chunk = np.ascontiguousarray(x[start : start + SCORE_CHUNK], dtype=np.float32)
-        tensor = grpcclient.InferInput(INPUT_TENSOR, list(chunk.shape), "FP32")
+        tensor = grpcclient.InferInput(tensors.input, list(chunk.shape), "FP32")
         tensor.set_data_from_numpy(chunk)
         with _triton(ref):
             answer = client.infer(
                 ref.name,
                 [tensor],
                 model_version=ref.version,
-                outputs=[grpcclient.InferRequestedOutput(OUTPUT_TENSOR)],
+                outputs=[grpcclient.InferRequestedOutput(tensors.output)],
                 client_timeout=SCORE_TIMEOUT_S,
             )
-        scores = answer.as_numpy(OUTPUT_TENSOR)
-        if scores is None or len(scores) != len(chunk):
-            raise ModelUnavailableError(str(ref), "answer has the wrong number of scores")
-        out.append(scores.reshape(-1))
+        values = answer.as_numpy(tensors.output)
+        if values is None or len(values) != len(chunk):
+            raise ModelUnavailableError(str(ref), "answer has the wrong number of rows")
+        out.append(values.reshape(len(chunk), -1))
     return np.concatenate(out)
 
 
@@ -96,8 +108,9 @@ def ensure_ready(
             time.sleep(0.2)
 
 
-def add_shadow(store: redis.Redis, ref: ModelRef, primary: ModelRef) -> Routing:
-    """Add ``ref`` as a shadow to the stored routing (``primary`` decides when none is stored
-    yet); a concurrent change retries (routing ``update_sync``)."""
-    _, new = update_sync(store, lambda current: (current or Routing(primary)).add_shadow(ref))
+def add_shadow(store: redis.Redis, project: Project, ref: ModelRef, primary: ModelRef) -> Routing:
+    """Add ``ref`` as a shadow to the project's stored routing (``primary`` decides when none
+    is stored yet); a concurrent change retries (routing ``update_sync``)."""
+    key = routing_key(project.name)
+    _, new = update_sync(store, key, lambda current: (current or Routing(primary)).add_shadow(ref))
     return new

@@ -1,10 +1,12 @@
 """Settings of the retraining worker (`streamscore retrain worker`).
 
-Kafka address, security and topic names come from :class:`~streams.client.ClientSettings`;
-this class adds Redis (routing), Triton (the primary's scores, loading the new version), the
-model repository, the default training range, the training run and the gate, and the
-scoring workers' decision thresholds (``STREAMSCORE_REVIEW_THRESHOLD`` / ``DECLINE_THRESHOLD``,
-the same variables and meaning), at which the golden-set and segment gates take decisions.
+Kafka address, security, topic names and the project come from
+:class:`~streams.client.ClientSettings`; this class adds Redis (routing), Triton (the
+primary's scores, loading the new version), the model repository, the default training range,
+the training run and the gate. What trains a candidate (the trainer and its params) and how
+its decisions are taken (the model's decider) are the project's; the project file's
+``retraining`` and ``gates`` sections give these settings their values (a variable still
+wins).
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from inference.gate import GateConfig
-from inference.retraining import RetrainConfig
-from inference.training import TrainConfig
+from inference.retraining import Recipe
 from inference.triton_client import TritonConfig
 from infra.config import Section, merge_sections
 from infra.settings import ServicesSettings, default_model_repository
+from schemas.project import Project
 from streams.client.settings import ClientSettings
-from streams.worker.pipeline import PipelineConfig
 from streams.worker.settings import RedisConfig
 
 
@@ -37,11 +38,7 @@ class TrainingConfig(Section):
     lookback_s: float = Field(
         3600.0, gt=0, description="Training range when a request gives no from_time."
     )
-    epochs: int = Field(8, ge=1, description="Training epochs over the training part.")
-    batch_size: int = Field(512, ge=1, description="Rows per optimiser step.")
-    learning_rate: float = Field(3e-3, gt=0, description="Adam learning rate.")
-    hidden: int = Field(32, ge=2, description="Width of the MLP's first hidden layer.")
-    seed: int = Field(0, description="Seed of the weights and the batch order.")
+    seed: int = Field(0, description="Seed handed to the trainer (its weights, its order).")
     holdout_share: float = Field(
         0.25, gt=0, lt=1, description="Latest share of the rows, by event time, held out."
     )
@@ -62,15 +59,14 @@ class TrainingConfig(Section):
         9102, ge=0, description="Port of the retraining worker's /metrics; 0 = off."
     )
 
-    def retrain_config(self) -> RetrainConfig:
-        train = TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            hidden=self.hidden,
-            seed=self.seed,
-        )
-        return RetrainConfig(holdout_share=self.holdout_share, train=train)
+    def recipe(self, project: Project, model: str) -> Recipe:
+        """How a candidate of ``model`` is made: the project's trainer and params, this
+        seed and holdout."""
+        spec = project.model(model)
+        return Recipe(
+            project.trainer(), dict(project.spec.retraining.params), project.layout.columns,
+            spec.task, tuple(spec.classes or ()), self.seed, self.holdout_share,
+        )  # fmt: skip
 
 
 class RetrainingSettings(ClientSettings):
@@ -84,9 +80,6 @@ class RetrainingSettings(ClientSettings):
     triton: TritonConfig = Field(default_factory=TritonConfig, description="Model server.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Training.")
     gate: GateConfig = Field(default_factory=GateConfig, description="Promotion gate.")
-    pipeline: PipelineConfig = Field(
-        default_factory=PipelineConfig, description="Decisions, as the scoring workers take them."
-    )
 
     @field_validator("model_repository")
     @classmethod

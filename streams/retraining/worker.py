@@ -42,8 +42,10 @@ import redis
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
 from inference.card import ModelCard
-from inference.repository import ModelRepository, reference_of
+from inference.golden import project_set
+from inference.repository import ModelRepository
 from inference.retraining import RetrainOutcome, retrain
+from inference.shipping import ship_trained
 from infra.errors import StreamScoreError
 from schemas.errors import DecodeError
 from streams.client.admin import check_topic
@@ -53,7 +55,7 @@ from streams.retraining import lineage, results, serving
 from streams.retraining.dataset import DatasetReader
 from streams.retraining.metrics import RetrainingMetrics
 from streams.retraining.settings import RetrainingSettings
-from streams.routing.state import ModelRef, RoutingError, read_sync
+from streams.routing.state import ModelRef, RoutingError, read_sync, routing_key
 
 log = logging.getLogger("streamscore.retraining")
 
@@ -80,9 +82,10 @@ class RetrainingWorker:
     def __init__(self, settings: RetrainingSettings, stop: threading.Event | None = None) -> None:
         self.settings = settings
         self.stop = stop or threading.Event()
+        self.project = settings.use_case()
         self.repo = ModelRepository(settings.model_repository)
-        self.requests = settings.registry.codec("retraining_request", logical_types=False)
-        self.results = settings.registry.codec("retraining_result", logical_types=False)
+        self.requests = settings.codec("retraining_request", logical_types=False)
+        self.results = settings.codec("retraining_result", logical_types=False)
         self.handled: set[str] = set()
         self.stats = WorkerStats()
         self.metrics = RetrainingMetrics()
@@ -205,13 +208,15 @@ class RetrainingWorker:
             serving.ensure_ready(triton, primary, settings.training.ready_timeout_s, self.repo)
             reader = DatasetReader(settings)
             data, stats = reader.read(result["from_time"], result["to_time"])
+            project = self.project
             outcome = retrain(
                 data,
-                lambda x: serving.scores(triton, primary, x),
+                lambda x: serving.outputs(triton, primary, x, project),
                 settings.gate,
-                settings.training.retrain_config(),
+                settings.training.recipe(project, name),
+                project.decider(name),
+                golden=project_set(project),
                 on_step=step,
-                decisions=settings.pipeline,  # the scoring workers' thresholds
             )
             result["metrics"] = {**stats.metrics(), **outcome.metrics}
             result["reasons"] = list(outcome.reasons)
@@ -226,7 +231,7 @@ class RetrainingWorker:
             try:
                 new_ref, timeout_s = ModelRef(name, ref_version), settings.training.ready_timeout_s
                 serving.ensure_ready(triton, new_ref, timeout_s, self.repo)
-                serving.add_shadow(store, ModelRef(name, ref_version), primary)
+                serving.add_shadow(store, self.project, ModelRef(name, ref_version), primary)
             except FAILURES as exc:
                 result["reasons"] = [
                     f"passed the gate and was exported as version {version}, but could not "
@@ -240,7 +245,7 @@ class RetrainingWorker:
 
     def _primary(self, store: redis.Redis, name: str) -> ModelRef:
         try:
-            routing = read_sync(store)
+            routing = read_sync(store, routing_key(self.project.name))
         except (RoutingError, redis.RedisError) as exc:
             log.warning("routing unreadable (%s): using the newest version of %s", exc, name)
             routing = None
@@ -250,8 +255,9 @@ class RetrainingWorker:
 
     def _export(self, name: str, outcome: RetrainOutcome, card: ModelCard) -> int:
         assert outcome.model is not None and outcome.train_x is not None
-        reference = reference_of(outcome.model, outcome.train_x)
-        return self.repo.export(outcome.model, name, card=card, reference=reference)
+        serving_config = serving.serving_config(self.settings.triton)
+        return ship_trained(self.project, self.repo, name, outcome.model, outcome.train_x,
+                            card, serving_config)  # fmt: skip
 
 
 def run(settings: RetrainingSettings) -> WorkerStats:

@@ -12,9 +12,11 @@ from typer.testing import CliRunner
 
 from inference import card as cards
 from inference.repository import ModelRepository
-from inference.synthetic import labelled_dataset
-from inference.training import TrainConfig, train_and_export
+from inference.training import MLPParams
 from streams.cli.cards import register_cards
+from tests.support.cards import V1_CARD, sample_card
+from tests.support.models import train_and_export
+from tests.support.projects import labelled_dataset
 
 runner = CliRunner()
 
@@ -31,8 +33,8 @@ def _app() -> typer.Typer:
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("repository")
     x, y = labelled_dataset(seed=2, n=400)
-    source = cards.SyntheticSource(seed=2)
-    train_and_export(ModelRepository(root), "scorer", x, y, TrainConfig(epochs=1), source)
+    source = cards.SyntheticSource(generator="tests.support.projects.labelled_dataset", seed=2)
+    train_and_export(ModelRepository(root), "scorer", x, y, MLPParams(epochs=1), source)
     return root
 
 
@@ -46,7 +48,7 @@ def test_show_prints_the_card_as_pretty_or_raw_json(repository: Path) -> None:
     assert code == 0, pretty
     card = ModelRepository(repository).card("scorer", 1)
     assert cards.ModelCard.model_validate_json(pretty) == card
-    assert pretty.startswith('{\n  "card_version": 1,')
+    assert pretty.startswith('{\n  "card_version": 2,')
     code, raw = models(repository, "show", "scorer:1", "--json")
     assert code == 0, raw
     assert len(raw.strip().splitlines()) == 1
@@ -77,7 +79,7 @@ def test_a_card_that_does_not_parse_is_one_line(tmp_path: Path, repository: Path
     code, output = models(tmp_path, "show", "scorer:1")
     assert code == 1
     assert output.strip() == (
-        f"error: card {folder}/card.json: field 'created_at': Field required (and 6 more)"
+        f"error: card {folder}/card.json: field 'created_at': Field required (and 4 more)"
     )
 
 
@@ -85,6 +87,30 @@ def test_a_synthetic_version_has_nothing_to_reproduce(repository: Path) -> None:
     code, output = models(repository, "reproduce", "scorer:1")
     assert code == 1
     assert output.strip() == (
-        "error: scorer:1 was trained on synthetic data (inference.synthetic.labelled_dataset, "
+        "error: scorer:1 was trained on synthetic data (tests.support.projects.labelled_dataset, "
         "seed 2), not on a range of the topics: nothing to read again"
+    )
+
+
+def test_show_reads_a_version_1_card(tmp_path: Path) -> None:
+    folder = tmp_path / "scorer" / "1"
+    folder.mkdir(parents=True)
+    cards.path_of(folder).write_text(json.dumps(V1_CARD, indent=2))
+    code, output = models(tmp_path, "show", "scorer:1", "--json")
+    assert code == 0, output
+    shown = json.loads(output)
+    assert shown["card_version"] == 1 and shown["project"] is None
+    assert shown["training"] == V1_CARD["training"]  # as written: the MLP's fields
+
+
+def test_a_version_added_from_a_file_has_nothing_to_reproduce(tmp_path: Path) -> None:
+    folder = tmp_path / "scorer" / "2"
+    folder.mkdir(parents=True)
+    source = cards.FileSource(path="/models/scorer.onnx", sha256="ab" * 32)
+    cards.write(sample_card(source=source, dataset=None, training=None), folder)
+    code, output = models(tmp_path, "reproduce", "scorer:2")
+    assert code == 1
+    assert output.strip() == (
+        "error: scorer:2 was added from /models/scorer.onnx (sha256 abababababab...): it was "
+        "trained elsewhere, nothing here can train it again"
     )

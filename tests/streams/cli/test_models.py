@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from inference.repository import DEFAULT_MODEL
 from infra.settings import ServicesSettings
 from streams.cli import cli
 from streams.client import ClientSettings, RecordConsumer
 from streams.routing import ModelRef, Routing
 from streams.routing.state import Canary
 from streams.topics import TopicSpec, ensure_topics
-from tests.support.models import export_model, set_routing, stored_routing
+from tests.support.models import DEFAULT_MODEL, export_model, set_routing, stored_routing
 
 runner = CliRunner()
 PRIMARY = ModelRef(DEFAULT_MODEL, "1")

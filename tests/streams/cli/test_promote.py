@@ -12,17 +12,18 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
-from inference.repository import DEFAULT_MODEL
 from infra.settings import ServicesSettings
 from streams.cli import cli
-from streams.cli.promotion import PROMOTIONS_KEY
+from streams.cli.promotion import promotions_key
 from streams.routing import ModelRef, Routing, state
 from streams.topics import TopicNames
 from tests.support.kafka import create_topics
-from tests.support.models import export_model, set_routing, stored_routing
+from tests.support.models import DEFAULT_MODEL, export_model, set_routing, stored_routing
+from tests.support.projects import FRAUD
 from tests.support.shadow import write_pairs
 
 runner = CliRunner()
+PROMOTIONS_KEY = promotions_key(FRAUD.name)  # the promotions of the default project
 
 
 def invoke(stack: ServicesSettings, topics: TopicNames, *args: str) -> tuple[int, str]:
@@ -135,7 +136,7 @@ def test_list_shows_the_default_primary_when_no_routing_was_written(
     stack: ServicesSettings, topic_prefix: str
 ) -> None:
     client = redis.Redis(host=stack.host, port=stack.redis_port)
-    client.delete(state.ROUTING_KEY)
+    client.delete(state.routing_key(FRAUD.name))
     client.close()
     code, out = invoke(stack, TopicNames(), "models", "list")
     assert code == 0, out

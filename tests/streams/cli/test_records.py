@@ -13,12 +13,15 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from typer.testing import CliRunner
 
 from infra.kafka_server import KafkaServer
-from schemas.records import Event, Label
+from schemas.project.records import record_model
 from streams.cli import cli
 from streams.client import ClientSettings, RecordConsumer
 from streams.topics import TopicSpec, ensure_topics
+from tests.support.projects import FRAUD
 
 runner = CliRunner()
+# The fraud example's records, validated as `produce` validates them.
+Event, Label = record_model(FRAUD, "event"), record_model(FRAUD, "label")
 
 EVENTS: list[dict[str, Any]] = [
     {
@@ -84,7 +87,7 @@ def consume_jsonl(bootstrap: str, topic: str, *extra: str) -> list[dict[str, Any
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def as_events(records: list[dict[str, Any]]) -> list[Event]:
+def as_events(records: list[dict[str, Any]]) -> list[Any]:
     return sorted((Event.model_validate(r) for r in records), key=lambda e: e.event_id)
 
 

@@ -14,12 +14,13 @@ import pytest
 from typer.testing import CliRunner
 
 from inference.gate import auc
-from inference.repository import DEFAULT_MODEL, ModelRepository
-from inference.synthetic import labelled_dataset
+from inference.repository import ModelRepository
 from streams.cli import cli
 from streams.demo.canary import BAD_GENERATOR, CanaryPlan, bad_model
 from streams.demo.canary_watch import rollback_times, split_share
 from streams.demo.fleet import NAMES
+from tests.support.models import DEFAULT_MODEL
+from tests.support.projects import FRAUD, labelled_dataset
 
 
 def test_the_split_counts_entities_per_arm_and_those_seen_in_both() -> None:
@@ -39,17 +40,13 @@ def test_rollback_times_are_from_the_records_clocks() -> None:
 
 def test_the_bad_model_is_inverted_says_so_and_is_trained_once(tmp_path: Path) -> None:
     repo = ModelRepository(tmp_path / "models")
-    version, trained = bad_model(repo)
+    version, trained = bad_model(repo, FRAUD)
     assert (version, trained) == (1, True)
     assert repo.card(DEFAULT_MODEL, version).source.generator == BAD_GENERATOR  # type: ignore[union-attr]
     x, y = labelled_dataset(seed=7, n=5_000)
-    model = repo.load(DEFAULT_MODEL, version)
-    import torch
-
-    with torch.no_grad():
-        scores = model(torch.from_numpy(x)).numpy().ravel()
+    scores = repo.load(DEFAULT_MODEL, version).predict(x).ravel()  # the exported file's
     assert auc(y, scores) < 0.3  # worse than chance: it learned the opposite
-    assert bad_model(repo) == (1, False)  # found by its card, not trained again
+    assert bad_model(repo, FRAUD) == (1, False)  # found by its card, not trained again
 
 
 def test_the_quick_plan_is_shorter_and_down_knows_the_guard() -> None:

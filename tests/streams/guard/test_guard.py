@@ -26,18 +26,20 @@ from streams.guard.guard import Guard
 from streams.guard.process import run_guard
 from streams.guard.settings import GuardSettings, on_services
 from streams.routing.split import arm_of
-from streams.routing.state import Canary, ModelRef, Routing, read_sync, write_sync
+from streams.routing.state import Canary, ModelRef, Routing, read_sync, routing_key, write_sync
 from streams.topics import TopicNames, ensure_topics
 from tests.support.kafka import consume, produce
+from tests.support.projects import FRAUD, fraud_codec
 from tests.support.waiting import metric, wait_for
 
 PRIMARY, CANARY = ModelRef("scorer", "2"), ModelRef("scorer", "3")
 PERCENT = 50.0
 N = 240  # events per arm; min_labels below is 100
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+KEY = routing_key(FRAUD.name)  # the routing the guard watches: the default project's
 PREDICTION, LABEL, MODEL_EVENT = (
     codec_for("prediction"),
-    codec_for("label"),
+    fraud_codec("label"),
     codec_for("model_event"),
 )
 
@@ -123,11 +125,11 @@ def test_a_canary_making_wrong_decisions_is_rolled_back_and_says_why(
 ) -> None:
     settings = settings_for(kafka)
     store = store_for(redis_server)
-    write_sync(store, Routing(PRIMARY, (), Canary(CANARY, PERCENT)))
+    write_sync(store, KEY, Routing(PRIMARY, (), Canary(CANARY, PERCENT)))
     send_traffic(settings, canary_wrong_share=0.8)
     with running(settings) as guard:
         wait_for(lambda: guard.stats.rollbacks == 1, 30, "the guard to roll the canary back")
-        routing = read_sync(store)
+        routing = read_sync(store, KEY)
         assert routing is not None and routing.canary is None and routing.primary == PRIMARY
         (message,) = consume(settings.kafka.bootstrap, settings.topics.model_events, 1, 20)
         event = MODEL_EVENT.decode(message.value())
@@ -155,7 +157,7 @@ def test_a_healthy_canary_is_not_rolled_back(kafka: KafkaServer, redis_server: R
     settings = settings_for(kafka)
     store = store_for(redis_server)
     routing = Routing(PRIMARY, (), Canary(CANARY, PERCENT))
-    write_sync(store, routing)
+    write_sync(store, KEY, routing)
     labelled = send_traffic(settings, canary_wrong_share=0.1)
     with running(settings) as guard:
         wait_for(lambda: guard.stats.joined == labelled, 30, "every prediction joined")
@@ -164,5 +166,5 @@ def test_a_healthy_canary_is_not_rolled_back(kafka: KafkaServer, redis_server: R
         assert gauge(guard, "streamscore_quality_labelled", CANARY, "canary") == N
         assert gauge(guard, "streamscore_quality_auc", CANARY, "canary") > 0.8
         assert guard.stats.rollbacks == 0
-        assert read_sync(store) == routing
+        assert read_sync(store, KEY) == routing
     store.close()

@@ -17,11 +17,13 @@ from streams.guard.guard import LINGER_S, Guard, routed_keys
 from streams.guard.judge import DRIFT, ERROR_RATE, LATENCY, judge
 from streams.guard.quality import EMPTY, Key, Quality
 from streams.guard.settings import GuardConfig, GuardSettings
-from streams.routing.state import ROUTING_KEY, Canary, ModelRef, Routing
+from streams.routing.state import Canary, ModelRef, Routing, routing_key
+from tests.support.projects import FRAUD, fraud_codec
 
 CONFIG = GuardConfig(min_labels=100, error_margin=0.05, max_latency_ms=200)
 PRIMARY, CANARY = ModelRef("scorer", "2"), ModelRef("scorer", "3")
 ROUTING = Routing(PRIMARY, (ModelRef("challenger", "1"),), Canary(CANARY, 10.0))
+ROUTING_KEY = routing_key(FRAUD.name)  # the routing of the project the guard reads
 
 
 def q(labelled: int, error_rate: float, p99_s: float = 0.05) -> Quality:
@@ -90,7 +92,7 @@ class FakeStore:
         self.data[key] = value.encode()
 
 
-PREDICTION, LABEL = codec_for("prediction"), codec_for("label")
+PREDICTION, LABEL = codec_for("prediction"), fraud_codec("label")
 
 
 def prediction(event_id: str, model: ModelRef, role: str, score: float) -> bytes:

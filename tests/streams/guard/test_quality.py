@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from inference.gate import auc, log_loss
+from schemas.project import Decider
 from streams.guard import join as join_module
 from streams.guard import quality as quality_module
 from streams.guard.join import Joined, LabelJoin, sampled
 from streams.guard.quality import EMPTY, Key, QualityWindow, Windows, quality
-from streams.worker.pipeline import PipelineConfig
 
-CONFIG = PipelineConfig(review_threshold=0.3, decline_threshold=0.7)
+CONFIG = Decider.binary({"review": 0.3, "decline": 0.7}, "approve", positive="decline")
 CANARY, PRIMARY = Key("scorer:3", "canary"), Key("scorer:2", "primary")
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
+from schemas.project import EXAMPLES
 from streams.guard.settings import GuardSettings
 from streams.worker.settings import WorkerSettings
+from tests.support.projects import derived
 
 REPO = Path(__file__).resolve().parents[3]
 WORKER = dict(WorkerSettings.variables())
@@ -27,12 +30,21 @@ def test_the_architecture_doc_lists_every_guard_variable_with_its_default(name: 
     assert f"| `{shown}` |" in rows[0], f"{name}: default {shown}"
 
 
-def test_a_shared_variable_means_the_same_as_for_a_worker() -> None:
+def test_a_shared_variable_means_the_same_as_for_a_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shared = [name for name, _ in GuardSettings.variables() if name in WORKER]
-    assert "STREAMSCORE_DECLINE_THRESHOLD" in shared
+    # The decision thresholds are the project's: one variable names it for both.
+    assert "STREAMSCORE_PROJECT" in shared
     for name, field in GuardSettings.variables():
         if name in WORKER:
             assert field.description == WORKER[name].description, name
+    models = yaml.safe_load((EXAMPLES / "fraud" / "streamscore.yaml").read_text())["models"]
+    models[0]["decisions"]["thresholds"] = {"review": 0.2, "decline": 0.9}
+    monkeypatch.setenv("STREAMSCORE_PROJECT", str(derived("fraud", tmp_path, {"models": models})))
+    guard, worker = GuardSettings().use_case(), WorkerSettings().use_case()
+    assert guard.decider("scorer") == worker.decider("scorer")
+    assert guard.decider("scorer").bounds == (0.2, 0.9)
 
 
 def test_the_guard_keeps_its_own_group_and_port() -> None:

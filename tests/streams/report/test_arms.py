@@ -20,6 +20,7 @@ from streams.report.split_rule import recommend_split
 from streams.report.split_views import summary
 
 NAMES = ["approve", "review", "decline"]
+POSITIVE = NAMES.index("decline")  # the fraud example's positive call
 T0 = 1_790_000_000_000
 
 
@@ -31,7 +32,7 @@ def columns(keys: np.ndarray, scores: np.ndarray) -> Columns:
         decision=decision.astype(np.int8), missing=np.zeros(n, bool),
         event_time=np.full(n, T0, np.int64), scored_at=np.full(n, T0 + 5, np.int64),
         infer_ms=np.full(n, 2.0, np.float32), partition=np.zeros(n, np.int16),
-        role=np.zeros(n, np.int8),
+        role=np.zeros(n, np.int8), stale=np.zeros(n, bool),
     )  # fmt: skip
 
 
@@ -69,7 +70,7 @@ def split_report(canary_noise: float, n: int = 6000, seed: int = 0) -> tuple[dic
         "coverage": {"records": 0, "out_of_range": 0, "undecodable": {"predictions": 0},
                      "other_models": {}, "other_roles": {}},
     }  # fmt: skip
-    report |= arms.figures(stores, NAMES)
+    report |= arms.figures(stores, NAMES, POSITIVE)
     rec = recommend_split(report, PromotionRule())
     report["recommendation"] = {"verdict": rec.verdict, "line": rec.line,
                                 "reasons": rec.reasons, "thresholds": rec.thresholds}  # fmt: skip
@@ -84,9 +85,10 @@ def test_arm_figures_are_those_of_each_arms_own_events() -> None:
         assert (arm["events"], arm["duplicates"]) == (n, 1)
         decline = d["scores"] >= 0.7
         assert arm["decisions"]["decline"] == int(decline.sum())
-        assert arm["decline_rate"] == decline.mean()
-        lo, hi = arm["decline_rate_ci"]
-        assert lo < arm["decline_rate"] < hi
+        assert arm["positive_call"] == "decline"
+        assert arm["positive_rate"] == decline.mean()
+        lo, hi = arm["positive_rate_ci"]
+        assert lo < arm["positive_rate"] < hi
         known = d["labelled"]
         y, s = d["labels"][known], d["scores"][known]
         assert (arm["labelled"], arm["positives"]) == (int(known.sum()), int(y.sum()))
@@ -102,7 +104,7 @@ def test_arm_figures_are_those_of_each_arms_own_events() -> None:
     assert tests["auc"]["delta"] == pytest.approx(
         report["arms"]["canary"]["auc"] - report["arms"]["primary"]["auc"], rel=1e-12
     )
-    assert tests["decline_rate"]["n1"] == len(data["primary"]["keys"])
+    assert tests["positive_rate"]["n1"] == len(data["primary"]["keys"])
     json.dumps(report, allow_nan=False)  # report.json as written
 
 

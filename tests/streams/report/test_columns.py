@@ -16,6 +16,7 @@ from schemas.errors import DecodeError
 from schemas.prediction_writer import PredictionWriter, avro_long
 from schemas.wire import hash_slices, hash_strings, varints, words_of
 from streams.report.columns import Columns, PredictionDecoder, Vocabulary
+from tests.support.projects import fraud_codec
 
 CODEC = codec_for("prediction", logical_types=False)
 T0 = 1_790_000_000_000
@@ -192,7 +193,7 @@ def test_mixed_fast_and_slow_values_keep_their_order() -> None:
 def test_undecodable_values_are_counted_and_left_out() -> None:
     rng = np.random.default_rng(5)
     good = [CODEC.encode(record(rng, i)) for i in range(12)]
-    label = codec_for("label", logical_types=False).encode(
+    label = fraud_codec("label", logical_types=False).encode(
         {"event_id": "e", "entity_id": "a", "label": 1, "observed_at": T0}
     )
     bad = [

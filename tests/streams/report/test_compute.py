@@ -38,6 +38,7 @@ def cols(scores: Sequence[float], decision: Sequence[int], seconds: Sequence[int
         infer_ms=np.ones(n, np.float32),
         partition=np.zeros(n, np.int16),
         role=np.zeros(n, np.int8),
+        stale=np.zeros(n, bool),
     )
 
 
@@ -176,12 +177,14 @@ def test_decisions_flip_matrix_and_mcnemar() -> None:
     assert d["mcnemar"]["p_value"] == 1.0  # exact: 2 * P(X <= 3), X ~ Bin(7, 1/2), capped
 
 
-def test_mcnemar_follows_the_approve_name_not_its_code() -> None:
-    names = ["decline", "review", "approve"]
-    p_dec = [2, 2, 2, 0, 1, 1, 0]  # approve→approve x3: no flips there
-    s_dec = [2, 2, 2, 2, 2, 0, 1]  # decline→approve, review→approve, review→decline, ...
+def test_mcnemar_follows_the_deciders_default_not_a_name() -> None:
+    # The decider numbers its default (below every threshold) first, whatever it is called:
+    # "pass" flags nothing, "hold" and "block" flag.
+    names = ["pass", "hold", "block"]
+    p_dec = [0, 0, 0, 2, 1, 1, 2]  # pass→pass x3: no flips there
+    s_dec = [0, 0, 0, 0, 0, 2, 1]  # block→pass, hold→pass, hold→block, ...
     d = decisions(store(np.zeros(7, int), p_dec=p_dec, s_dec=s_dec), names)
-    assert d["flips"][2][2] == 3 and d["agree"] == 3
+    assert d["flips"][0][0] == 3 and d["agree"] == 3
     assert (d["mcnemar"]["b"], d["mcnemar"]["c"]) == (2, 0)
 
 

@@ -37,6 +37,7 @@ def cols(keys: Sequence[int], side: int, times: Sequence[int] | None = None,
         infer_ms=np.full(n, 1.0 + side, np.float32),
         partition=(k % 4).astype(np.int16),
         role=np.full(n, 2 if side == SHADOW else 0, np.int8),
+        stale=k % 5 == 0,
     )
 
 

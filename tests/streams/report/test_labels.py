@@ -15,8 +15,9 @@ from schemas.codec import codec_for
 from schemas.errors import DecodeError
 from schemas.wire import hash_strings
 from streams.report.labels import LabelDecoder
+from tests.support.projects import fraud_codec
 
-CODEC = codec_for("label", logical_types=False)
+CODEC = fraud_codec("label", logical_types=False)
 T0 = 1_790_000_000_000
 
 

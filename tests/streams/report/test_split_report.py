@@ -23,6 +23,7 @@ from streams.cli import cli
 from streams.routing.split import arm_of
 from streams.topics import TopicNames
 from tests.support.kafka import create_topics
+from tests.support.projects import fraud_codec
 
 DAY = 86_400_000
 T0 = 1_790_035_200_000  # 2026-09-22T00:00:00Z: day one; day two starts a day later
@@ -64,7 +65,7 @@ def _day(rng: np.random.Generator, writer: PredictionWriter, t0: int, noise: dic
                 }  # fmt: skip
                 value = old.encode(record)
             out.append(("predictions", entities[i].encode(), value))
-    label_codec = codec_for("label", logical_types=False)
+    label_codec = fraud_codec("label", logical_types=False)
     for i, event_id in enumerate(ids):
         label = {"event_id": event_id, "entity_id": entities[i], "label": int(labels[i]),
                  "observed_at": times[i] + 60_000}  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from infra.settings import ServicesSettings
@@ -10,5 +12,5 @@ from tests.support.retraining import retraining_settings
 
 
 @pytest.fixture
-def settings(stack: ServicesSettings) -> RetrainingSettings:
-    return retraining_settings(stack)
+def settings(stack: ServicesSettings, tmp_path: Path) -> RetrainingSettings:
+    return retraining_settings(stack, tmp_path / "project")

@@ -33,11 +33,20 @@ from streams.retraining.reproduce import reproduce
 from streams.retraining.settings import RetrainingSettings
 from streams.routing import ModelRef, Routing, RoutingError
 from streams.routing.catalog import ready_ref
-from streams.routing.state import ROUTING_KEY
+from streams.routing.state import routing_key
 from streams.simulation.simulator import EventSimulator, entity_feature_rows
 from tests.support.kafka import consume
 from tests.support.models import export_model, set_routing
-from tests.support.retraining import CODECS, encoded, ms, produce, retraining_settings, running
+from tests.support.projects import FRAUD
+from tests.support.retraining import (
+    CODECS,
+    EPOCHS,
+    encoded,
+    ms,
+    produce,
+    retraining_settings,
+    running,
+)
 
 N_EVENTS = 3000
 ENTITIES = 300
@@ -45,6 +54,7 @@ LOOSE_GATE = GateConfig(
     min_labels=500, min_positives=10, logloss_margin=10.0, auc_margin=1.0, min_auc=0.0,
     max_calibration_error=1.0,
 )  # fmt: skip
+ROUTING_KEY = routing_key(FRAUD.name)  # the routing of the project the worker reads
 
 
 @dataclass(frozen=True)
@@ -62,22 +72,23 @@ def _events(
 ) -> list[dict[str, Any]]:
     """``n`` events from ``start``, about 0.7 ms apart (many share a millisecond: the rows'
     order must not depend on how the partitions interleave), and their labels."""
-    sim = EventSimulator(seed, ENTITIES, start=start, rate=1500)
+    sim = EventSimulator(FRAUD, seed, ENTITIES, start=start, rate=1500)
     items = list(itertools.islice(sim.events(), n))
     produce(
         settings, settings.topics.events, encoded("event", [i.event for i in items], "entity_id")
     )
-    labels = [i.label(i.event["event_time"] + timedelta(seconds=30)) for i in items]
+    labels = [i.label(i.event["event_time"] + timedelta(seconds=30), FRAUD) for i in items]
     produce(settings, settings.topics.labels, encoded("label", labels, "entity_id"))
     return labels
 
 
 @pytest.fixture(scope="module")
-def trained(stack: ServicesSettings) -> Iterator[Trained]:
-    settings = retraining_settings(stack).model_copy(update={"gate": LOOSE_GATE})
+def trained(stack: ServicesSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
+    folder = tmp_path_factory.mktemp("cards") / "project"
+    settings = retraining_settings(stack, folder).model_copy(update={"gate": LOOSE_GATE})
     model = export_model(stack, f"carded-{uuid.uuid4().hex[:6]}", seed=21)
     before = ms(datetime.now(UTC) - timedelta(hours=1))
-    rows = [{"entity_id": e, **v} for e, v in entity_feature_rows(5, ENTITIES)]
+    rows = [{"entity_id": e, **v} for e, v in entity_feature_rows(FRAUD, 5, ENTITIES)]
     produce(
         settings, settings.topics.features, encoded("entity_features", rows, "entity_id"), before
     )
@@ -134,7 +145,8 @@ def test_the_card_holds_the_range_rows_parent_and_request(trained: Trained) -> N
     assert card.metrics == result["metrics"]  # every metric the result reports, unrounded
     assert card.gate is not None and card.gate.accepted and card.gate.reasons == []
     assert card.gate.config["min_labels"] == 500
-    assert card.gate.decisions == settings.pipeline.model_dump(mode="json")
+    # the decisions the golden-set and segment gates took: the project's, as the workers'
+    assert card.gate.decisions == {"names": ["approve", "review", "decline"], "bounds": [0.3, 0.7]}
     assert card.parent == f"{trained.model}:1"
     assert card.request == cards.Request(
         request_id=request["request_id"],
@@ -143,9 +155,14 @@ def test_the_card_holds_the_range_rows_parent_and_request(trained: Trained) -> N
         alert_ids=["alert-1", "alert-2"],
         requested_at=ms(request["requested_at"]),
     )
-    assert (card.training.seed, card.training.epochs) == (0, settings.training.epochs)
+    project = settings.use_case()
+    assert isinstance(card.training, cards.Training)  # a version 2 card
+    assert card.training.trainer == project.spec.retraining.trainer == "trainer:train"
+    assert (card.training.seed, card.training.params["epochs"]) == (0, EPOCHS)
+    assert card.training.params == project.spec.retraining.params
     assert card.training.holdout_share == settings.training.holdout_share
-    assert card.feature_layout == cards.feature_layout_hash()
+    assert card.feature_layout == project.layout.hash == FRAUD.layout.hash
+    assert card.project == cards.ProjectRef(name="fraud", sha256=project.sha256)
     assert card.code == cards.code_version()
     assert card.created_at <= ms(result["finished_at"])
 

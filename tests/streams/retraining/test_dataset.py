@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from schemas.features import ENTITY_FEATURE_NAMES, N_FEATURES
-from streams.features.store import DEFAULTS
 from streams.retraining.dataset import DatasetReader, FeatureHistory
 from streams.retraining.settings import RetrainingSettings
 from streams.simulation.simulator import EventSimulator
+from tests.support.projects import DEFAULTS, FEATURE_NAMES, FRAUD, INPUT_WIDTH
 from tests.support.retraining import encoded, ms, produce
 
 
@@ -21,7 +20,7 @@ def test_training_rows_take_the_features_as_of_each_event(settings: RetrainingSe
     at = ms(t0)
 
     def vector(value: float) -> dict[str, float]:
-        return dict.fromkeys(ENTITY_FEATURE_NAMES, value)
+        return dict.fromkeys(FEATURE_NAMES, value)
 
     feats = settings.topics.features
     produce(
@@ -43,7 +42,7 @@ def test_training_rows_take_the_features_as_of_each_event(settings: RetrainingSe
         at + 100_000,
     )
     produce(settings, feats, [(b"a", b"garbage"), (b"a", None)], at + 1)
-    sim_events = list(itertools.islice(EventSimulator(1, 5, start=t0).events(), 7))
+    sim_events = list(itertools.islice(EventSimulator(FRAUD, 1, 5, start=t0).events(), 7))
     events = [e.event for e in sim_events]
     plan = [("a", 5), ("a", 15), ("b", 50), ("c", 60), ("a", 3600), ("a", 20)]
     for event, (entity, seconds) in zip(events, plan, strict=False):
@@ -54,9 +53,9 @@ def test_training_rows_take_the_features_as_of_each_event(settings: RetrainingSe
         settings.topics.events,
         [(b"a", b"\x00bad"), *encoded("event", events, "entity_id")],
     )
-    labels = [e.label(t0) for e in sim_events[:5]]  # event 5 (a, 20 s) stays unlabelled
+    labels = [e.label(t0, FRAUD) for e in sim_events[:5]]  # event 5 (a, 20 s) stays unlabelled
     labels[0]["label"] = 1
-    bad_label = {**sim_events[1].label(t0), "label": 2}
+    bad_label = {**sim_events[1].label(t0, FRAUD), "label": 2}
     produce(settings, settings.topics.labels, encoded("label", [*labels, bad_label], "entity_id"))
 
     data, stats = DatasetReader(settings).read(at, at + 120_000)
@@ -65,7 +64,7 @@ def test_training_rows_take_the_features_as_of_each_event(settings: RetrainingSe
     assert (stats.labelled, stats.bad_events, stats.bad_labels, stats.bad_features) == (4, 1, 1, 2)
     assert stats.metrics()["labelled_share"] == 0.8
     order = np.argsort(data.event_time_ms)
-    entity_part = data.x[order][:, N_FEATURES - len(ENTITY_FEATURE_NAMES) :]
+    entity_part = data.x[order][:, INPUT_WIDTH - len(FEATURE_NAMES) :]
     assert entity_part[:, 0].tolist() == [1.0, 2.0, DEFAULTS[0], DEFAULTS[0]]
     assert data.point_in_time[order].tolist() == [True, True, False, False]
     assert data.x[order][0, 0] == np.float32(events[0]["amount"])  # not the duplicate's 99.0
@@ -78,7 +77,7 @@ def test_training_rows_take_the_features_as_of_each_event(settings: RetrainingSe
 
 
 def test_feature_history_ties_go_to_the_later_offset() -> None:
-    history = FeatureHistory()
+    history = FeatureHistory(DEFAULTS)
     history.add("a", 100, 7, np.full(8, 2.0, np.float32))
     history.add("a", 100, 3, np.full(8, 1.0, np.float32))
     values, known = history.as_of(["a", "a", "z"], np.array([99, 100, 500]))

@@ -4,21 +4,27 @@ before Triton is asked anything (streams/routing/catalog.py, streams/retraining/
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import torch
 
 from inference import card as cards
 from inference.repository import ModelRepository
+from inference.trainer import LocalModel, TrainingRows
+from inference.training import MLPParams, train_mlp
 from streams.retraining import lineage, serving
 from streams.retraining.reproduce import compare
 from streams.retraining.settings import RetrainingSettings
 from streams.routing import ModelRef, RoutingError
 from streams.routing.catalog import ready_ref
 from streams.topics import TopicNames
-from tests.support.cards import sample_card
+from tests.support.cards import V1_CARD, sample_card
+from tests.support.projects import FRAUD, labelled_dataset
 
 
 def test_the_card_ranges_follow_the_spans_read_and_come_back() -> None:
@@ -82,3 +88,32 @@ def test_a_version_whose_card_does_not_parse_is_not_routed(repository: ModelRepo
     with pytest.raises(RoutingError, match=r"scorer:4 refuses to load: its card .* no such file"):
         ready_ref(NoTriton(), "scorer:4", repository)  # type: ignore[arg-type]
     serving.check_card(repository, ModelRef("scorer", "2"))  # a good card passes
+
+
+def test_a_version_1_card_still_reads_and_runs_as_the_built_in_trainer(tmp_path: Path) -> None:
+    folder = tmp_path / "scorer" / "1"
+    folder.mkdir(parents=True)
+    cards.path_of(folder).write_text(json.dumps(V1_CARD, indent=2))
+    card = cards.read(folder)
+    assert card.card_version == 1 and card.project is None
+    assert card.feature_layout == FRAUD.layout.hash  # the fraud layout hashes as before
+    assert card.run == cards.Training(
+        trainer=cards.BUILT_IN_TRAINER,
+        params={"epochs": 2, "batch_size": 64, "learning_rate": 0.003, "hidden": 8},
+        seed=5,
+        holdout_share=None,
+        torch_threads=1,
+    )
+    serving.check_card(ModelRepository(tmp_path), ModelRef("scorer", "1"))  # routable
+    # What the card's run trains is what the built-in MLP trained with those fields.
+    run = card.run
+    assert run is not None
+    x, y = labelled_dataset(seed=3, n=400)
+    rows = TrainingRows(x, y.astype(np.float64), FRAUD.layout.columns, "binary", seed=run.seed)
+    trained = FRAUD.entry_point(run.trainer)(rows, run.params)
+    direct = train_mlp(x, y, MLPParams(epochs=2, batch_size=64, learning_rate=0.003, hidden=8,
+                                       seed=5))  # fmt: skip
+    with torch.no_grad():
+        expected = direct.model(torch.from_numpy(x)).numpy()
+    assert np.array_equal(LocalModel.of(trained).predict(x), expected)
+    assert trained.metrics["final_loss"] == direct.final_loss

@@ -34,10 +34,11 @@ from streams.cli import cli
 from streams.retraining.metrics import STEPS
 from streams.retraining.settings import RetrainingSettings
 from streams.routing import ModelRef, Routing
-from streams.routing.state import ROUTING_KEY, read_sync
+from streams.routing.state import read_sync, routing_key
 from streams.simulation.simulator import EventSimulator, entity_feature_rows
 from tests.support.kafka import committed, consume
 from tests.support.models import export_model, set_routing
+from tests.support.projects import FRAUD
 from tests.support.retraining import (
     CODECS,
     encoded,
@@ -49,6 +50,8 @@ from tests.support.retraining import (
     steps_taken,
 )
 from tests.support.waiting import metric, wait_for
+
+ROUTING_KEY = routing_key(FRAUD.name)  # the routing of the project the worker reads
 
 
 def send_request(
@@ -169,7 +172,7 @@ def _simulated(
     """``n`` simulated events over the last 40 minutes, then their labels: the simulator's
     outcomes, or coin flips."""
     start = (datetime.now(UTC) - timedelta(minutes=40)).replace(microsecond=0)
-    sim = EventSimulator(seed, 500, start=start, rate=n / 1800)  # 30 minutes of events
+    sim = EventSimulator(FRAUD, seed, 500, start=start, rate=n / 1800)  # 30 minutes of events
     items = list(itertools.islice(sim.events(), n))
     produce(
         settings, settings.topics.events, encoded("event", [i.event for i in items], "entity_id")
@@ -177,7 +180,7 @@ def _simulated(
     flips = np.random.default_rng(seed).integers(0, 2, n)
     labels = []
     for item, flip in zip(items, flips, strict=True):
-        label = item.label(item.event["event_time"] + timedelta(seconds=30))
+        label = item.label(item.event["event_time"] + timedelta(seconds=30), FRAUD)
         labels.append({**label, "label": int(flip)} if coin_flips else label)
     produce(settings, settings.topics.labels, encoded("label", labels, "entity_id"))
     return sim, start, start + timedelta(minutes=31)
@@ -215,7 +218,7 @@ def test_coin_flip_labels_are_rejected_by_the_auc_floor(
     assert "(approve -> review)" in golden[0] or "(approve -> decline)" in golden[0]
     for segment in ("retail", "gaming", "travel", "none"):
         assert metrics[f"segment_{segment}_rows"] > 0
-        assert f"segment_{segment}_candidate_decline_rate" in metrics
+        assert f"segment_{segment}_candidate_positive_rate" in metrics
 
 
 @contextmanager
@@ -245,9 +248,12 @@ def test_a_better_model_is_exported_loaded_and_shadowed(
 def _better_model_is_shadowed(
     settings: RetrainingSettings, stack: ServicesSettings, model: str
 ) -> None:
-    sim = EventSimulator(3, 500)
+    sim = EventSimulator(FRAUD, 3, 500)
     before = ms(datetime.now(UTC) - timedelta(hours=1))
-    rows = [{"entity_id": e, **values} for e, values in entity_feature_rows(sim.seed, sim.entities)]
+    rows = [
+        {"entity_id": e, **values}
+        for e, values in entity_feature_rows(FRAUD, sim.seed, sim.entities)
+    ]
     produce(
         settings, settings.topics.features, encoded("entity_features", rows, "entity_id"), before
     )
@@ -280,5 +286,5 @@ def _better_model_is_shadowed(
     assert triton.is_model_ready(model, "2")
     triton.close()
     store = redis.Redis(host=stack.host, port=stack.redis_port)
-    assert read_sync(store) == Routing(ModelRef(model, "1"), (ModelRef(model, "2"),))
+    assert read_sync(store, ROUTING_KEY) == Routing(ModelRef(model, "1"), (ModelRef(model, "2"),))
     store.close()
