@@ -1,8 +1,9 @@
 """The pipeline's two I/O steps alone, at its batch size, on the bench's Redis and Triton.
 
-- feature reads: redis-py pipelined ``HMGET`` of 8-field hashes against ONE ``MGET`` of
-  packed float32 vectors (the worker's layout), each turned into the (n, 8) float32 matrix
-  the model needs, since that conversion is part of the price;
+- feature reads: redis-py pipelined ``HMGET`` of hashes of one field per feature (8 for the
+  fraud example) against ONE ``MGET`` of packed float32 vectors (the worker's layout), each
+  turned into the (n, features) float32 matrix the model needs, since that conversion is
+  part of the price;
 - model calls: tritonclient gRPC, one request per batch of rows, in a loop; and the same
   with one row per request, the naive pipeline's pattern.
 
@@ -19,9 +20,9 @@ from typing import Any, cast
 import numpy as np
 import tritonclient.grpc as grpcclient
 
-from bench.stack import HASH_PREFIX, Stack
-from schemas.features import ENTITY_FEATURE_NAMES, INPUT_TENSOR, N_FEATURES, OUTPUT_TENSOR
-from streams.features.store import unpack_many
+from bench.stack import HASH_PREFIX, Stack, bench_project
+from inference.contract import tensors_of
+from streams.features.store import VectorLayout
 from streams.simulation.simulator import entity_ids
 
 
@@ -47,11 +48,13 @@ def _loop(name: str, batch: int, seconds: float, once: Callable[[int], object]) 
 
 
 def redis_components(stack: Stack, entities: int, batch: int, seconds: float) -> list[Component]:
+    project = bench_project()
+    layout = VectorLayout.of(project)
     client = stack.redis_client()
     rng = np.random.default_rng(7)
-    ids = entity_ids(entities)
+    ids = entity_ids(project, entities)
     draws = [[ids[i] for i in rng.integers(0, entities, batch)] for _ in range(64)]
-    fields = list(ENTITY_FEATURE_NAMES)
+    fields = list(project.feature_names)
 
     def hmget(n: int) -> np.ndarray:
         pipe = client.pipeline(transaction=False)
@@ -64,12 +67,12 @@ def redis_components(stack: Stack, entities: int, batch: int, seconds: float) ->
         )
 
     def mget(n: int) -> np.ndarray:
-        raw = client.mget(["features:" + e for e in draws[n % len(draws)]])
-        return unpack_many(cast(list[bytes | None], raw)).values
+        raw = client.mget([layout.key(e) for e in draws[n % len(draws)]])
+        return layout.unpack_many(cast(list[bytes | None], raw)).values
 
     try:
         return [
-            _loop("Redis pipelined HMGET, 8-field hashes", batch, seconds, hmget),
+            _loop(f"Redis pipelined HMGET, {len(fields)}-field hashes", batch, seconds, hmget),
             _loop("Redis one MGET, packed float32 vectors", batch, seconds, mget),
         ]
     finally:
@@ -79,17 +82,18 @@ def redis_components(stack: Stack, entities: int, batch: int, seconds: float) ->
 def triton_components(stack: Stack, batch: int, seconds: float) -> list[Component]:
     client = grpcclient.InferenceServerClient(stack.config.triton_grpc_url)
     rng = np.random.default_rng(8)
-    outputs = [grpcclient.InferRequestedOutput(OUTPUT_TENSOR)]
     model, version = stack.primary.name, stack.primary.version
+    tensors = tensors_of(bench_project(), model)
+    outputs = [grpcclient.InferRequestedOutput(tensors.output)]
 
     def calls(rows: int) -> Callable[[int], object]:
-        x = rng.random((rows, N_FEATURES), dtype=np.float32)
+        x = rng.random((rows, tensors.width), dtype=np.float32)
 
         def once(n: int) -> object:
-            tensor = grpcclient.InferInput(INPUT_TENSOR, [rows, N_FEATURES], "FP32")
+            tensor = grpcclient.InferInput(tensors.input, [rows, tensors.width], "FP32")
             tensor.set_data_from_numpy(x)
             result = client.infer(model, [tensor], model_version=version, outputs=outputs)
-            return result.as_numpy(OUTPUT_TENSOR)
+            return result.as_numpy(tensors.output)
 
         return once
 

@@ -37,8 +37,7 @@ from bench import cpu, latency, load
 from bench.configs import STREAMSCORE, STREAMSCORE_LIBRDKAFKA, Configuration, launch, topics_for
 from bench.kafka_io import PARTITIONS, TopicReader, create_topics
 from bench.options import Options
-from bench.stack import Stack, load_features, running_stack
-from schemas.codec import codec_for
+from bench.stack import Stack, load_features, project_codec, running_stack, time_field
 from tests.support.load import BAD_KINDS, bad_value
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +46,6 @@ EOS = Configuration(
     "eos", "librdkafka, exactly_once", "prediction",
     (("STREAMSCORE_ENGINE", "librdkafka"), ("STREAMSCORE_PROCESSING_GUARANTEE", "exactly_once")),
 )  # fmt: skip
-CODEC = codec_for("event")
 
 
 class CommittedReader(TopicReader):
@@ -182,12 +180,13 @@ class Bench:
             launched.child.stop()
             sender.close()
             tail.close()
-        out_codec = codec_for(config.output_schema)
-        latency.attribute(loads, self.reader.read_all(topics.output), out_codec, [], CODEC)
+        out_codec, out_time = project_codec(config.output_schema), time_field(config.output_schema)
+        latency.attribute(loads, self.reader.read_all(topics.output), out_codec, [],
+                          project_codec("event"), out_time, time_field("event"))  # fmt: skip
         ld = loads[0]
         seen = []
         for received_ms, value in tail.records:
-            event_ms = int(out_codec.decode(value)["event_time"].timestamp() * 1000)
+            event_ms = int(out_codec.decode(value)[out_time].timestamp() * 1000)
             if ld.sent.first_ms <= event_ms <= ld.sent.last_ms:
                 seen.append(received_ms - event_ms)
         result = {**ld.summary(), "received_ms": latency.percentiles(seen), "seen": len(seen)}

@@ -45,8 +45,7 @@ from bench.options import (
     Options,
 )
 from bench.scale_out import scale_part
-from bench.stack import Stack, load_features, running_stack
-from schemas.codec import codec_for
+from bench.stack import Stack, load_features, project_codec, running_stack, time_field
 
 RECORDED_OPTIONS = (
     "quick", "events", "max_seconds", "latency_seconds", "latency_events",
@@ -200,9 +199,11 @@ class Run:
         latency.attribute(
             loads,
             self.reader.read_all(topics.output),
-            codec_for(config.output_schema),
+            project_codec(config.output_schema),
             self.reader.read_all(topics.events),
-            codec_for("event"),
+            project_codec("event"),
+            time_field(config.output_schema),
+            time_field("event"),
         )
         for ld in loads:
             p = latency.percentiles(ld.latencies_ms)

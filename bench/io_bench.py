@@ -3,7 +3,8 @@
 The SDK adds validation, Avro encoding and delivery bookkeeping on the way in, and decoding
 on the way out, to what librdkafka does anyway. So each SDK path runs beside a raw
 confluent-kafka baseline moving the very same bytes, in the same process and the same
-minute: only the ratio travels between machines.
+minute: only the ratio travels between machines. The events are the simulator's, of the
+project of ``STREAMSCORE_PROJECT`` (by default the fraud example).
 
     taskset -c 0 .venv/bin/python bench/io_bench.py [--events 50000] [--repeats 3]
     .venv/bin/python bench/io_bench.py --bootstrap HOST:PORT   # an already running broker
@@ -40,7 +41,6 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from infra.kafka_server import KafkaServer
 from infra.process import free_port
 from infra.settings import ServicesSettings
-from schemas.codec import codec_for
 from streams.client import ClientSettings, EventProducer, RecordConsumer
 from streams.client.producer import PRODUCER_DEFAULTS
 from streams.simulation.simulator import EventSimulator
@@ -160,9 +160,12 @@ def main() -> None:
     args = parser.parse_args()
     n = args.events
     core = min(os.sched_getaffinity(0))
-    events = [s.event for s in itertools.islice(EventSimulator(seed=1).events(), n)]
-    codec = codec_for("event")
-    keyed = [(e["entity_id"].encode(), codec.encode(e)) for e in events]
+    settings = ClientSettings()  # the project: STREAMSCORE_PROJECT's, else the fraud example
+    project = settings.use_case()
+    events = [s.event for s in itertools.islice(EventSimulator(project, seed=1).events(), n)]
+    codec = settings.codec("event")
+    entity = project.spec.events.entity
+    keyed = [(e[entity].encode(), codec.encode(e)) for e in events]
     values = [v for _, v in keyed]
 
     with broker(args.bootstrap, core) as bootstrap:

@@ -138,15 +138,20 @@ def attribute(
     output_codec: AvroCodec,
     inputs: list[tuple[int, bytes]],
     input_codec: AvroCodec,
+    output_time: str = "event_time",
+    input_time: str = "event_time",
 ) -> None:
     """Each record's (LogAppendTime - event_time) to the load whose window holds its
-    event_time: outputs give the latency, inputs its way-in part. Beyond MOST_DECODED
+    event_time: outputs give the latency, inputs its way-in part. ``output_time`` and
+    ``input_time`` name the field that holds it (a prediction's ``event_time``, the
+    project's time field in an event: bench/stack.py:time_field). Beyond MOST_DECODED
     records an even sample (every k-th) is decoded; the percentiles stay, seconds are saved."""
     windows = [(ld.sent.first_ms, ld.sent.last_ms, ld) for ld in loads]
-    for records, codec, is_output in ((outputs, output_codec, True), (inputs, input_codec, False)):
+    sides = ((outputs, output_codec, output_time, True), (inputs, input_codec, input_time, False))
+    for records, codec, time_name, is_output in sides:
         sample, step = _sampled(records)
         for appended_ms, value in sample:
-            event_ms = int(codec.decode(value)["event_time"].timestamp() * 1000)
+            event_ms = int(codec.decode(value)[time_name].timestamp() * 1000)
             for first, last, load in windows:
                 if first <= event_ms <= last:
                     if is_output:

@@ -1,7 +1,8 @@
 """The events every configuration reads: a pre-filled topic, and paced fresh events.
 
-Events come from the simulator (streams/simulate.py), whose entities are the ones loaded in
-the feature store. For the latency phases each event must carry ``event_time = now``. Encoding
+Events come from the simulator (streams/simulation/simulator.py) of the bench's project
+(bench/stack.py), whose entities are the ones loaded in the feature store. For the latency
+phases each event must carry ``event_time = now`` (the project's time field). Encoding
 a whole Avro record per event would make the load generator, which shares the two cores with
 everything measured, cost more than some of the configurations; so each event is encoded
 once, split around its ``event_time`` field, and sent as ``head + varint(now) + tail``: a
@@ -19,10 +20,9 @@ from typing import Any
 from confluent_kafka import Producer
 from fastavro import parse_schema, schemaless_writer
 
-from schemas.codec import codec_for, load_schema
+from bench.stack import bench_project, project_codec
 from streams.simulation.simulator import EventSimulator
 
-TIME_FIELD = "event_time"
 # The same linger as every configuration's producer; it is part of the "way in" latency.
 PRODUCER_CONF = {"acks": "all", "linger.ms": 2, "queue.buffering.max.messages": 500_000}
 
@@ -49,28 +49,30 @@ class Template:
 
 
 def templates(seed: int, entities: int, count: int) -> list[Template]:
-    """``count`` simulated events, each split around its event_time."""
-    codec = codec_for("event")
-    schema = load_schema("event")
+    """``count`` simulated events, each split around its event time."""
+    project = bench_project()
+    time_field, entity_field = project.spec.events.time, project.spec.events.entity
+    codec = project_codec("event")
+    schema = project.schema("event")
     names = [f["name"] for f in schema["fields"]]
-    after = schema["fields"][names.index(TIME_FIELD) + 1 :]
+    after = schema["fields"][names.index(time_field) + 1 :]
     tail_schema = parse_schema({"type": "record", "name": "BenchTail", "fields": after})
     out = []
-    sim = EventSimulator(seed=seed, entities=entities)
+    sim = EventSimulator(project, seed=seed, entities=entities)
     for item in itertools.islice(sim.events(), count):
         event: dict[str, Any] = item.event
         full = codec.encode(event)
         buffer = BytesIO()
         schemaless_writer(buffer, tail_schema, {f["name"]: event[f["name"]] for f in after})
         tail = buffer.getvalue()
-        millis = zigzag_varint(int(event[TIME_FIELD].timestamp() * 1000))
+        millis = zigzag_varint(int(event[time_field].timestamp() * 1000))
         head = full[: len(full) - len(tail) - len(millis)]
         if head + millis + tail != full:
-            raise AssertionError("event_time is not where the schema says it is")
-        out.append(Template(event["entity_id"].encode(), head, tail))
+            raise AssertionError(f"{time_field} is not where the schema says it is")
+        out.append(Template(event[entity_field].encode(), head, tail))
     probe = out[0].value(1_700_000_000_123)
-    if int(codec.decode(probe)[TIME_FIELD].timestamp() * 1000) != 1_700_000_000_123:
-        raise AssertionError("a patched event does not decode to its event_time")
+    if int(codec.decode(probe)[time_field].timestamp() * 1000) != 1_700_000_000_123:
+        raise AssertionError(f"a patched event does not decode to its {time_field}")
     return out
 
 

@@ -31,9 +31,9 @@ import numpy as np
 from confluent_kafka import Producer
 
 from bench.load import produce_or_wait
+from bench.stack import bench_project, project_codec
 from infra.kafka_server import KafkaServer
 from infra.settings import on_free_ports
-from schemas.codec import codec_for
 from schemas.prediction_writer import PredictionWriter
 from streams.client import ClientSettings
 from streams.topics import TopicNames, TopicSpec, ensure_topics
@@ -44,15 +44,17 @@ CHUNK = 20_000
 
 
 def write(bootstrap: str, topics: TopicNames, n: int, seed: int = 0) -> None:
-    """n events' outputs of scorer:1 and scorer:2, and labels for a tenth of them."""
-    writer = PredictionWriter(codec_for("prediction", logical_types=False))
-    label_codec = codec_for("label", logical_types=False)
+    """n events' outputs of scorer:1 and scorer:2 (decided by the project's first model's
+    decider), and labels for a tenth of them."""
+    project = bench_project()
+    decider, label_field = project.decider(project.default_model.name), project.spec.labels.field
+    writer = PredictionWriter(project_codec("prediction", logical_types=False))
+    label_codec = project_codec("label", logical_types=False)
     producer = Producer(
         {"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.size": 1 << 20,
          "compression.type": "lz4", "queue.buffering.max.messages": 1_000_000}
     )  # fmt: skip
     rng = np.random.default_rng(seed)
-    decide = np.array(["approve", "review", "decline"], dtype=object)
     for start in range(0, n, CHUNK):
         size = min(CHUNK, n - start)
         ids = [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(size)]
@@ -65,7 +67,7 @@ def write(bootstrap: str, topics: TopicNames, n: int, seed: int = 0) -> None:
         for topic, model, scores in (
             (topics.predictions, "1", primary), (topics.shadow, "2", shadow),
         ):  # fmt: skip
-            decisions = decide[(scores >= 0.3).astype(int) + (scores >= 0.7)].tolist()
+            decisions = decider.names_of(decider.decide_scores(scores))
             timings = {"decode_ms": 0.1, "features_ms": 0.2, "infer_ms": 0.7, "publish_ms": 0.0}
             values = writer.encode(
                 parts, scores.tolist(), decisions, [False] * size, "scorer", model,
@@ -75,7 +77,7 @@ def write(bootstrap: str, topics: TopicNames, n: int, seed: int = 0) -> None:
                 produce_or_wait(producer, topic, key, value)
         for i in range(0, size, 10):
             outcome = int(rng.random() < primary[i])
-            label = {"event_id": ids[i], "entity_id": entities[i], "label": outcome,
+            label = {"event_id": ids[i], "entity_id": entities[i], label_field: outcome,
                      "observed_at": times[i] + 60_000}  # fmt: skip
             produce_or_wait(producer, topics.labels, keys[i], label_codec.encode(label))
         producer.poll(0)
@@ -90,14 +92,16 @@ def micro(n: int = 200_000, chunk: int = 10_000) -> dict[str, float]:
     from streams.report.pairs import Lookup, PairStore
     from streams.report.reading import TimeRange
 
-    codec = codec_for("prediction", logical_types=False)
+    codec = project_codec("prediction", logical_types=False)
     writer, rng = PredictionWriter(codec), np.random.default_rng(0)
+    project = bench_project()
+    first = project.decider(project.default_model.name).names[0]
     ids = [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)]
     times = (T0 + np.arange(n) * 1000 // RATE).tolist()
     parts = writer.event_parts(ids, [f"entity-{i % 5000}" for i in range(n)], times)
     timings = {"decode_ms": 0.1, "features_ms": 0.2, "infer_ms": 0.7, "publish_ms": 0.0}
     values = [
-        writer.encode(parts, rng.random(n).tolist(), ["approve"] * n, [False] * n, "scorer",
+        writer.encode(parts, rng.random(n).tolist(), [first] * n, [False] * n, "scorer",
                       version, T0, timings)
         for version in ("1", "2")
     ]  # fmt: skip
@@ -151,11 +155,12 @@ def child(kind: str, bootstrap: str, prefix: str, n: int, out: Path) -> dict[str
             reader.close()
     else:
         from streams.cli.report import write as write_outputs
-        from streams.report.build import ReportRequest, build_report
+        from streams.report.build import ReportRequest, build_report, thresholds_of
         from streams.report.rule import PromotionRule
 
-        request = ReportRequest(TimeRange(T0, end), lateness_s=0,
-                                thresholds={"review": 0.3, "decline": 0.7})  # fmt: skip
+        project = config.use_case()
+        thresholds = thresholds_of(project.decider(project.default_model.name))
+        request = ReportRequest(TimeRange(T0, end), lateness_s=0, thresholds=thresholds)
         report = build_report(config, request, PromotionRule(), lambda done, total: None)
         records = report["coverage"]["primary_records"] + report["coverage"]["shadow_records"]
         write_outputs(report, out)

@@ -59,13 +59,21 @@ def _sections(settings_cls: type[BaseModel]) -> dict[str, type[Section]]:
 
 
 class _SectionEnvSource(PydanticBaseSettingsSource):
-    """Reads each section's flat variables into a nested dict (pydantic merges it)."""
+    """Reads each section's flat variables into a nested dict (pydantic merges it), from the
+    environment, or from ``variables`` (what a project file gives, below the environment)."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], variables: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(settings_cls)
+        self.variables = variables
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # unused: __call__ does the whole job
 
     def __call__(self) -> dict[str, Any]:
-        env = {key.upper(): value for key, value in os.environ.items()}
+        source = os.environ if self.variables is None else self.variables
+        env = {key.upper(): value for key, value in source.items()}
         found: dict[str, Any] = {}
         for name, section in _sections(self.settings_cls).items():
             values = {f: env[var] for f, var in section.env_names().items() if var in env}
@@ -91,8 +99,17 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Keyword arguments win over the environment, which wins over the defaults.
-        return init_settings, env_settings, _SectionEnvSource(settings_cls)
+        # Keyword arguments win over the environment, which wins over the project file's
+        # values (project_variables), which win over the defaults.
+        given = getattr(init_settings, "init_kwargs", {})
+        project = _SectionEnvSource(settings_cls, cls.project_variables(given))
+        return init_settings, env_settings, _SectionEnvSource(settings_cls), project
+
+    @classmethod
+    def project_variables(cls, given: dict[str, Any]) -> dict[str, str]:
+        """The ``STREAMSCORE_*`` variables the use case's project file sets (``given``: the
+        keyword arguments); none here. Deployables that read a project override this."""
+        return {}
 
     @classmethod
     def variables(cls) -> Iterator[tuple[str, FieldInfo]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from infra.kafka_server import KafkaServer
 from infra.process import require_free_ports
@@ -14,8 +15,11 @@ from infra.settings import ServicesSettings
 from infra.triton_server import TritonServer
 
 
-def services(config: ServicesSettings) -> list[Service]:
-    return [KafkaServer(config), RedisServer(config), TritonServer(config)]
+def services(
+    config: ServicesSettings, prepare: Callable[[Path], object] | None = None
+) -> list[Service]:
+    """The three services; ``prepare`` fills the model repository before Triton starts."""
+    return [KafkaServer(config), RedisServer(config), TritonServer(config, prepare)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +30,12 @@ class StartReport:
 
 
 def up(
-    config: ServicesSettings, on_started: Callable[[StartReport], None] | None = None
+    config: ServicesSettings,
+    on_started: Callable[[StartReport], None] | None = None,
+    prepare: Callable[[Path], object] | None = None,
 ) -> list[StartReport]:
-    """Install what is missing, then start each service and wait until it is healthy.
+    """Install what is missing, then start each service and wait until it is healthy;
+    ``prepare`` fills the model repository before Triton starts.
 
     Idempotent: a service already running under this state folder is left as it is. If one
     fails to start, the ones started by this call are stopped again.
@@ -42,7 +49,7 @@ def up(
     reports: list[StartReport] = []
     started: list[Service] = []
     try:
-        for service in services(config):
+        for service in services(config, prepare):
             t0 = time.monotonic()
             did_start = service.start()
             if did_start:

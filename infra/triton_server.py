@@ -10,7 +10,10 @@ version. The stub is a separate process that embeds libpython, so (checked on th
   site-packages (torch, numpy < 2).
 
 Triton runs with explicit model control: every model in the repository is loaded at start,
-and versions are loaded and unloaded through the API afterwards without a restart. With
+and versions are loaded and unloaded through the API afterwards without a restart. Before
+it starts, ``prepare`` (given by `streamscore up` and the tests) puts the project's first
+versions into the repository (streams/simulation/starter.py): a Triton with no model never
+becomes ready. With
 ``triton_admin_key`` set, the model-repository protocol (load, unload, repository index) is
 restricted, over gRPC and HTTP, to requests carrying that key in the ``admin-key`` header
 (``--grpc-restricted-protocol``, ``--http-restricted-api``); inference stays open. The key is
@@ -26,6 +29,7 @@ import os
 import shutil
 import sys
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 
 from infra.errors import MissingToolError
@@ -38,9 +42,12 @@ class TritonServer(LocalService):
     name = "triton"
     stop_timeout_s = 30.0
 
-    def __init__(self, config: ServicesSettings) -> None:
+    def __init__(
+        self, config: ServicesSettings, prepare: Callable[[Path], object] | None = None
+    ) -> None:
         super().__init__(config)
         self.backends = self.home / "backends"
+        self.prepare = prepare
 
     def ensure_installed(self) -> None:
         dist = pytriton_server_dir()
@@ -64,9 +71,8 @@ class TritonServer(LocalService):
 
     def _launch(self) -> None:
         cfg = self.config
-        from inference.repository import ensure_default_model
-
-        ensure_default_model(cfg.model_repository)
+        if self.prepare is not None:
+            self.prepare(cfg.model_repository)
         argv = [
             str(pytriton_server_dir() / "bin" / "tritonserver"),
             f"--model-repository={cfg.model_repository}",

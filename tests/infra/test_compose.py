@@ -3,20 +3,28 @@
 No Docker engine runs where the tests run, so the files are parsed, not started:
 ports against ``ServicesSettings`` defaults, health gates, the GPU reservation, KRaft settings,
 bind-mount sources, scrape targets and the dashboard's provisioning (its metric names:
-tests/infra/test_dashboard.py).
+tests/infra/test_dashboard.py); the project every app service reads, the variables it is
+given (each one a setting of the command it runs), and the starter versions written, for
+Triton's native backends, before Triton starts.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
 
+from drift.settings import DriftAgentSettings
+from infra.config import Settings
 from infra.settings import ServicesSettings
+from schemas.project import load_project
+from streams.guard.settings import GuardSettings
+from streams.retraining.settings import RetrainingSettings
+from streams.worker.settings import WorkerSettings
 from tests.support.dashboard import dashboard_panels
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,13 +33,27 @@ DASHBOARD = REPO / "infra" / "grafana" / "dashboards" / "streamscore.json"
 SERVICES = {
     "kafka",
     "redis",
+    "models",
     "triton",
     "worker",
     "drift-agent",
     "retrainer",
+    "guard",
     "prometheus",
     "grafana",
 }
+# The services that run the app image, and the settings of what each runs (`models` runs
+# the starter preparation with the worker's settings, as `streamscore up` does).
+APP_SETTINGS: dict[str, type[Settings]] = {
+    "models": WorkerSettings,
+    "worker": WorkerSettings,
+    "drift-agent": DriftAgentSettings,
+    "retrainer": RetrainingSettings,
+    "guard": GuardSettings,
+}
+# The services that write model versions into Triton's repository.
+WRITERS = ("models", "retrainer")
+NGC_NATIVE = {"onnxruntime"}  # backends of the NGC Triton image that StreamScore writes for
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +253,80 @@ def test_grafana_provisioning_points_at_the_dashboard(services: dict[str, dict[s
     assert source["url"] == "http://prometheus:9090"
     for panel in dashboard_panels(DASHBOARD):
         assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+
+
+def dockerfile(services: dict[str, dict[str, Any]]) -> str:
+    build = services["worker"]["build"]
+    return (REPO / build["context"] / build["dockerfile"]).read_text()
+
+
+def in_repo(image_path: str, text: str) -> Path:
+    """The repository file an image path holds (the Dockerfile copies the repository's folders
+    into its WORKDIR under the same names)."""
+    (workdir,) = re.findall(r"^WORKDIR (\S+)$", text, re.M)
+    relative = PurePosixPath(image_path).relative_to(workdir)
+    (folder, *_) = relative.parts
+    assert re.search(rf"^COPY {folder} \./{folder}$", text, re.M), f"the image has no {folder}/"
+    return REPO / relative
+
+
+def app_environment(service: dict[str, Any], text: str) -> dict[str, str]:
+    """A service's variables, its project file as the repository's copy of it."""
+    env = environment(service)
+    env["STREAMSCORE_PROJECT"] = str(in_repo(env["STREAMSCORE_PROJECT"], text))
+    return env
+
+
+def test_every_app_service_reads_a_project_of_the_image(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    text = dockerfile(services)
+    apps = {name for name, s in services.items() if s.get("image") == "streamscore:latest"}
+    assert apps == set(APP_SETTINGS)
+    for name in APP_SETTINGS:
+        project = environment(services[name]).get("STREAMSCORE_PROJECT")
+        assert project, f"{name}: no STREAMSCORE_PROJECT"
+        path = in_repo(project, text)
+        assert path == REPO / "examples" / "fraud" / "streamscore.yaml", name
+        assert load_project(path).name == "fraud"
+
+
+def test_every_variable_of_an_app_service_is_a_setting_of_what_it_runs(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, settings in APP_SETTINGS.items():
+        known = {variable for variable, _ in settings.variables()}
+        given = {v for v in environment(services[name]) if v.startswith("STREAMSCORE_")}
+        assert given <= known, f"{name}: {settings.__name__} reads no {given - known}"
+
+
+def test_the_services_that_write_versions_write_them_for_tritons_native_backends(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = dockerfile(services)
+    triton_mount = next(v for v in services["triton"]["volumes"] if v.split(":")[1] == "/models")
+    for name in WRITERS:
+        for variable in [v for v in os.environ if v.upper().startswith("STREAMSCORE_")]:
+            monkeypatch.delenv(variable)
+        for variable, value in app_environment(services[name], text).items():
+            monkeypatch.setenv(variable, value)
+        settings: Any = APP_SETTINGS[name]()
+        assert settings.triton.native() == NGC_NATIVE, name
+        # ... into the very repository Triton loads.
+        assert str(settings.model_repository) == "/models", name
+        assert triton_mount in services[name]["volumes"], name
+    for name in set(APP_SETTINGS) - set(WRITERS):
+        assert "STREAMSCORE_TRITON_NATIVE_BACKENDS" not in environment(services[name]), name
+
+
+def test_triton_starts_once_the_starter_versions_are_in_its_repository(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    models = services["models"]
+    assert services["triton"]["depends_on"] == {
+        "models": {"condition": "service_completed_successfully"}
+    }
+    assert models.get("restart", "no") == "no"  # a one-shot: done once it exits 0
+    script = " ".join(models["entrypoint"] + models["command"])
+    assert "preparer(" in script and "serving_config(" in script
+    compile(models["command"][-1], "models", "exec")  # the script is Python

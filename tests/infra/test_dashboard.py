@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from drift.metrics import DriftMetrics
-from inference.repository import DEFAULT_MODEL
 from infra.settings import ServicesSettings
 from streams.guard.metrics import GuardMetrics
 from streams.retraining.metrics import RetrainingMetrics
@@ -24,7 +23,7 @@ from streams.worker.metrics import Metrics
 from tests.support.dashboard import dashboard_reads, exposed, metrics_and_groupings
 from tests.support.events import make_events
 from tests.support.kafka import create_topics, predictions, produce, produce_events
-from tests.support.models import export_model, set_routing
+from tests.support.models import DEFAULT_MODEL, export_model, set_routing
 from tests.support.waiting import wait_for
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "infra/grafana/dashboards/streamscore.json"

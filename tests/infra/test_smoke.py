@@ -6,14 +6,15 @@ import uuid
 
 import numpy as np
 import redis
-import torch
 import tritonclient.grpc as grpcclient
 from confluent_kafka import Consumer, Producer
 
-from inference.repository import DEFAULT_MODEL, ModelRepository
+from inference.contract import tensors_of
+from inference.repository import ModelRepository
 from infra.settings import ServicesSettings
-from schemas.features import INPUT_TENSOR, N_FEATURES, OUTPUT_TENSOR
 from streams.topics import TopicSpec, ensure_topics
+from tests.support.models import DEFAULT_MODEL
+from tests.support.projects import FRAUD
 
 
 def test_kafka_produce_and_read_back(stack: ServicesSettings) -> None:
@@ -57,17 +58,18 @@ def test_redis_write_and_read(stack: ServicesSettings) -> None:
 def test_triton_scores_like_the_exported_model(stack: ServicesSettings) -> None:
     repo = ModelRepository(stack.model_repository)
     version = repo.versions(DEFAULT_MODEL)[-1]
-    rows = np.random.default_rng(7).random((64, N_FEATURES), dtype=np.float32) * 10
+    tensors = tensors_of(FRAUD, DEFAULT_MODEL)
+    rows = np.random.default_rng(7).random((64, tensors.width), dtype=np.float32) * 10
 
     client = grpcclient.InferenceServerClient(stack.triton_grpc_url)
     assert client.is_model_ready(DEFAULT_MODEL, str(version))
-    tensor = grpcclient.InferInput(INPUT_TENSOR, list(rows.shape), "FP32")
+    tensor = grpcclient.InferInput(tensors.input, list(rows.shape), "FP32")
     tensor.set_data_from_numpy(rows)
     result = client.infer(DEFAULT_MODEL, [tensor], model_version=str(version))
-    scores = result.as_numpy(OUTPUT_TENSOR)
+    scores = result.as_numpy(tensors.output)
     client.close()
 
-    expected = repo.load(DEFAULT_MODEL, version)(torch.from_numpy(rows)).detach().numpy()
+    expected = repo.load(DEFAULT_MODEL, version).predict(rows)
     assert scores.shape == (64, 1)
     np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
     assert scores.min() >= 0.0 and scores.max() <= 1.0

@@ -16,18 +16,16 @@ import numpy as np
 import pytest
 import redis
 
-from inference.repository import DEFAULT_MODEL
-from inference.synthetic import sample_features
 from infra.config import merge_sections
 from infra.settings import ServicesSettings
-from schemas.features import EVENT_FEATURES
-from streams.features.store import load_sync
+from streams.features.store import VectorLayout, load_sync
 from streams.routing import ModelRef, Routing
 from streams.topics import TopicNames
 from tests.conftest import Child
 from tests.support.kafka import create_topics
 from tests.support.load import SteadyLoad
-from tests.support.models import set_routing
+from tests.support.models import DEFAULT_MODEL, set_routing
+from tests.support.projects import FRAUD, N_EVENT, sample_features
 from tests.support.verifier import Outcome, committed_offsets, end_offsets, verify
 from tests.support.waiting import metric, wait_for
 
@@ -125,9 +123,9 @@ def killed_under_load(scenario: Scenario, kills: int, **settings: Any) -> Steady
 def entities(stack: ServicesSettings) -> Iterator[list[str]]:
     rng = np.random.default_rng(5)
     ids = [f"acct-{uuid.uuid4().hex[:10]}" for _ in range(64)]
-    vectors = {e: sample_features(rng, 1)[0, len(EVENT_FEATURES) :] for e in ids}
+    vectors = {e: sample_features(rng, 1)[0, N_EVENT:] for e in ids}
     client = redis.Redis(host=stack.host, port=stack.redis_port)
-    load_sync(client, vectors.items())
+    load_sync(client, VectorLayout.of(FRAUD), vectors.items())
     yield ids
     client.close()
 

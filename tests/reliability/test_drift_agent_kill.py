@@ -20,20 +20,19 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from drift.detectors import DetectorConfig
-from drift.policy import PolicyConfig
+from drift.settings import DriftAgentSettings
 from drift.state import Applied, Closed, DriftState
 from drift.summary import RepositoryReferences, WindowAccumulator
 from drift.windows import WindowConfig
-from inference.synthetic import sample_features, true_probability
 from infra.process import log_tail
 from infra.settings import ServicesSettings
 from schemas.codec import codec_for
-from schemas.features import EVENT_FEATURE_NAMES
 from streams.topics import TopicNames
 from tests.conftest import Child
 from tests.support.drift import T0, agent_metric, read_records
 from tests.support.kafka import committed, create_topics, produce
+from tests.support.models import DEFAULT_MODEL
+from tests.support.projects import FRAUD, sample_features, true_probability
 from tests.support.waiting import metric, wait_for
 
 T0_MS = int(T0.timestamp() * 1000)  # a window start (a whole minute)
@@ -43,16 +42,17 @@ BEFORE = [0, 1, 2, 3]  # seconds of the window summarised before the kill
 AFTER = [4, 5, 6, 7, 8, 9, 11]  # the rest, then a second of the next window, whose watermark
 # (event time 11.999 s) passes the first window's end plus the lateness: that closes it.
 AGENT = {"agent": {"label_join": False}, "window": WINDOW}
-MODEL = ("scorer", "1")  # ensure_default_model's, with its reference, on the test stack
+MODEL = (DEFAULT_MODEL, "1")  # the fraud starter, with its reference, on the test stack
 VKEY = ":".join(MODEL)
-RISK = EVENT_FEATURE_NAMES.index("merchant_risk")
+RISK = FRAUD.layout.columns.index("merchant_risk")
 SUMMARY = codec_for("window_summary", logical_types=False)
 
 
 def summaries(references: RepositoryReferences, seconds: list[int]) -> list[dict[str, Any]]:
     """One worker's summaries of RATE events a second. The part before the kill has
     ``merchant_risk`` shifted: the merged window drifts only if that part is in it."""
-    acc = WindowAccumulator(references, WindowConfig(**WINDOW), producer="row11-worker")
+    acc = WindowAccumulator(references, WindowConfig(**WINDOW), producer="row11-worker",
+                            feature_columns=FRAUD.layout.feature_columns)  # fmt: skip
     out = []
     for second in seconds:
         x = sample_features(np.random.default_rng(second), RATE)
@@ -69,7 +69,8 @@ def summaries(references: RepositoryReferences, seconds: list[int]) -> list[dict
 def uninterrupted(references: RepositoryReferences, fed: list[dict[str, Any]]) -> list[Closed]:
     """What an agent that never stopped closes, with the agent's settings."""
     config = WindowConfig(**WINDOW)
-    state = DriftState({}, {}, {}, references, config, DetectorConfig(), PolicyConfig())
+    settings = DriftAgentSettings(**AGENT)  # the project's drift settings under the agent's
+    state = DriftState({}, {}, {}, references, config, settings.detectors, settings.policy)
     closed = []
     for record in fed:
         assert state.apply(record, 0, 0.0) is Applied.APPLIED
@@ -130,7 +131,7 @@ def test_row11_a_sigkilled_drift_agent_closes_its_window_from_the_changelog(
     bootstrap = stack.kafka_bootstrap
     topics = TopicNames().prefixed(topic_prefix)
     create_topics(bootstrap, topics)
-    references = RepositoryReferences(stack.model_repository)
+    references = RepositoryReferences(stack.model_repository, FRAUD.layout.columns)
     fed = summaries(references, [*BEFORE, *AFTER])  # one a second, in order
     before, after = fed[: len(BEFORE)], fed[len(BEFORE) :]
     expected = uninterrupted(references, fed)

@@ -15,20 +15,19 @@ import numpy as np
 import pytest
 import redis
 
-from inference.repository import DEFAULT_MODEL
-from inference.synthetic import sample_features
 from infra.kafka_server import KafkaServer
 from infra.process import free_port
 from infra.redis_server import RedisServer
 from infra.settings import ServicesSettings, on_free_ports
 from infra.triton_server import TritonServer
-from schemas.features import EVENT_FEATURES
-from streams.features.store import load_sync
+from streams.features.store import VectorLayout, load_sync
 from streams.routing import ModelRef, Routing
+from streams.simulation.starter import preparer
 from tests.conftest import Child
 from tests.reliability.conftest import RATE, Scenario, scoring, steady
 from tests.support.load import SteadyLoad
-from tests.support.models import set_routing
+from tests.support.models import DEFAULT_MODEL, set_routing
+from tests.support.projects import FRAUD, N_EVENT, sample_features
 from tests.support.proxy import LatencyProxy, delayed
 from tests.support.verifier import committed_offsets, end_offsets
 from tests.support.waiting import metric, wait_for
@@ -40,7 +39,7 @@ LONG = RATE * 300  # longer than any row: each row stops its loads when done
 @pytest.fixture(scope="module")
 def own_triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
     """A Triton of this module's own (starter model only), to stop and to slow down."""
-    server = TritonServer(on_free_ports(tmp_path_factory.mktemp("triton")))
+    server = TritonServer(on_free_ports(tmp_path_factory.mktemp("triton")), preparer(FRAUD))
     server.start()
     yield server
     server.stop()
@@ -169,7 +168,8 @@ def _fill(port: int, entities: list[str]) -> None:
     """The entities' features and the routing value (a restarted Redis starts empty)."""
     rng = np.random.default_rng(5)
     client = redis.Redis(port=port)
-    load_sync(client, ((e, sample_features(rng, 1)[0, len(EVENT_FEATURES) :]) for e in entities))
+    rows = ((e, sample_features(rng, 1)[0, N_EVENT:]) for e in entities)
+    load_sync(client, VectorLayout.of(FRAUD), rows)
     client.close()
     set_routing(ServicesSettings(redis_port=port), Routing(ModelRef(DEFAULT_MODEL, "1")))
 

@@ -17,20 +17,20 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 from typer.testing import CliRunner
 
-from inference.repository import DEFAULT_MODEL, ModelRepository
-from inference.synthetic import labelled_dataset, sample_features
-from inference.training import TrainConfig, train_and_export
+from inference.contract import tensors_of
+from inference.repository import ModelRepository
+from inference.training import MLPParams
 from infra.process import free_port
-from schemas.features import EVENT_FEATURES, INPUT_TENSOR, OUTPUT_TENSOR
 from streams.cli import cli
 from streams.client import EventProducer, RecordConsumer
-from streams.features.store import load_sync
+from streams.features.store import VectorLayout, load_sync
 from streams.routing import ModelRef, Routing, state
 from streams.routing.catalog import ready_ref
 from streams.topics import TopicNames, ensure_topics
 from streams.worker.settings import WorkerSettings, on_services
 from tests.support.events import full_rows, make_events
-from tests.support.models import expected_scores
+from tests.support.models import DEFAULT_MODEL, expected_scores, train_and_export
+from tests.support.projects import FRAUD, N_EVENT, labelled_dataset, sample_features
 from tests.support.security import Secured, one_line, run_cli, with_values
 from tests.support.waiting import wait_for
 
@@ -46,23 +46,24 @@ def second_version(secured: Secured) -> ModelRef:
     repo = ModelRepository(secured.config.model_repository)
     if len(repo.versions(DEFAULT_MODEL)) < 2:
         x, y = labelled_dataset(seed=7, n=3_000)
-        train_and_export(repo, DEFAULT_MODEL, x, y, TrainConfig(epochs=1, seed=7))
+        train_and_export(repo, DEFAULT_MODEL, x, y, MLPParams(epochs=1, seed=7))
     return SHADOW
 
 
 def _write_routing(settings: WorkerSettings, routing: Routing) -> None:
     store = settings.redis.client()
     try:
-        state.write_sync(store, routing)
+        state.write_sync(store, state.routing_key(settings.use_case().name), routing)
     finally:
         store.close()
 
 
 def _infer(client: grpcclient.InferenceServerClient, rows: np.ndarray) -> np.ndarray:
-    tensor = grpcclient.InferInput(INPUT_TENSOR, list(rows.shape), "FP32")
+    tensors = tensors_of(FRAUD, DEFAULT_MODEL)
+    tensor = grpcclient.InferInput(tensors.input, list(rows.shape), "FP32")
     tensor.set_data_from_numpy(rows)
     result = client.infer(DEFAULT_MODEL, [tensor], model_version="1")
-    return np.asarray(result.as_numpy(OUTPUT_TENSOR)).reshape(-1)
+    return np.asarray(result.as_numpy(tensors.output)).reshape(-1)
 
 
 def test_model_control_needs_the_key_and_inference_does_not(
@@ -135,9 +136,9 @@ def test_a_worker_configured_by_settings_alone_scores_over_the_secured_services(
     ensure_topics(settings.kafka.librdkafka(), settings.topics.specs())
     rng = np.random.default_rng(5)
     ids = [f"acct-{uuid.uuid4().hex[:10]}" for _ in range(20)]
-    vectors = {e: sample_features(rng, 1)[0, len(EVENT_FEATURES) :] for e in ids}
+    vectors = {e: sample_features(rng, 1)[0, N_EVENT:] for e in ids}
     store = settings.redis.client()
-    load_sync(store, vectors.items())
+    load_sync(store, VectorLayout.of(FRAUD), vectors.items())
     store.close()
 
     worker = children.start("worker", settings, ["worker"], settings.metrics_port)

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
@@ -18,10 +19,11 @@ from streams.retraining.metrics import STATES, STEPS, RetrainingMetrics
 from streams.retraining.settings import RetrainingSettings, on_services
 from streams.retraining.worker import RetrainingWorker
 from streams.topics import TopicNames, ensure_topics
+from tests.support.projects import FRAUD, derived, fraud_codec
 
 CODECS = {
-    name: codec_for(name)
-    for name in ("event", "label", "entity_features", "retraining_request", "retraining_result")
+    **{name: fraud_codec(name) for name in ("event", "label", "entity_features")},
+    **{name: codec_for(name) for name in ("retraining_request", "retraining_result")},
 }
 EPOCHS = 6
 
@@ -30,17 +32,25 @@ def ms(t: datetime) -> int:
     return int(t.timestamp() * 1000)
 
 
-def retraining_settings(stack: ServicesSettings) -> RetrainingSettings:
-    """Settings on topics of their own (created here) and a consumer group of their own."""
+def retraining_project(folder: Path) -> Path:
+    """The fraud example in ``folder``, its trainer run for :data:`EPOCHS` epochs (the
+    project file's ``retraining.params``; its other params as shipped)."""
+    params = {**FRAUD.spec.retraining.params, "epochs": EPOCHS}
+    return derived("fraud", folder, {"retraining": {"params": params}})
+
+
+def retraining_settings(stack: ServicesSettings, folder: Path) -> RetrainingSettings:
+    """Settings on topics of their own (created here) and a consumer group of their own,
+    for the fraud project with :data:`EPOCHS` epochs (written in ``folder``)."""
     prefix = f"t{uuid.uuid4().hex[:8]}"
     topics = TopicNames().prefixed(prefix)
     ensure_topics(stack.kafka_bootstrap, topics.specs())
     return on_services(
         stack,
         topics=topics,
+        project=retraining_project(folder),
         training={
             "app_id": f"{prefix}-retrainer",
-            "epochs": EPOCHS,
             "read_timeout_s": 20.0,
             "ready_timeout_s": 60.0,
         },

@@ -16,14 +16,14 @@ from confluent_kafka import Producer
 
 from schemas.codec import codec_for
 from streams.topics import TopicNames
-from streams.worker.pipeline import PipelineConfig
+from tests.support.projects import FRAUD, fraud_codec
 
 SEGMENTS = ("retail", "smb", "enterprise")
 OFFSET_SEGMENT = "smb"
-EVENT = codec_for("event", logical_types=False)
+EVENT = fraud_codec("event", logical_types=False)
 PREDICTION = codec_for("prediction", logical_types=False)
-LABEL = codec_for("label", logical_types=False)
-DECIDE = PipelineConfig()
+LABEL = fraud_codec("label", logical_types=False)
+DECIDE = FRAUD.decider(FRAUD.default_model.name)  # the thresholds the workers decide with
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +36,14 @@ class Truth:
     event_time_ms: np.ndarray
 
     def decisions(self, scores: np.ndarray) -> np.ndarray:
-        return DECIDE.decision_index(scores)
+        return DECIDE.decide_scores(scores)
 
 
 def _prediction(
     event_id: str, entity: str, model: str, score: float, t: int, infer_ms: float
 ) -> bytes:
     name, version = model.split(":")
-    decision = ("approve", "review", "decline")[int(DECIDE.decision_index(np.array([score]))[0])]
+    decision = DECIDE.names[int(DECIDE.decide_scores(np.array([score]))[0])]
     return PREDICTION.encode({
         "event_id": event_id, "entity_id": entity, "model_name": name, "model_version": version,
         "score": score, "decision": decision, "features_missing": False, "event_time": t,
