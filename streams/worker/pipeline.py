@@ -41,7 +41,7 @@ from infra.config import Section
 from schemas.codec import AvroCodec
 from schemas.errors import DecodeError
 from schemas.event_columns import EventColumnDecoder, EventColumns
-from schemas.prediction_writer import PredictionWriter, avro_map, tails
+from schemas.prediction_writer import PredictionWriter, avro_map
 from schemas.project import Project
 from schemas.project.avro import base_kind, fields_of, kind_of
 from streams.features.store import FeatureRows, FeatureStore, FeatureStoreError
@@ -207,7 +207,7 @@ class ScoringPipeline:
                 s, a = stale[rows], None if attributes is None else pick(attributes, rows)
             values = self.writer.encode(
                 p, d.scores.tolist(), names, f, model.name, model.version, now_ms,
-                {**timings, "infer_ms": d.infer_ms}, role, tails(s, d.outputs), a,
+                {**timings, "infer_ms": d.infer_ms}, role, s, d.outputs, a,
             )  # fmt: skip
             return list(map(OutRecord, k, values, t))
 

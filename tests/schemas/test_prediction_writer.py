@@ -109,7 +109,8 @@ def test_outputs_stale_and_attributes_are_byte_identical_to_the_codec(
         1795638477999,
         TIMINGS,
         role,
-        tails(np.array(STALE), outputs),
+        np.array(STALE),
+        outputs,
         maps,
     )
     assert len(values) == 4
@@ -122,7 +123,7 @@ def test_outputs_stale_and_attributes_are_byte_identical_to_the_codec(
 
 
 def test_no_tail_and_no_attributes_write_the_defaults() -> None:
-    """Without ``tail`` and ``attributes``: not stale, no outputs, an empty map, exactly as
+    """Without ``stale``, ``outputs`` and ``attributes``: not stale, no outputs, an empty map, exactly as
     the codec writes those (and as explicit empty tails and maps write them)."""
     codec = codec_for("prediction", logical_types=False)
     writer = PredictionWriter(codec)
@@ -130,7 +131,7 @@ def test_no_tail_and_no_attributes_write_the_defaults() -> None:
     args = (parts, [0.1, 0.9], ["approve", "decline"], [False, True], "scorer", "3", 7, TIMINGS)
     plain = writer.encode(*args)
     explicit = writer.encode(
-        *args, "primary", tails([False, False], np.empty((2, 0))), [avro_map([])] * 2
+        *args, "primary", [False, False], np.empty((2, 0)), [avro_map([])] * 2
     )
     assert plain == explicit
     for i, value in enumerate(plain):

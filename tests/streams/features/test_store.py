@@ -76,6 +76,27 @@ def test_a_vector_older_than_the_ttl_reads_as_defaults_flagged_stale(project: Pr
     assert not rows.unknown_age.any()
 
 
+def test_a_batch_of_only_stamped_vectors_reads_as_the_general_path_does(
+    project: Project,
+) -> None:
+    """Every vector present and stamped takes one decode; appending one missing entity
+    sends the same vectors through the per-row path, which must agree row for row."""
+    layout = VectorLayout.of(project)
+    assert layout.ttl_ms is not None
+    rng = np.random.default_rng(5)
+    ages = [0, layout.ttl_ms, layout.ttl_ms + 1, 3, 10 * layout.ttl_ms]
+    raw = [layout.pack(rng.normal(size=layout.width), NOW_MS - a) for a in ages]
+    fast = layout.unpack_many(raw, now_ms=NOW_MS)
+    general = layout.unpack_many([*raw, None], now_ms=NOW_MS)
+    np.testing.assert_array_equal(fast.values, general.values[:-1])
+    assert fast.values.dtype == general.values.dtype
+    assert fast.stale.tolist() == general.stale[:-1].tolist() == [False, False, True, False, True]
+    assert fast.missing.tolist() == general.missing[:-1].tolist() == [False] * 5
+    assert not fast.unknown_age.any()
+    fast.values[0, 0] = 99.0  # writable, like the general path's copy
+    assert layout.unpack_many(raw, now_ms=NOW_MS).values[0, 0] != 99.0
+
+
 def test_without_a_ttl_no_vector_is_stale(project: Project) -> None:
     layout = VectorLayout(project.key_prefix, project.feature_defaults, None)
     row = project.feature_defaults + 1
