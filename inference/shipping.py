@@ -10,6 +10,8 @@ running it on a row of zeros where it can be run here).
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +77,21 @@ def rename_onnx(model: bytes, input_name: str, output_name: str, tensors: Tensor
     return bytes(proto.SerializeToString())
 
 
+def onnx_roles(
+    inputs: Mapping[str, int | None], outputs: Mapping[str, int | None], tensors: Tensors
+) -> tuple[str | None, str | None]:
+    """The graph's input and output that play the project's: the ones of the project's names,
+    else the graph's only one (an exporter's own names, such as skl2onnx's ``X`` and
+    ``variable``); None where neither is found."""
+
+    def role(graph: Mapping[str, int | None], wanted: str) -> str | None:
+        if wanted in graph:
+            return wanted
+        return next(iter(graph)) if len(graph) == 1 else None
+
+    return role(inputs, tensors.input), role(outputs, tensors.output)
+
+
 def check_file(project: Project, name: str, path: Path) -> str | None:
     """Why model file ``path`` cannot be ``name``'s next version, in one line; None if it
     fits. An ONNX graph and a Triton folder's config are read; a TorchScript file is run on
@@ -87,6 +104,10 @@ def check_file(project: Project, name: str, path: Path) -> str | None:
         )
     inputs, outputs = found
     decider = project.decider(name)
+    if path.suffix == ".onnx" and inputs is not None and outputs is not None:
+        graph_input, graph_output = onnx_roles(inputs, outputs, tensors)
+        inputs = {tensors.input: inputs[graph_input]} if graph_input else inputs
+        outputs = {tensors.output: outputs[graph_output]} if graph_output else outputs
     width = None if inputs is None else inputs.get(tensors.input, -1)
     if inputs is not None and width == -1:
         return (
@@ -138,18 +159,36 @@ def ship_file(
     problem = check_file(project, name, path)
     if problem is not None:
         raise RepositoryError(problem)
-    reference = None
-    model_file = path if path.suffix in (".pt", ".onnx") else None
-    if sample_x is not None and len(sample_x) and model_file is not None:
-        local = LocalModel.file(model_file, tensors_of(project, name).output)
-        reference = reference_for(project, name, local, sample_x)
-    card = cards.ModelCard(
-        created_at=created_at or cards.now_ms(),
-        source=cards.FileSource(path=str(path.resolve()), sha256=cards.sha256_of(path)),
-        feature_layout=project.layout.hash,
-        metrics={},
-        code=cards.code_version(),
-        project=project_ref(project),
-    )
     tensors = tensors_of(project, name)
-    return repo.add_file(path, name, tensors, card=card, reference=reference, serving=serving)
+    with tempfile.TemporaryDirectory(prefix="streamscore-add-") as tmp:
+        model_file = path if path.suffix in (".pt", ".onnx") else None
+        if path.suffix == ".onnx":  # the graph's tensors take the project's names
+            model_file = Path(tmp) / path.name
+            model_file.write_bytes(_renamed_onnx(path, tensors))
+        reference = None
+        if sample_x is not None and len(sample_x) and model_file is not None:
+            local = LocalModel.file(model_file, tensors.output)
+            reference = reference_for(project, name, local, sample_x)
+        card = cards.ModelCard(
+            created_at=created_at or cards.now_ms(),
+            source=cards.FileSource(path=str(path.resolve()), sha256=cards.sha256_of(path)),
+            feature_layout=project.layout.hash,
+            metrics={},
+            code=cards.code_version(),
+            project=project_ref(project),
+        )
+        source = model_file if model_file is not None else path
+        return repo.add_file(source, name, tensors, card=card, reference=reference,
+                             serving=serving)  # fmt: skip
+
+
+def _renamed_onnx(path: Path, tensors: Tensors) -> bytes:
+    """ONNX file ``path`` with its input and output named as the project's."""
+    model = path.read_bytes()
+    found = source_tensors(path)
+    if found is None or found[0] is None or found[1] is None:
+        return model  # not readable as ONNX here: Triton refuses it with its own words
+    graph_input, graph_output = onnx_roles(found[0], found[1], tensors)
+    if graph_input is None or graph_output is None:
+        return model
+    return rename_onnx(model, graph_input, graph_output, tensors)
