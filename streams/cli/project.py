@@ -14,7 +14,7 @@ import functools
 import inspect
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,8 +42,36 @@ def use(project: Path | None) -> None:
         os.environ[ENV_VAR] = str(project.expanduser().resolve())
 
 
+_DECISIONS = "decisions are the project's now: models[].decisions in streamscore.yaml"
+RETIRED = {
+    "STREAMSCORE_REVIEW_THRESHOLD": _DECISIONS,
+    "STREAMSCORE_DECLINE_THRESHOLD": _DECISIONS,
+    "STREAMSCORE_DEFAULT_MODEL": (
+        "the model is the project's now: models[0].name in streamscore.yaml (the primary is "
+        "stored routing: `models promote`)"
+    ),
+}  # settings a project file replaced: set, they would be silently ignored
+
+
+def retired_setting(environ: Mapping[str, str]) -> str | None:
+    """One line naming a setting that is set but no longer read, and where it went."""
+    for name, moved in RETIRED.items():
+        if name in environ:
+            return f"{name} is set but no longer read: {moved} (docs/project.md)"
+    return None
+
+
+def refuse_retired() -> None:
+    """Exit 2 with the one line when a retired setting is set."""
+    problem = retired_setting(os.environ)
+    if problem is not None:
+        error(problem)
+        raise typer.Exit(2)
+
+
 def loaded() -> Project:
-    """The project, or exit 2 with its one-line error."""
+    """The project, or exit 2 with its one-line error (or a retired setting's)."""
+    refuse_retired()
     try:
         return load_project()
     except ProjectError as exc:
@@ -87,6 +115,8 @@ def with_project(callback: Callable[..., Any], name: str) -> Callable[..., Any]:
         use(project)
         if name not in UNCHECKED:
             loaded()
+        elif name == "check":
+            refuse_retired()
         return callback(*args, **kwargs)
 
     option = inspect.Parameter(
@@ -235,7 +265,7 @@ def init(
     ] = "fraud",
 ) -> None:
     """Write a working project to FOLDER, from one of the bundled examples: its
-    streamscore.yaml, its event schema, a features file, a trainer module and a generator."""
+    streamscore.yaml, its event schema, its sample files, its trainer and (fraud) its generator."""
     source = EXAMPLES / example
     if example not in _examples():
         raise typer.BadParameter(f"no example {example!r}: one of {', '.join(_examples())}")

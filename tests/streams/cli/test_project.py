@@ -142,3 +142,26 @@ def test_init_into_a_folder_that_is_not_empty_fails_and_writes_nothing(tmp_path:
     assert f"{folder} is not empty" in result.output
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
     assert (folder / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("variable", "moved"),
+    [
+        ("STREAMSCORE_REVIEW_THRESHOLD", "models[].decisions"),
+        ("STREAMSCORE_DECLINE_THRESHOLD", "models[].decisions"),
+        ("STREAMSCORE_DEFAULT_MODEL", "models[0].name"),
+    ],
+)
+@pytest.mark.parametrize("command", [["project", "check"], ["models", "list"]])
+def test_a_setting_the_project_file_replaced_is_refused_not_ignored(
+    monkeypatch: pytest.MonkeyPatch, variable: str, moved: str, command: list[str]
+) -> None:
+    """Set, the old variable would change nothing any more: say so and where it went, in one
+    line, exit 2, before the command touches anything."""
+    monkeypatch.setenv(variable, "0.5")
+    result = runner.invoke(cli, [*command, "--triton-url", no_triton()])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(f"error: {variable} is set but no longer read: "), lines[0]
+    assert moved in lines[0]

@@ -58,9 +58,12 @@ def test_on_services_points_a_worker_at_those_services(tmp_path: Path) -> None:
     assert settings.batch.size == 9
 
 
-def test_the_review_threshold_may_not_be_above_the_decline_threshold() -> None:
+def test_the_decision_thresholds_are_no_worker_setting_any_more() -> None:
+    """They are the project's (models[].decisions); `streamscore` refuses the old variables
+    in tests/streams/cli/test_project.py."""
     with pytest.raises(ValueError, match="review_threshold"):
-        PipelineConfig(review_threshold=0.8, decline_threshold=0.7)
+        PipelineConfig(review_threshold=0.8)
+    assert set(PipelineConfig.model_fields) == {"on_store_down"}
 
 
 def test_exactly_once_is_refused_on_the_faust_engine_and_named_per_instance() -> None:
