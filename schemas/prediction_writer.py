@@ -4,10 +4,11 @@ Encoding predictions was the worker's largest cost (two fastavro calls per event
 and shadow: about 25 µs of 43 µs per event here). Within a batch most of a value repeats:
 the event's ids and time are the same for every model, and the model name, version,
 scored_at and timings are the same for every event. So each part is encoded once and a
-value is one ``bytes.join``; the per-event tail (the shared bytes, the stale flag, the outputs
-array) is written for the whole batch by one numpy pass and cut per row. The output is byte-identical
-to ``AvroCodec.encode`` for the same record (tests/schemas/test_prediction_writer.py checks
-it), and the constructor refuses a prediction schema whose fields are not the ones written
+value is one ``bytes.join``; the per-event tail (the shared bytes, the stale flag, the
+outputs array) is written for the whole batch by one numpy pass and cut per row. The output
+is byte-identical to ``AvroCodec.encode`` for the same record
+(tests/schemas/test_prediction_writer.py checks it), and the constructor refuses a
+prediction schema whose fields are not the ones written
 here.
 """
 

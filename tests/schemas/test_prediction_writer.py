@@ -123,16 +123,14 @@ def test_outputs_stale_and_attributes_are_byte_identical_to_the_codec(
 
 
 def test_no_tail_and_no_attributes_write_the_defaults() -> None:
-    """Without ``stale``, ``outputs`` and ``attributes``: not stale, no outputs, an empty map, exactly as
-    the codec writes those (and as explicit empty tails and maps write them)."""
+    """Without ``stale``, ``outputs`` and ``attributes``: not stale, no outputs, an empty
+    map, exactly as the codec writes those (and as explicit empty tails and maps write them)."""
     codec = codec_for("prediction", logical_types=False)
     writer = PredictionWriter(codec)
     parts = writer.event_parts(IDS[:2], ENTITIES[:2], TIMES[:2])
     args = (parts, [0.1, 0.9], ["approve", "decline"], [False, True], "scorer", "3", 7, TIMINGS)
     plain = writer.encode(*args)
-    explicit = writer.encode(
-        *args, "primary", [False, False], np.empty((2, 0)), [avro_map([])] * 2
-    )
+    explicit = writer.encode(*args, "primary", [False, False], np.empty((2, 0)), [avro_map([])] * 2)
     assert plain == explicit
     for i, value in enumerate(plain):
         record = {
