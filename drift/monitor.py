@@ -21,6 +21,7 @@ A smaller window yields no findings and feeds no detector. A monitor pickles (th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -148,35 +149,29 @@ class Monitor:
         return [Finding(SCORE, "adwin", recent, self.config.adwin_delta, evidence, True)]
 
     def _missing(self, window: WindowCounts) -> list[Finding]:
-        share, out = window.missing_share, []
-        self._missing_ph.update(share)
-        evidence = {
-            "events": float(window.events),
-            "features_missing": float(window.features_missing),
-        }
-        if self._missing_ph.drift_detected:
-            threshold = self.config.page_hinkley_threshold
-            out.append(
-                Finding(FEATURES_MISSING, "page_hinkley", share, threshold, dict(evidence), False)
-            )
-        if share >= self.config.missing_share_threshold:
-            threshold = self.config.missing_share_threshold
-            out.append(Finding(FEATURES_MISSING, "share", share, threshold, dict(evidence), False))
-        return out
+        evidence = {"features_missing": float(window.features_missing)}
+        return self._share(FEATURES_MISSING, self._missing_ph, window.missing_share,
+                           self.config.missing_share_threshold, window, evidence)  # fmt: skip
 
     def _stale(self, window: WindowCounts) -> list[Finding]:
-        share, out = window.stale_share, []
         detector = getattr(self, "_stale_ph", None)
         if detector is None:  # a monitor pickled before stale shares were watched
             detector = self._stale_ph = page_hinkley(self.config)
+        evidence = {"features_stale": float(window.features_stale)}
+        return self._share(FEATURES_STALE, detector, window.stale_share,
+                           self.config.stale_share_threshold, window, evidence)  # fmt: skip
+
+    def _share(
+        self, column: str, detector: Any, share: float, threshold: float,
+        window: WindowCounts, counted: dict[str, float],
+    ) -> list[Finding]:  # fmt: skip
+        """A share of events watched twice: its trend (Page-Hinkley) and its level."""
         detector.update(share)
-        evidence = {"events": float(window.events), "features_stale": float(window.features_stale)}
+        evidence = {"events": float(window.events), **counted}
+        out = []
         if detector.drift_detected:
-            threshold = self.config.page_hinkley_threshold
-            out.append(
-                Finding(FEATURES_STALE, "page_hinkley", share, threshold, dict(evidence), False)
-            )
-        if share >= self.config.stale_share_threshold:
-            threshold = self.config.stale_share_threshold
-            out.append(Finding(FEATURES_STALE, "share", share, threshold, dict(evidence), False))
+            limit = self.config.page_hinkley_threshold
+            out.append(Finding(column, "page_hinkley", share, limit, dict(evidence), False))
+        if share >= threshold:
+            out.append(Finding(column, "share", share, threshold, dict(evidence), False))
         return out

@@ -89,3 +89,13 @@ def expected_scores(
     value per row for a one-output model."""
     outputs = ModelRepository(stack.model_repository).load(model, version).predict(rows)
     return outputs.ravel() if outputs.shape[1] == 1 else outputs
+
+
+def roles(listing: str) -> dict[tuple[str, str], str]:
+    """(model, version) → role, from the table `models list` prints."""
+    out = {}
+    for line in listing.splitlines():
+        cells = [c.strip() for c in line.strip("│┃").split("│")]
+        if len(cells) == 4 and cells[1].isdigit():
+            out[(cells[0], cells[1])] = cells[3]
+    return out

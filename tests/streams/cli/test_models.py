@@ -14,7 +14,7 @@ from streams.client import ClientSettings, RecordConsumer
 from streams.routing import ModelRef, Routing
 from streams.routing.state import Canary
 from streams.topics import TopicSpec, ensure_topics
-from tests.support.models import DEFAULT_MODEL, export_model, set_routing, stored_routing
+from tests.support.models import DEFAULT_MODEL, export_model, roles, set_routing, stored_routing
 
 runner = CliRunner()
 PRIMARY = ModelRef(DEFAULT_MODEL, "1")
@@ -33,16 +33,6 @@ def models(stack: ServicesSettings, *args: str) -> tuple[int, str]:
     env = {"STREAMSCORE_MODEL_REPOSITORY": str(stack.model_repository)}  # its cards
     result = runner.invoke(cli, ["models", *args, *options], env=env)
     return result.exit_code, result.output
-
-
-def roles(listing: str) -> dict[tuple[str, str], str]:
-    """(model, version) → role, from the table `models list` prints."""
-    out = {}
-    for line in listing.splitlines():
-        cells = [c.strip() for c in line.strip("│┃").split("│")]
-        if len(cells) == 4 and cells[1].isdigit():
-            out[(cells[0], cells[1])] = cells[3]
-    return out
 
 
 def test_shadow_add_list_and_remove_change_the_stored_routing(stack: ServicesSettings) -> None:

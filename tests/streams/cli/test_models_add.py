@@ -31,7 +31,7 @@ from streams.simulation.starter import prepare
 from streams.worker.settings import on_services
 from tests.support.events import make_events
 from tests.support.kafka import create_topics, predictions, produce_events
-from tests.support.models import stored_routing
+from tests.support.models import roles, stored_routing
 from tests.support.projects import derived, labelled_dataset
 
 runner = CliRunner()
@@ -64,15 +64,6 @@ def cli_run(stack: ServicesSettings, project: Project, *args: str) -> tuple[int,
     env = child_environment(on_services(stack, project=project.path))
     result = runner.invoke(cli, list(args), env=env)
     return result.exit_code, result.output
-
-
-def roles(listing: str) -> dict[tuple[str, str], str]:
-    out = {}
-    for line in listing.splitlines():
-        cells = [c.strip() for c in line.strip("│┃").split("│")]
-        if len(cells) == 4 and cells[1].isdigit():
-            out[(cells[0], cells[1])] = cells[3]
-    return out
 
 
 def torchscript_file(folder: Path, width: int, seed: int) -> Path:
