@@ -140,7 +140,7 @@ def segments(pairs: PairStore, decision_names: list[str]) -> list[dict[str, Any]
     for index, segment in enumerate(pairs.segments):
         if segment.name == "decision":
             segment.names = list(decision_names)
-        elif segment.name == "features_missing":
+        elif segment.name in ("features_missing", "features_stale"):
             segment.names = ["false", "true"]
         codes, names = segment_codes(segment, pairs.segment_array(index))
         rows = []

@@ -14,6 +14,7 @@ from streams.report.compute import (
     MAX_TREND_ROWS,
     decisions,
     segment_codes,
+    segments,
     trend,
 )
 from streams.report.pairs import PairStore, Segment
@@ -99,6 +100,26 @@ def test_a_category_segment_keeps_its_names() -> None:
     assert names == DECISIONS and codes.tolist() == [2, 0, 2, 1, 2]
     codes, names = segment_codes(Segment("tier", "event", False, names=["a"]), values)
     assert names == ["a", "1", "2"] and codes.tolist() == [2, 0, 2, 1, 2]
+
+
+@pytest.mark.parametrize("flag", ["features_stale", "features_missing"])
+def test_the_stale_and_missing_flags_segment_as_false_and_true(flag: str) -> None:
+    """The report slices by a prediction's freshness: scored on stale (or missing) features
+    or not, each side with its own pairs and agreement."""
+    n = 12
+    flagged = np.arange(n) % 3 == 0  # 4 of 12
+    primary = cols([0.2] * n, [0] * n, range(n))
+    setattr(primary, "stale" if flag == "features_stale" else "missing", flagged)
+    shadow_decisions = np.where(flagged, 1, 0)  # the shadow disagrees exactly on those
+    shadow = cols([0.2] * n, shadow_decisions, range(n))
+    pairs = PairStore(T0, None, [Segment(flag, "prediction", False)])
+    pairs(primary, shadow)
+    (table,) = segments(pairs, DECISIONS)
+    assert table["field"] == flag and table["kind"] == "category"
+    rows = {row["value"]: row for row in table["rows"]}
+    assert sorted(rows) == ["false", "true"]
+    assert (rows["true"]["n"], rows["false"]["n"]) == (4, 8)
+    assert (rows["true"]["agreement"], rows["false"]["agreement"]) == (0.0, 1.0)
 
 
 def test_many_categories_keep_the_most_common_and_lump_the_rest() -> None:
