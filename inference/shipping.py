@@ -22,7 +22,7 @@ from inference.contract import Tensors, tensors_of
 from inference.repository import ModelRepository, RepositoryError, ServingConfig
 from inference.trainer import LocalModel, TrainedModel, onnx_bytes
 from schemas.project import Project
-from schemas.project.loading import source_tensors
+from schemas.project.model_files import source_tensors
 
 
 def project_ref(project: Project) -> cards.ProjectRef:

@@ -238,6 +238,9 @@ def compile_layout(plans: Sequence[InputPlan], feature_names: Sequence[str]) -> 
     for p in plans:
         start = len(columns)
         avro = base_kind(p.avro_type)
+        extra: dict[str, Any] = {"from": p.source, "field": p.field}
+        codes: dict[str, int] = {}
+        unknown, feature = 0, -1
         if p.kind == "categorical":
             buckets = list(p.vocabulary)
             if p.unknown is not None and p.unknown not in buckets:
@@ -245,39 +248,15 @@ def compile_layout(plans: Sequence[InputPlan], feature_names: Sequence[str]) -> 
             codes = {v: i for i, v in enumerate(buckets)}
             unknown = codes[p.unknown] if p.unknown is not None else 0
             index = codes.get(str(p.default), unknown) if p.default is not None else unknown
-            width = len(buckets) if p.one_hot else 1
+            width, default = (len(buckets) if p.one_hot else 1), float(index)
             columns += [f"{p.name}={b}" for b in buckets] if p.one_hot else [p.name]
-            steps.append(
-                _Step(
-                    p.name,
-                    p.source,
-                    p.field,
-                    p.kind,
-                    start,
-                    width,
-                    float(index),
-                    codes,
-                    unknown,
-                    p.one_hot,
-                    p.transforms,
-                )
-            )
-            hash_parts.append(
-                [
-                    p.name,
-                    avro,
-                    {
-                        "from": p.source,
-                        "field": p.field,
-                        "categorical": buckets,
-                        "one_hot": p.one_hot,
-                        "transform": list(p.transforms),
-                    },
-                ]
-            )
-            continue
-        feature = feature_names.index(p.field) if p.source == "feature" else -1
-        default = float(p.default) if p.default is not None else 0.0
+            extra |= {"categorical": buckets, "one_hot": p.one_hot}
+        else:
+            width, default = 1, float(p.default) if p.default is not None else 0.0
+            feature = feature_names.index(p.field) if p.source == "feature" else -1
+            columns.append(p.name)
+        extra["transform"] = list(p.transforms)
+        one_hot = p.kind == "categorical" and p.one_hot
         steps.append(
             _Step(
                 p.name,
@@ -285,16 +264,17 @@ def compile_layout(plans: Sequence[InputPlan], feature_names: Sequence[str]) -> 
                 p.field,
                 p.kind,
                 start,
-                1,
+                width,
                 default,
-                transforms=p.transforms,
-                feature=feature,
+                codes,
+                unknown,
+                one_hot,
+                p.transforms,
+                feature,
             )
         )
-        columns.append(p.name)
         # A plain input hashes as [name, avro type]: the layout hash of versions trained
         # before project files (inference/card.py) stays the same for the same inputs.
-        extra = {"from": p.source, "field": p.field, "transform": list(p.transforms)}
-        plain = p.field == p.name and not p.transforms
+        plain = p.kind != "categorical" and p.field == p.name and not p.transforms
         hash_parts.append([p.name, avro] if plain else [p.name, avro, extra])
     return InputLayout(steps, columns, hash_parts, feature_names)

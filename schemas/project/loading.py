@@ -31,6 +31,7 @@ from infra.errors import StreamScoreError
 from schemas.project import avro
 from schemas.project.decisions import Decider
 from schemas.project.layout import InputLayout, InputPlan, compile_layout
+from schemas.project.model_files import source_tensors
 from schemas.project.project import Project
 from schemas.project.spec import ModelSpec, ProjectSpec, ThresholdDecisions
 from schemas.project.yaml_lines import YamlError, line_of
@@ -460,58 +461,6 @@ class _Checker:
                 raise self.fail(("simulation", "features", name), "no such feature")
         if sim.drift is not None and sim.drift.field not in fields:
             raise self.fail(("simulation", "drift", "field"), "no such event field")
-
-
-Tensors = dict[str, int | None]  # tensor name -> its last dim (None: not fixed)
-
-
-def source_tensors(path: Path) -> tuple[Tensors | None, Tensors | None] | None:
-    """(inputs, outputs) a model source declares, each by name with its width; None for one
-    it cannot tell without running the model (a TorchScript file); None in all for something
-    that is no model source. ONNX graphs and a Triton folder's config.pbtxt are read."""
-    if path.is_dir():
-        config = path / "config.pbtxt"
-        if not config.is_file():
-            return None
-        return _pbtxt_tensors(config.read_text(encoding="utf-8"))
-    if path.suffix == ".pt":
-        return None, None
-    if path.suffix != ".onnx":
-        return None
-    try:
-        import onnx
-    except ImportError:
-        return None, None
-    try:
-        graph = onnx.load(str(path), load_external_data=False).graph
-    except Exception:  # not ONNX: the server refuses it with its own words later
-        return None, None
-    initial = {i.name for i in graph.initializer}
-
-    def width(value: Any) -> int | None:
-        dims = value.type.tensor_type.shape.dim
-        if len(dims) == 1:
-            return 1  # (batch,): one value per row
-        return (dims[-1].dim_value or None) if len(dims) >= 2 else None
-
-    inputs = {i.name: width(i) for i in graph.input if i.name not in initial}
-    return inputs, {o.name: width(o) for o in graph.output}
-
-
-_TENSOR = re.compile(r"\{[^{}]*?name\s*:\s*\"([^\"]+)\"[^{}]*?dims\s*:\s*\[([^\]]*)\][^{}]*\}")
-
-
-def _pbtxt_tensors(text: str) -> tuple[Tensors, Tensors]:
-    """input [...] and output [...] of a config.pbtxt, by tensor name with the last dim."""
-    found: list[Tensors] = []
-    for section in ("input", "output"):
-        match = re.search(rf"\b{section}\s*\[(.*?)\]\s*(?:\n\s*\w|\Z)", text, re.S)
-        tensors: Tensors = {}
-        for name, dims in _TENSOR.findall(match[1] if match else ""):
-            values = [d.strip() for d in dims.split(",") if d.strip()]
-            tensors[name] = int(values[-1]) if values and int(values[-1]) > 0 else None
-        found.append(tensors)
-    return found[0], found[1]
 
 
 def _columns(layout: InputLayout) -> str:
