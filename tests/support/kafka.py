@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -39,18 +40,37 @@ def produce_events(bootstrap: str, topic: str, events: list[dict[str, Any]]) -> 
     produce(bootstrap, topic, [(e["entity_id"].encode(), EVENT_CODEC.encode(e)) for e in events])
 
 
-def stream_events(
-    bootstrap: str, topic: str, events: list[dict[str, Any]], per_tick: int = 20,
-    tick_s: float = 0.1,
-) -> None:  # fmt: skip
+class LiveStream(threading.Thread):
     """``events`` at ``per_tick / tick_s`` a second (200/s by default), each stamped with the
-    time it is sent: live traffic for a change made while it flows."""
-    for start in range(0, len(events), per_tick):
-        chunk = events[start : start + per_tick]
-        for event in chunk:
-            event["event_time"] = datetime.now(UTC)
-        produce_events(bootstrap, topic, chunk)
-        time.sleep(tick_s)
+    time it is sent, until :meth:`stop` or the list ends: live traffic for a change made
+    while it flows. ``sent`` counts what is out so far."""
+
+    def __init__(
+        self, bootstrap: str, topic: str, events: list[dict[str, Any]], per_tick: int = 20,
+        tick_s: float = 0.1,
+    ) -> None:  # fmt: skip
+        super().__init__(daemon=True)
+        self.bootstrap, self.topic, self.events = bootstrap, topic, events
+        self.per_tick, self.tick_s = per_tick, tick_s
+        self.sent = 0
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        for start in range(0, len(self.events), self.per_tick):
+            if self._stopping.is_set():
+                return
+            chunk = self.events[start : start + self.per_tick]
+            for event in chunk:
+                event["event_time"] = datetime.now(UTC)
+            produce_events(self.bootstrap, self.topic, chunk)
+            self.sent += len(chunk)
+            time.sleep(self.tick_s)
+
+    def stop(self) -> list[dict[str, Any]]:
+        """Stop between ticks; the events that were sent."""
+        self._stopping.set()
+        self.join()
+        return self.events[: self.sent]
 
 
 def consume(bootstrap: str, topic: str, n: int, timeout_s: float = 60.0) -> list[Message]:

@@ -7,7 +7,6 @@ rollback time (from the rollback command to the scoring of the last canary decis
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import defaultdict
 from typing import Any
@@ -21,9 +20,10 @@ from streams.routing.split import arm_of
 from streams.routing.state import Canary
 from streams.simulation.simulator import entity_ids
 from tests.support.events import make_events
-from tests.support.kafka import create_topics, predictions, produce_events, stream_events
+from tests.support.kafka import LiveStream, create_topics, predictions, produce_events
 from tests.support.models import DEFAULT_MODEL, export_model, set_routing, stored_routing
 from tests.support.projects import FRAUD
+from tests.support.waiting import wait_for
 
 PRIMARY = ModelRef(DEFAULT_MODEL, "1")
 REFRESH_S = 1.0  # the default routing refresh: what a user gets
@@ -68,22 +68,26 @@ def test_rollback_mid_stream_returns_every_entity_to_the_primary_within_a_refres
     worker, challenger = start(stack, start_worker)
     set_routing(stack, Routing(PRIMARY, (), Canary(challenger, 50.0)))
     ids = entity_ids(FRAUD, 400)
-    events, _ = make_events(1200, seed=43, entities=ids)
+    events, _ = make_events(4000, seed=43, entities=ids)  # more than the stream ever needs
 
-    sender = threading.Thread(  # 200 events/s for 6 s, each stamped when it is sent
-        target=stream_events, args=(stack.kafka_bootstrap, worker.topics.events, events)
-    )
-    sender.start()
+    stream = LiveStream(stack.kafka_bootstrap, worker.topics.events, events)  # 200 events/s
+    stream.start()
     try:
-        time.sleep(2.5)  # under load, with both arms deciding
+        # Under load, with both arms deciding: 500 events out before the rollback.
+        wait_for(lambda: stream.sent >= 500, timeout_s=30, what="500 events sent")
         url = f"redis://{stack.host}:{stack.redis_port}/0"
         rolled_back_at_ms = time.time() * 1000
         result = CliRunner().invoke(
             cli,
             ["models", "rollback", "--redis-url", url, "--triton-url", stack.triton_grpc_url],
         )
+        # The stream goes on until 400 more events are out past the refresh's deadline,
+        # however long the rollback took on a busy machine.
+        time.sleep(max(0.0, rolled_back_at_ms / 1000 + REFRESH_S + MARGIN_S - time.time()))
+        deadline_count = stream.sent
+        wait_for(lambda: stream.sent >= deadline_count + 400, timeout_s=30, what="400 more sent")
     finally:
-        sender.join()
+        events = stream.stop()
     assert result.exit_code == 0, result.output
     assert stored_routing(stack) == Routing(PRIMARY)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from streams.client import ClientSettings, RecordConsumer, RecordProducer, Undec
 from streams.routing import ModelRef, Routing
 from tests.support.deployed import Deployed
 from tests.support.events import Entities, make_events
-from tests.support.kafka import predictions, produce_events, stream_events
+from tests.support.kafka import LiveStream, predictions, produce_events
 from tests.support.models import DEFAULT_MODEL, set_routing
 from tests.support.waiting import wait_for
 
@@ -35,17 +34,18 @@ def test_promote_under_load_reaches_the_worker_within_a_second(
     ids, _ = entities
     set_routing(stack, Routing(ModelRef(DEFAULT_MODEL, "1")))
     worker = start_worker(routing={"refresh_s": 1.0})  # the default, not the tests' 0.2 s
-    events, _ = make_events(1200, seed=8, entities=ids)
+    events, _ = make_events(4000, seed=8, entities=ids)  # more than the stream ever needs
 
     warm, _ = make_events(20, seed=18, entities=ids)
     produce_events(stack.kafka_bootstrap, worker.topics.events, warm)
     assert len(predictions(stack.kafka_bootstrap, worker.topics.predictions, 20)) == 20
-    sender = threading.Thread(  # 200 events/s for 6 s, each stamped when it is sent
-        target=stream_events, args=(stack.kafka_bootstrap, worker.topics.events, events)
-    )
-    sender.start()
+    stream = LiveStream(stack.kafka_bootstrap, worker.topics.events, events)  # 200 events/s
+    stream.start()
     try:
-        time.sleep(2.0)  # under load when the routing changes
+        # Under load when the routing changes, with 300 events out at least half a second
+        # before it: the early ones, scored by the old primary.
+        wait_for(lambda: stream.sent >= 300, timeout_s=30, what="300 events sent")
+        time.sleep(0.5)
         url = f"redis://{stack.host}:{stack.redis_port}/0"
         # --force: this measures how fast a promotion reaches a worker, not the rule's gate
         # (tests/streams/cli/test_promote.py), and the challenger never shadowed here.
@@ -56,11 +56,16 @@ def test_promote_under_load_reaches_the_worker_within_a_second(
             env={f"STREAMSCORE_TOPIC_{role.upper()}": name for role, name in worker.topics},
         )
         promoted_at_ms = time.time() * 1000
+        # The stream goes on until 300 more events are out past the switch's deadline,
+        # however long the promotion took on a busy machine.
+        time.sleep(SWITCH_S + MARGIN_S)
+        deadline_count = stream.sent
+        wait_for(lambda: stream.sent >= deadline_count + 300, timeout_s=30, what="300 more sent")
     finally:
-        sender.join()  # the stream ends by itself
+        sent = stream.stop()
     assert result.exit_code == 0, result.output
-    scored = predictions(stack.kafka_bootstrap, worker.topics.predictions, 1220)
-    assert {p["event_id"] for p in scored} == {e["event_id"] for e in events + warm}
+    scored = predictions(stack.kafka_bootstrap, worker.topics.predictions, len(sent) + 20)
+    assert {p["event_id"] for p in scored} == {e["event_id"] for e in sent + warm}
     late = [
         p
         for p in scored
